@@ -1,0 +1,94 @@
+# leavesync — see README.md.  `make`, `make test`, `make test SANITIZE=1`, `make test VALGRIND=1`,
+# `make bench`, `make bench-push`, `make fuzz`, `make install PREFIX=/usr/local DESTDIR=`.
+
+VERSION   = 0.1.0
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+PKGS      = libcurl libxml-2.0 jansson libical sqlite3 icu-uc icu-i18n inih libcrypto
+SIM_PKGS  = libmicrohttpd libxml-2.0 jansson libcrypto
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/asan
+SANFLAGS  = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD    ?= build
+SANFLAGS  =
+endif
+
+WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+            -Wno-format-nonliteral -Wno-format-truncation
+CFLAGS   ?= -O2 -g
+CPPFLAGS += -std=c11 -D_GNU_SOURCE -DLEAVESYNC_VERSION='"$(VERSION)"' -I. -MMD -MP
+ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS) $(SIM_PKGS))
+LIBS      = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+SIM_LIBS  = $(shell pkg-config --libs $(SIM_PKGS)) -lpthread -lm
+
+LIB_SRC   = $(wildcard common/*.c store/*.c engine/*.c ews/*.c graph/*.c)
+LIB_SRC  := $(filter-out engine/main.c,$(LIB_SRC))
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+SIM_SRC   = $(wildcard tools/m365sim/*.c) $(wildcard common/*.c)
+SIM_OBJ   = $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC  = $(wildcard tools/*.c)
+TOOL_BIN  = $(TOOL_SRC:tools/%.c=$(BUILD)/%)
+
+all: $(BUILD)/leavesync $(BUILD)/m365sim $(TOOL_BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libleavesync.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/leavesync: $(BUILD)/obj/engine/main.o $(BUILD)/libleavesync.a
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/m365sim: $(SIM_OBJ)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(SIM_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libleavesync.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/%: $(BUILD)/obj/tools/%.o $(BUILD)/libleavesync.a
+	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
+
+check-build: all $(UNIT_BIN)
+
+# Every test: C unit tests (TAP) and shell scenarios, through prove.
+test: all $(UNIT_BIN)
+	LS_BUILD=$(BUILD) VALGRIND=$(VALGRIND) prove --exec '' $(UNIT_BIN) \
+	    $(sort $(wildcard tests/integration/t[0-9]*.sh))
+
+bench-push: all
+	LS_BUILD=$(BUILD) tools/bench-push
+
+bench: all
+	LS_BUILD=$(BUILD) tools/bench
+
+fuzz:
+	tools/fuzz
+
+format:
+	clang-format -i $(wildcard */*.c */*.h tools/m365sim/*.c tools/m365sim/*.h)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr --suppress=missingIncludeSystem -I. common store engine ews graph tools
+
+install: $(BUILD)/leavesync
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(BUILD)/leavesync $(DESTDIR)$(PREFIX)/bin/leavesync
+	install -m 0644 docs/leavesync.1 $(DESTDIR)$(PREFIX)/share/man/man1/leavesync.1
+
+clean:
+	rm -rf build
+
+.PHONY: all test check-build bench bench-push fuzz format lint install clean
+.SECONDARY:
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

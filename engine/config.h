@@ -1,0 +1,90 @@
+/* The configuration file (INI, read with inih): design.md's keys, documented in docs/config.md and
+ * leavesync(1). Found at -c FILE, $LEAVESYNC_CONFIG, or ./leavesync.conf.
+ * Unknown sections or keys, bad values and a missing file are errors naming the file and line.
+ * Secrets: client_secret, or client_secret_file, or the environment (LEAVESYNC_EWS_CLIENT_SECRET,
+ * LEAVESYNC_GRAPH_CLIENT_SECRET), which overrides the file. */
+#ifndef ENGINE_CONFIG_H
+#define ENGINE_CONFIG_H
+
+#include "common/error.h"
+#include "engine/event.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Rendering policy for leave: [event] gives the defaults, [kind "NAME"] overrides per kind.
+ * Minimum disclosure by default: subject "Out of office", private, no note. */
+struct event_policy {
+	bool sync;                /* false: leave of this kind is never written to calendars */
+	char *subject;            /* template: {kind} {note} {id} {mailbox} expand; default "Out of office" */
+	enum show_as show_as;     /* default oof */
+	enum sensitivity sensitivity; /* default private */
+	char *categories;         /* comma-separated, may be NULL */
+	bool include_note;        /* default false */
+	int reminder_minutes;     /* -1 = none (default) */
+};
+
+struct kind_policy {
+	char *kind;               /* exact kind name as HR sends it */
+	struct event_policy policy;
+	unsigned set_mask;        /* which fields the [kind] section set (others inherit [event]) */
+};
+
+struct service_config {
+	bool configured;          /* the section exists */
+	char *tenant_id;
+	char *client_id;
+	char *client_secret;      /* from file, client_secret_file or the environment; never printed */
+	char *client_secret_source; /* "environment LEAVESYNC_EWS_CLIENT_SECRET", "file /x", "config line 7" */
+	char *client_secret_expires; /* "YYYY-MM-DD" or NULL: doctor warns 30 days ahead */
+	char *cert_file;          /* certificate credential instead of a secret */
+	char *key_file;
+	char *url;                /* service endpoint; defaults per service */
+	char *authority;          /* default https://login.microsoftonline.com */
+	char *server_version;     /* EWS RequestServerVersion, default "Exchange2016" */
+	char *mode;               /* graph: "delegated" (default) | "application" */
+	char *redirect_uri;       /* graph delegated Web/public redirect */
+	size_t batch_size;        /* items per write request: EWS default 50, Graph max 20 */
+};
+
+struct mailbox_route {
+	char *mailbox;            /* lower-case SMTP address */
+	char *backend;            /* "ews" | "graph" */
+};
+
+struct config {
+	char *path;               /* the file read */
+	char *store_path;         /* [store] path, default ./leavesync.db */
+	char *backend;            /* [sync] backend: "ews" | "graph" (default "graph") */
+	int concurrency;          /* [sync] concurrency: worker threads, default 4 */
+	int mailbox_concurrency;  /* [sync] mailbox_concurrency: requests in flight per mailbox, default 1, max 4 */
+	int max_attempts;         /* [sync] max_attempts before a transient failure becomes `failed`, default 8 */
+	int max_leave_days;       /* [sync] max_leave_days: longest leave accepted at push, default 366 */
+	double delete_share;      /* [sync] delete_share: safety valve share, default 0.5 */
+	int delete_min;           /* [sync] delete_min: valve applies only above this many deletions, default 10 */
+	char *test_mailbox;       /* [sync] test_mailbox: doctor's harmless read */
+	struct service_config ews;
+	struct service_config graph;
+	char *ca_file;            /* [tls] ca_file */
+	struct event_policy event; /* [event] */
+	char *default_time_zone;  /* [event] time_zone: for leave pushed without one, default "UTC" */
+	struct kind_policy *kinds; /* [kind "NAME"] sections */
+	size_t nkinds;
+	struct mailbox_route *routes; /* [mailbox "EMAIL"] backend = ... */
+	size_t nroutes;
+	char **warnings;          /* NULL-terminated; e.g. "config file is readable by others" */
+};
+
+/* Reads and validates path (NULL: $LEAVESYNC_CONFIG, then ./leavesync.conf). A missing default file
+ * is not an error when allow_missing (init, push may run on defaults). */
+int config_load(const char *path, bool allow_missing, struct config *cfg, struct error *err);
+void config_free(struct config *cfg);
+
+/* The effective policy for a kind: [kind] over [event]. Borrowed from cfg. */
+const struct event_policy *config_policy_for(const struct config *cfg, const char *kind,
+					     struct event_policy *scratch);
+/* "ews" or "graph" for a mailbox (per-mailbox route over [sync] backend). */
+const char *config_backend_for(const struct config *cfg, const char *mailbox);
+
+#endif

@@ -1,0 +1,19 @@
+/* leave -> VEVENT text with libical, per design.md. Deterministic: the same leave and config give
+ * byte-identical text (no DTSTAMP from the clock), so the text can be compared with what was written. */
+#ifndef ENGINE_RENDER_H
+#define ENGINE_RENDER_H
+
+#include "common/error.h"
+#include "engine/config.h"
+#include "store/store.h"
+
+/* The engine's tag for (mailbox, leave id): a name-based UUID (v5), stable across stores, so that a
+ * lost store re-pushed with the same leave finds its events again. */
+void render_sync_key(const char *mailbox, const char *leave_id, char out[37]);
+
+/* Renders one leave. *ics is a VCALENDAR holding one VEVENT (and the VTIMEZONE of a timed leave),
+ * caller frees; *ics is NULL when the leave must have no event (cancelled, or its kind has sync=false). */
+int render_leave(const struct config *cfg, const struct leave *lv, const char *sync_key, char **ics,
+		 struct error *err);
+
+#endif

@@ -1,0 +1,163 @@
+# test-lib.sh: a small harness in the style of git's t/test-lib.sh, printing TAP.
+#
+#   . ./test-lib.sh
+#   test_expect_success 'what the user does' '
+#       leavesync push sample.json &&
+#       test_cmp expect actual
+#   '
+#   test_done
+#
+# Each script runs in its own trash directory (removed on success, kept on failure). Helpers:
+#   leavesync ARGS...     the built binary (under valgrind when VALGRIND=1)
+#   sim_start [ARGS]      starts m365sim over HTTPS on a free port with a fresh test CA; sets SIM_URL,
+#                         SIM_CA; writes leavesync.conf pointing at it; sim_stop at exit
+#   sim_ctl METHOD PATH [JSON]   calls the simulator's control API (/_sim/...), prints the body
+#   test_cmp, test_must_fail, test_expect_code, test_grep
+
+set -u
+TEST_DIR=$(cd "$(dirname "$0")" && pwd)
+SRC_DIR=$(cd "$TEST_DIR/../.." && pwd)
+LS_BUILD=${LS_BUILD:-build}
+case "$LS_BUILD" in /*) BUILD_DIR=$LS_BUILD ;; *) BUILD_DIR=$SRC_DIR/$LS_BUILD ;; esac
+SHARED_DIR=${SHARED_DIR:-$SRC_DIR/../shared}
+PY=/usr/bin/python3
+test_name=$(basename "$0" .sh)
+TRASH=$TEST_DIR/trash.$test_name
+rm -rf "$TRASH" && mkdir -p "$TRASH" && cd "$TRASH" || exit 1
+export HOME=$TRASH LEAVESYNC_CONFIG=$TRASH/leavesync.conf
+unset LEAVESYNC_EWS_CLIENT_SECRET LEAVESYNC_GRAPH_CLIENT_SECRET
+umask 022
+
+test_count=0
+test_failures=0
+SIM_PID=
+
+leavesync() {
+	if [ "${VALGRIND:-}" = 1 ]; then
+		valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+			"$BUILD_DIR/leavesync" "$@"
+	else
+		"$BUILD_DIR/leavesync" "$@"
+	fi
+}
+
+test_expect_success() {
+	test_count=$((test_count + 1))
+	if (eval "$2") >"$TRASH/.out.$test_count" 2>&1; then
+		echo "ok $test_count - $1"
+	else
+		test_failures=$((test_failures + 1))
+		echo "not ok $test_count - $1"
+		sed 's/^/#   /' "$TRASH/.out.$test_count" | tail -n 40
+	fi
+}
+
+test_done() {
+	sim_stop
+	echo "1..$test_count"
+	if [ "$test_failures" -eq 0 ]; then
+		cd "$TEST_DIR" && rm -rf "$TRASH"
+		exit 0
+	fi
+	exit 1
+}
+
+test_must_fail() {
+	"$@"
+	rc=$?
+	if [ $rc -eq 0 ]; then
+		echo "test_must_fail: command succeeded: $*"
+		return 1
+	fi
+	if [ $rc -gt 128 ]; then
+		echo "test_must_fail: command died of signal $((rc - 128)): $*"
+		return 1
+	fi
+	return 0
+}
+
+# test_expect_code CODE command...: the command must exit with exactly CODE.
+test_expect_code() {
+	want=$1
+	shift
+	"$@"
+	rc=$?
+	if [ $rc -ne "$want" ]; then
+		echo "test_expect_code: expected exit $want, got $rc: $*"
+		return 1
+	fi
+	return 0
+}
+
+test_cmp() {
+	diff -u "$1" "$2"
+}
+
+# test_grep PATTERN FILE: like grep, but shows the file when the pattern is missing.
+test_grep() {
+	if ! grep -q -e "$1" "$2"; then
+		echo "test_grep: '$1' not found in $2:"
+		sed 's/^/    /' "$2" | head -n 30
+		return 1
+	fi
+}
+
+test_grep_not() {
+	if grep -q -e "$1" "$2"; then
+		echo "test_grep_not: '$1' unexpectedly found in $2:"
+		grep -n -e "$1" "$2" | head -n 10
+		return 1
+	fi
+}
+
+# make_test_ca: a CA and a server certificate for 127.0.0.1/localhost, in ./tls/.
+make_test_ca() {
+	mkdir -p tls &&
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=leavesync test CA" \
+		-keyout tls/ca.key -out tls/ca.pem >/dev/null 2>&1 &&
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" \
+		-keyout tls/server.key -out tls/server.csr >/dev/null 2>&1 &&
+	printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n' >tls/ext.cnf &&
+	openssl x509 -req -in tls/server.csr -CA tls/ca.pem -CAkey tls/ca.key -CAcreateserial \
+		-days 2 -extfile tls/ext.cnf -out tls/server.pem >/dev/null 2>&1
+}
+
+# sim_start [m365sim options]: HTTPS simulator on a free port; SIM_URL, SIM_PORT, SIM_CA.
+sim_start() {
+	[ -f tls/server.pem ] || make_test_ca || return 1
+	"$BUILD_DIR/m365sim" --port 0 --tls-cert tls/server.pem --tls-key tls/server.key "$@" \
+		>sim.out 2>sim.err &
+	SIM_PID=$!
+	for _ in $(seq 1 100); do
+		if grep -q '^listening on ' sim.out 2>/dev/null; then
+			SIM_URL=$(sed -n 's/^listening on //p' sim.out | head -n 1)
+			SIM_PORT=${SIM_URL##*:}
+			SIM_CA=$TRASH/tls/ca.pem
+			export SIM_URL SIM_PORT SIM_CA
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "m365sim did not start:"; cat sim.err
+	return 1
+}
+
+sim_stop() {
+	if [ -n "$SIM_PID" ]; then
+		kill "$SIM_PID" 2>/dev/null
+		wait "$SIM_PID" 2>/dev/null
+		SIM_PID=
+	fi
+}
+
+# sim_ctl METHOD PATH [JSON]: the control API; prints the response body, fails on HTTP >= 400.
+sim_ctl() {
+	if [ $# -ge 3 ]; then
+		curl -sS --fail-with-body --cacert "$SIM_CA" -X "$1" -H 'Content-Type: application/json' \
+			--data-binary "$3" "$SIM_URL$2"
+	else
+		curl -sS --fail-with-body --cacert "$SIM_CA" -X "$1" "$SIM_URL$2"
+	fi
+}
+
+trap 'sim_stop' EXIT
