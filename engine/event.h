@@ -10,6 +10,13 @@
 
 #include <stdbool.h>
 
+/* The engine's tag on every remote item it owns: a MAPI named property of type String in our own property
+ * set. EWS writes it as ExtendedFieldURI PropertySetId/PropertyName/PropertyType="String"; Graph reads and
+ * writes the same property as singleValueExtendedProperties id "String {LEAVESYNC_PROPSET_ID} Name
+ * LEAVESYNC_PROP_NAME", so a tenant can move from EWS to Graph without losing its tags. Never change these. */
+#define LEAVESYNC_PROPSET_ID "0c6f5a4e-8d1b-4c39-9e2a-5b7d3f1a6c20"
+#define LEAVESYNC_PROP_NAME "LeaveSyncKey"
+
 enum show_as { SHOW_FREE, SHOW_TENTATIVE, SHOW_BUSY, SHOW_OOF, SHOW_WORKING_ELSEWHERE };
 enum sensitivity { SENS_NORMAL, SENS_PERSONAL, SENS_PRIVATE, SENS_CONFIDENTIAL };
 
