@@ -25,6 +25,17 @@ struct event_policy {
 	int reminder_minutes;     /* -1 = none (default) */
 };
 
+/* Bits of kind_policy.set_mask: the fields a [kind] section set itself. */
+enum {
+	POLICY_SET_SYNC = 1 << 0,
+	POLICY_SET_SUBJECT = 1 << 1,
+	POLICY_SET_SHOW_AS = 1 << 2,
+	POLICY_SET_SENSITIVITY = 1 << 3,
+	POLICY_SET_CATEGORIES = 1 << 4,
+	POLICY_SET_INCLUDE_NOTE = 1 << 5,
+	POLICY_SET_REMINDER = 1 << 6,
+};
+
 struct kind_policy {
 	char *kind;               /* exact kind name as HR sends it */
 	struct event_policy policy;
