@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct http_client;
 
@@ -65,5 +66,18 @@ bool http_url_allowed(const char *url);
 bool http_same_origin(const char *url, const char *base);
 /* Percent-encodes s for a URL path segment or query value; caller frees. */
 char *http_escape(const char *s);
+
+/* curl_global_init, once per process (pthread_once); http_client_new calls it. Call it from main
+ * before starting threads if other code uses libcurl directly. */
+void http_global_init(void);
+
+/* Retry-After value -> milliseconds to wait: delta-seconds ("120"), fractional seconds ("1.5", as
+ * Graph sends them) or an HTTP-date (relative to now, Unix seconds; a past date gives 0).
+ * -1 when value is NULL or not understood. */
+long http_parse_retry_after(const char *value, int64_t now);
+
+/* The URL without userinfo, query string and fragment, for messages (tokens and codes ride in
+ * query strings). Caller frees; never NULL. */
+char *http_redact_url(const char *url);
 
 #endif

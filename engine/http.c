@@ -1,0 +1,607 @@
+/* The one place that uses libcurl: one easy handle per client (one client per thread), so that
+ * connections are kept alive between requests; HTTP/2 where the server offers it over TLS.
+ * TLS verification is always on and not configurable. [tls] ca_file adds a trust anchor: the
+ * client hands libcurl its default CA bundle followed by ca_file (CURLOPT_CAINFO_BLOB), so that a
+ * private CA (on-premises Exchange, the simulator, a TLS-inspecting proxy) is trusted as well as
+ * the public CAs of Microsoft's endpoints. */
+#include "engine/http.h"
+
+#include "common/buf.h"
+#include "common/util.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_BODY (256L * 1024 * 1024) /* a larger response is an error, not an OOM */
+
+struct http_client {
+	CURL *curl;
+	char *ca_file;
+	char *user_agent;
+	long connect_timeout_ms;
+	long timeout_ms;
+	struct buf ca_bundle; /* system bundle + ca_file (PEM), when ca_file is set */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* What the callbacks collect during one transfer. */
+struct transfer {
+	struct buf body;
+	bool too_big;
+	char *content_type;
+	char *retry_after;
+	char *www_authenticate;
+	char *request_id;
+	int request_id_rank; /* request-id beats x-ms-request-id beats client-request-id */
+};
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+
+static void global_init_once(void)
+{
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+void http_global_init(void)
+{
+	pthread_once(&global_once, global_init_once);
+}
+
+/* ---- the client ---- */
+
+/* The trust bundle: libcurl's default bundle followed by ca_file, so that ca_file adds a trust
+ * anchor instead of replacing the system's. Returns 0, or -1 with err when ca_file cannot be read.
+ */
+static int build_ca_bundle(CURL *curl, const char *ca_file, struct buf *out, struct error *err)
+{
+	char *sys_path = NULL, *data = NULL;
+	size_t len = 0;
+
+	if (read_file(ca_file, &data, &len))
+		return error_set(err,
+		                 "[tls] ca_file %s cannot be read: %m; set it to a PEM file with "
+		                 "the CA certificate that signed the server's certificate",
+		                 ca_file);
+	if (!strstr(data, "-----BEGIN CERTIFICATE-----")) {
+		free(data);
+		return error_set(err,
+		                 "[tls] ca_file %s holds no PEM certificate (-----BEGIN "
+		                 "CERTIFICATE-----): set it to the CA that signed the server's "
+		                 "certificate",
+		                 ca_file);
+	}
+	curl_easy_getinfo(curl, CURLINFO_CAINFO, &sys_path);
+	if (sys_path) {
+		char *sys = NULL;
+		size_t sys_len = 0;
+
+		if (read_file(sys_path, &sys, &sys_len) == 0) {
+			buf_append(out, sys, sys_len);
+			buf_puts(out, "\n");
+		}
+		free(sys);
+	}
+	buf_append(out, data, len);
+	free(data);
+	return 0;
+}
+
+struct http_client *http_client_new(const struct http_options *opt, struct error *err)
+{
+	struct http_client *c;
+
+	http_global_init();
+	c = xcalloc(1, sizeof *c);
+	c->curl = curl_easy_init();
+	if (!c->curl) {
+		free(c);
+		error_set(err, "libcurl could not create a handle (out of memory?)");
+		return NULL;
+	}
+	c->ca_file = xstrdup(opt ? opt->ca_file : NULL);
+	c->user_agent =
+	    xstrdup(opt && opt->user_agent ? opt->user_agent : "leavesync/" LEAVESYNC_VERSION);
+	c->connect_timeout_ms =
+	    opt && opt->connect_timeout_ms > 0 ? opt->connect_timeout_ms : 10000;
+	c->timeout_ms = opt && opt->timeout_ms > 0 ? opt->timeout_ms : 120000;
+	if (c->ca_file && build_ca_bundle(c->curl, c->ca_file, &c->ca_bundle, err)) {
+		http_client_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void http_client_free(struct http_client *c)
+{
+	if (!c)
+		return;
+	curl_easy_cleanup(c->curl);
+	free(c->ca_file);
+	free(c->user_agent);
+	buf_free(&c->ca_bundle);
+	free(c);
+}
+
+void http_response_free(struct http_response *resp)
+{
+	if (!resp)
+		return;
+	free(resp->body);
+	free(resp->content_type);
+	free(resp->www_authenticate);
+	free(resp->request_id);
+	memset(resp, 0, sizeof *resp);
+	resp->retry_after_ms = -1;
+}
+
+/* ---- callbacks ---- */
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * n;
+
+	if (t->body.len + len > (size_t)MAX_BODY) {
+		t->too_big = true;
+		return 0;
+	}
+	buf_append(&t->body, data, len);
+	return len;
+}
+
+static void replace(char **slot, const char *value, size_t len)
+{
+	free(*slot);
+	*slot = xstrndup(value, len);
+}
+
+static void reset_headers(struct transfer *t)
+{
+	free(t->content_type);
+	free(t->retry_after);
+	free(t->www_authenticate);
+	free(t->request_id);
+	t->content_type = t->retry_after = t->www_authenticate = t->request_id = NULL;
+	t->request_id_rank = 0;
+}
+
+static void take_request_id(struct transfer *t, int rank, const char *v, size_t len)
+{
+	if (rank > t->request_id_rank) {
+		replace(&t->request_id, v, len);
+		t->request_id_rank = rank;
+	}
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct transfer *t = arg;
+	size_t len = size * n, name_len, vlen;
+	const char *colon, *v;
+
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		reset_headers(t); /* a new response (after 100 Continue, or an auth round) */
+		return len;
+	}
+	colon = memchr(data, ':', len);
+	if (!colon)
+		return len;
+	name_len = (size_t)(colon - data);
+	v = colon + 1;
+	vlen = len - name_len - 1;
+	while (vlen && (*v == ' ' || *v == '\t'))
+		v++, vlen--;
+	while (vlen && isspace((unsigned char)v[vlen - 1]))
+		vlen--;
+#define IS(name) (name_len == strlen(name) && strncasecmp(data, name, name_len) == 0)
+	if (IS("Content-Type"))
+		replace(&t->content_type, v, vlen);
+	else if (IS("Retry-After"))
+		replace(&t->retry_after, v, vlen);
+	else if (IS("WWW-Authenticate"))
+		replace(&t->www_authenticate, v, vlen);
+	else if (IS("request-id"))
+		take_request_id(t, 3, v, vlen);
+	else if (IS("x-ms-request-id"))
+		take_request_id(t, 2, v, vlen);
+	else if (IS("client-request-id"))
+		take_request_id(t, 1, v, vlen);
+#undef IS
+	return len;
+}
+
+/* ---- one request ---- */
+
+static struct curl_slist *build_headers(const struct http_request *req)
+{
+	struct curl_slist *h = NULL;
+	struct buf line = BUF_INIT;
+
+	if (req->bearer) {
+		buf_printf(&line, "Authorization: Bearer %s", req->bearer);
+		h = curl_slist_append(h, line.data);
+		/* the token is a secret: wipe the copy we made */
+		memset(line.data, 0, line.len);
+		buf_reset(&line);
+	}
+	if (req->content_type) {
+		buf_printf(&line, "Content-Type: %s", req->content_type);
+		h = curl_slist_append(h, line.data);
+	}
+	h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
+	for (size_t i = 0; req->headers && req->headers[i]; i++)
+		h = curl_slist_append(h, req->headers[i]);
+	buf_free(&line);
+	return h;
+}
+
+static void set_method(CURL *curl, const struct http_request *req)
+{
+	const char *method = req->method ? req->method : "GET";
+	bool has_body = req->body != NULL || strcmp(method, "POST") == 0;
+
+	if (strcmp(method, "GET") == 0 && !req->body) {
+		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+		return;
+	}
+	if (strcmp(method, "HEAD") == 0) {
+		curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+		return;
+	}
+	if (has_body) {
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+		                 (curl_off_t)(req->body ? req->body_len : 0));
+	}
+	if (strcmp(method, "POST") != 0)
+		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+}
+
+static void set_options(struct http_client *c, const struct http_request *req, struct transfer *t,
+                        struct curl_slist *headers)
+{
+	CURL *curl = c->curl;
+
+	curl_easy_reset(curl); /* keeps the connection cache: keep-alive survives */
+	curl_easy_setopt(curl, CURLOPT_URL, req->url);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION,
+	                 0L); /* a redirect must not carry the token */
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (c->ca_bundle.len) {
+		struct curl_blob blob = {c->ca_bundle.data, c->ca_bundle.len, CURL_BLOB_NOCOPY};
+
+		curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
+	}
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, ""); /* gzip and whatever libcurl decodes */
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, c->user_agent);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
+	set_method(curl, req);
+}
+
+static bool mentions(const char *s, const char *word)
+{
+	return s && strcasestr(s, word) != NULL;
+}
+
+static enum http_failure tls_failure(struct http_client *c, CURLcode rc, const char *where,
+                                     struct error *err)
+{
+	if (rc == CURLE_SSL_CACERT_BADFILE)
+		error_set(err,
+		          "%s: [tls] ca_file %s is not a readable PEM certificate: set it to the "
+		          "CA that signed the server's certificate",
+		          where, c->ca_file ? c->ca_file : "(system bundle)");
+	else if (mentions(c->errbuf, "hostname") || mentions(c->errbuf, "host name") ||
+	         mentions(c->errbuf, "subject alt") || mentions(c->errbuf, "does not match"))
+		error_set(err,
+		          "%s: TLS failed: host name does not match the server's certificate "
+		          "(%s); use the host name the certificate was issued for in the url",
+		          where, c->errbuf);
+	else if (rc == CURLE_PEER_FAILED_VERIFICATION || mentions(c->errbuf, "certificate"))
+		error_set(err,
+		          "%s: TLS failed: certificate not trusted: set [tls] ca_file to the CA "
+		          "that signed the server's certificate (%s)",
+		          where, c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+	else
+		error_set(err, "%s: TLS handshake failed: %s", where,
+		          c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+	return HTTP_ERR_TLS;
+}
+
+/* Maps a libcurl failure onto the taxonomy, with a message naming the method and the URL. */
+static enum http_failure classify(struct http_client *c, CURLcode rc, const char *method,
+                                  const char *url, bool too_big, struct error *err)
+{
+	char *shown = http_redact_url(url);
+	char where[640];
+	const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+	long sent = 0;
+	enum http_failure f;
+
+	curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &sent);
+	snprintf(where, sizeof where, "%s %s", method, shown);
+	free(shown);
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		error_set(err, "%s: host name did not resolve (%s); check the url and DNS", where,
+		          why);
+		return HTTP_ERR_DNS;
+	case CURLE_COULDNT_CONNECT:
+		error_set(err, "%s: could not connect (%s)", where, why);
+		return HTTP_ERR_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		if (sent == 0) {
+			error_set(err, "%s: connection timed out (%s)", where, why);
+			return HTTP_ERR_CONNECT;
+		}
+		error_set(err, "%s: no complete response in time (%s)", where, why);
+		return HTTP_ERR_TIMEOUT;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CRL_BADFILE:
+		return tls_failure(c, rc, where, err);
+	case CURLE_PARTIAL_FILE:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_SEND_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		f = sent > 0 || rc != CURLE_SEND_ERROR ? HTTP_ERR_DROPPED : HTTP_ERR_CONNECT;
+		error_set(err,
+		          "%s: connection closed before the response was complete (%s); the "
+		          "request may have taken effect",
+		          where, why);
+		return f;
+	case CURLE_WRITE_ERROR:
+		if (too_big) {
+			error_set(err, "%s: response larger than %ld MB", where, MAX_BODY >> 20);
+			return HTTP_ERR_OTHER;
+		}
+		break;
+	default:
+		break;
+	}
+	error_set(err, "%s: %s", where, why);
+	return HTTP_ERR_OTHER;
+}
+
+static void take_response(struct http_client *c, struct transfer *t, struct http_response *resp)
+{
+	memset(resp, 0, sizeof *resp);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (!t->body.data)
+		buf_puts(&t->body, "");
+	resp->body_len = t->body.len;
+	resp->body = buf_steal(&t->body);
+	resp->content_type = t->content_type;
+	resp->retry_after_ms = http_parse_retry_after(t->retry_after, now_unix());
+	resp->www_authenticate = t->www_authenticate;
+	resp->request_id = t->request_id;
+	free(t->retry_after);
+	t->content_type = t->retry_after = t->www_authenticate = t->request_id = NULL;
+}
+
+enum http_failure http_perform(struct http_client *c, const struct http_request *req,
+                               struct http_response *resp, struct error *err)
+{
+	struct transfer t = {.body = BUF_INIT};
+	struct curl_slist *headers;
+	enum http_failure f = HTTP_OK;
+	CURLcode rc;
+
+	memset(resp, 0, sizeof *resp);
+	resp->retry_after_ms = -1;
+	if (!req->url || !http_url_allowed(req->url)) {
+		char *shown = http_redact_url(req->url ? req->url : "");
+
+		error_set(err,
+		          "%s %s: refused: only https URLs (or http to a loopback address) are "
+		          "allowed",
+		          req->method ? req->method : "GET", shown);
+		free(shown);
+		return HTTP_ERR_OTHER;
+	}
+	headers = build_headers(req);
+	set_options(c, req, &t, headers);
+	c->errbuf[0] = '\0';
+	rc = curl_easy_perform(c->curl);
+	if (rc == CURLE_OK)
+		take_response(c, &t, resp);
+	else
+		f = classify(c, rc, req->method ? req->method : "GET", req->url, t.too_big, err);
+	/* the Authorization line is in the list: do not leave it in freed memory */
+	for (struct curl_slist *h = headers; h; h = h->next)
+		if (strncmp(h->data, "Authorization:", 14) == 0)
+			memset(h->data, 0, strlen(h->data));
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(headers);
+	buf_free(&t.body);
+	reset_headers(&t);
+	return f;
+}
+
+/* ---- URLs ---- */
+
+struct url_parts {
+	char *scheme, *host, *port;
+};
+
+static void url_parts_free(struct url_parts *p)
+{
+	curl_free(p->scheme);
+	curl_free(p->host);
+	curl_free(p->port);
+}
+
+static int url_split(const char *url, struct url_parts *p)
+{
+	CURLU *u = curl_url();
+	int rc = -1;
+
+	memset(p, 0, sizeof *p);
+	if (!u)
+		return -1;
+	if (url && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_SCHEME, &p->scheme, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &p->host, 0) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_PORT, &p->port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+		rc = 0;
+	curl_url_cleanup(u);
+	if (rc)
+		url_parts_free(p);
+	return rc;
+}
+
+static bool host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+
+	if (strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	return false;
+}
+
+bool http_url_allowed(const char *url)
+{
+	struct url_parts p;
+	bool ok;
+
+	if (url_split(url, &p))
+		return false;
+	ok = strcasecmp(p.scheme, "https") == 0 ||
+	     (strcasecmp(p.scheme, "http") == 0 && host_is_loopback(p.host));
+	url_parts_free(&p);
+	return ok;
+}
+
+bool http_same_origin(const char *url, const char *base)
+{
+	struct url_parts a, b;
+	bool same;
+
+	if (url_split(url, &a))
+		return false;
+	if (url_split(base, &b)) {
+		url_parts_free(&a);
+		return false;
+	}
+	same = strcasecmp(a.scheme, b.scheme) == 0 && strcasecmp(a.host, b.host) == 0 &&
+	       strcmp(a.port, b.port) == 0;
+	url_parts_free(&a);
+	url_parts_free(&b);
+	return same;
+}
+
+char *http_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "");
+	for (const unsigned char *p = (const unsigned char *)s; p && *p; p++) {
+		if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+			buf_append(&b, p, 1);
+		} else {
+			char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+
+			buf_append(&b, esc, 3);
+		}
+	}
+	return buf_steal(&b);
+}
+
+char *http_redact_url(const char *url)
+{
+	size_t start = 0, end;
+	const char *scheme_end, *at, *slash;
+	struct buf b = BUF_INIT;
+
+	end = strcspn(url, "?#");
+	scheme_end = strstr(url, "://");
+	if (scheme_end && (size_t)(scheme_end - url) < end) {
+		start = (size_t)(scheme_end - url) + 3;
+		slash = memchr(url + start, '/', end - start);
+		at = memchr(url + start, '@', (slash ? (size_t)(slash - url) : end) - start);
+		buf_append(&b, url, start);
+		if (at)
+			start = (size_t)(at - url) + 1; /* drop user:password@ */
+	}
+	buf_append(&b, url + start, end - start);
+	if (!b.data)
+		buf_puts(&b, "");
+	return buf_steal(&b);
+}
+
+/* ---- Retry-After ---- */
+
+static long parse_seconds(const char *s)
+{
+	double secs = 0, scale = 0.1;
+	const char *p = s;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		secs = secs * 10 + (*p - '0');
+		if (secs > 86400.0 * 365)
+			return -1;
+	}
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++, scale /= 10)
+			secs += (*p - '0') * scale;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p)
+		return -1;
+	return (long)(secs * 1000.0 + 0.5);
+}
+
+long http_parse_retry_after(const char *value, int64_t now)
+{
+	time_t when;
+
+	if (!value)
+		return -1;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	if (isdigit((unsigned char)*value))
+		return parse_seconds(value);
+	if (!isalpha((unsigned char)*value))
+		return -1;
+	when = curl_getdate(value, NULL);
+	if (when == (time_t)-1)
+		return -1;
+	if ((int64_t)when <= now)
+		return 0;
+	if ((int64_t)when - now > 86400L * 365)
+		return -1;
+	return (long)(((int64_t)when - now) * 1000);
+}

@@ -1,0 +1,195 @@
+/* engine/http.c: URL policy, same-origin checks, escaping, Retry-After parsing, redaction, and
+ * failure classification against closed ports and a local plain-HTTP listener. */
+#include "engine/http.h"
+
+#include "tap.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void test_url_allowed(void)
+{
+	ok(http_url_allowed("https://graph.microsoft.com/v1.0/me"), "https is allowed");
+	ok(http_url_allowed("http://127.0.0.1:8080/x"), "http to 127.0.0.1 is allowed");
+	ok(http_url_allowed("http://127.1.2.3/x"), "http to 127.0.0.0/8 is allowed");
+	ok(http_url_allowed("http://localhost:9/x"), "http to localhost is allowed");
+	ok(http_url_allowed("http://[::1]:9/x"), "http to ::1 is allowed");
+	ok(!http_url_allowed("http://graph.microsoft.com/v1.0"),
+	   "http to a remote host is refused");
+	ok(!http_url_allowed("http://127.0.0.1.evil.example/"),
+	   "a host that starts like 127 is refused");
+	ok(!http_url_allowed("http://10.0.0.1/"), "http to a private address is refused");
+	ok(!http_url_allowed("ftp://127.0.0.1/"), "other schemes are refused");
+	ok(!http_url_allowed("not a url"), "garbage is refused");
+	ok(!http_url_allowed(NULL), "NULL is refused");
+}
+
+static void test_same_origin(void)
+{
+	const char *base = "https://graph.microsoft.com/v1.0";
+
+	ok(http_same_origin("https://graph.microsoft.com/v1.0/users?$skip=10", base),
+	   "same scheme, host and default port");
+	ok(http_same_origin("https://GRAPH.microsoft.com:443/x", base),
+	   "host case and explicit port");
+	ok(!http_same_origin("https://graph.microsoft.com:8443/x", base), "another port");
+	ok(!http_same_origin("https://evil.example/v1.0", base), "another host");
+	ok(!http_same_origin("http://graph.microsoft.com/v1.0", base), "another scheme");
+	ok(!http_same_origin("https://graph.microsoft.com.evil.example/", base), "suffix host");
+	ok(!http_same_origin("https://graph.microsoft.com@evil.example/", base), "userinfo trick");
+}
+
+static void test_escape(void)
+{
+	char *e = http_escape("a b&c=d/é~._-");
+
+	is_str(e, "a%20b%26c%3Dd%2F%C3%A9~._-", "escape reserved and non-ASCII bytes");
+	free(e);
+	e = http_escape("");
+	is_str(e, "", "escape of the empty string");
+	free(e);
+	e = http_escape("demo-secret-value~0123456789+/=");
+	is_str(e, "demo-secret-value~0123456789%2B%2F%3D", "a secret with + / = survives a form");
+	free(e);
+}
+
+static void test_retry_after(void)
+{
+	/* Wed, 21 Oct 2015 07:28:00 GMT */
+	int64_t t = 1445412480;
+
+	is_int(http_parse_retry_after("120", t), 120000, "delta seconds");
+	is_int(http_parse_retry_after("0", t), 0, "zero");
+	is_int(http_parse_retry_after("1.5", t), 1500, "fractional seconds");
+	is_int(http_parse_retry_after(" 2.25 ", t), 2250, "fractional with spaces");
+	is_int(http_parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", t), 30000, "HTTP date");
+	is_int(http_parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", t), 0, "past HTTP date");
+	is_int(http_parse_retry_after(NULL, t), -1, "absent");
+	is_int(http_parse_retry_after("-5", t), -1, "negative");
+	is_int(http_parse_retry_after("soon", t), -1, "garbage");
+	is_int(http_parse_retry_after("12abc", t), -1, "trailing garbage");
+}
+
+static void test_redact(void)
+{
+	char *r = http_redact_url("https://user:pw@login.example/t/oauth2?code=SECRET#frag");
+
+	is_str(r, "https://login.example/t/oauth2", "redact drops userinfo, query and fragment");
+	free(r);
+	r = http_redact_url("https://graph.microsoft.com/v1.0/users/a@b.c/events?$x=1");
+	is_str(r, "https://graph.microsoft.com/v1.0/users/a@b.c/events", "an @ in the path stays");
+	free(r);
+}
+
+/* A one-shot plain HTTP server on 127.0.0.1 that answers each connection with `reply`. */
+struct server {
+	int fd;
+	int port;
+	const char *reply;
+	int conns;
+};
+
+static void *serve(void *arg)
+{
+	struct server *s = arg;
+
+	for (int i = 0; i < s->conns; i++) {
+		char req[8192];
+		int c = accept(s->fd, NULL, NULL);
+		ssize_t n;
+
+		if (c < 0)
+			break;
+		n = read(c, req, sizeof req); /* requests here are small: one read is enough */
+		(void)n;
+		if (s->reply && write(c, s->reply, strlen(s->reply)) < 0)
+			perror("write");
+		close(c);
+	}
+	return NULL;
+}
+
+static int listen_local(int *port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof a;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 4) ||
+	    getsockname(fd, (struct sockaddr *)&a, &len))
+		return -1;
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static void test_perform(void)
+{
+	struct http_options opt = {.timeout_ms = 5000};
+	struct error err = {""};
+	struct http_client *c = http_client_new(&opt, &err);
+	struct http_response resp;
+	struct server s = {.conns = 2};
+	pthread_t th;
+	char url[128];
+	const char *hdrs[] = {"X-Test: 1", NULL};
+	struct http_request req = {.method = "POST",
+	                           .url = url,
+	                           .bearer = "TOKEN-SHOULD-NOT-LEAK",
+	                           .content_type = "application/json",
+	                           .body = "{}",
+	                           .body_len = 2,
+	                           .headers = hdrs};
+
+	ok(c != NULL, "client created");
+	s.reply = "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+	          "Retry-After: 2.5\r\nrequest-id: abc-123\r\nWWW-Authenticate: Bearer x\r\n"
+	          "Content-Length: 7\r\nConnection: close\r\n\r\n{\"a\":1}";
+	s.fd = listen_local(&s.port);
+	pthread_create(&th, NULL, serve, &s);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1.0/x?token=SECRET", s.port);
+	is_int(http_perform(c, &req, &resp, &err), HTTP_OK, "a response arrived");
+	is_int(resp.status, 429, "status captured");
+	is_str(resp.body, "{\"a\":1}", "body captured");
+	is_str(resp.content_type, "application/json", "content type captured");
+	is_int(resp.retry_after_ms, 2500, "Retry-After captured in ms");
+	is_str(resp.request_id, "abc-123", "request-id captured");
+	is_str(resp.www_authenticate, "Bearer x", "WWW-Authenticate captured");
+	http_response_free(&resp);
+
+	/* second connection: the server closes after sending part of the body */
+	s.reply = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial";
+	is_int(http_perform(c, &req, &resp, &err), HTTP_ERR_DROPPED, "a cut response is DROPPED");
+	ok(strstr(err.msg, "POST http://127.0.0.1:") && strstr(err.msg, "/v1.0/x"),
+	   "message names method and URL: %s", err.msg);
+	ok(!strstr(err.msg, "SECRET") && !strstr(err.msg, "TOKEN"), "no query string or token");
+	pthread_join(th, NULL);
+	close(s.fd);
+
+	/* nothing listens any more on that port */
+	is_int(http_perform(c, &req, &resp, &err), HTTP_ERR_CONNECT, "refused connection: CONNECT");
+	snprintf(url, sizeof url, "https://nonexistent.invalid/x");
+	is_int(http_perform(c, &req, &resp, &err), HTTP_ERR_DNS, "unresolvable host: DNS");
+	snprintf(url, sizeof url, "http://example.com/x");
+	is_int(http_perform(c, &req, &resp, &err), HTTP_ERR_OTHER,
+	       "plain http to a remote host refused");
+	http_client_free(c);
+
+	opt.ca_file = "/nonexistent/ca.pem";
+	ok(http_client_new(&opt, &err) == NULL && strstr(err.msg, "ca_file"),
+	   "unreadable ca_file is a configuration error: %s", err.msg);
+}
+
+int main(void)
+{
+	test_url_allowed();
+	test_same_origin();
+	test_escape();
+	test_retry_after();
+	test_redact();
+	test_perform();
+	return done_testing();
+}
