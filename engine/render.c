@@ -1,0 +1,345 @@
+/* leave -> VCALENDAR text with libical (design.md, "Conversion through iCalendar").
+ *
+ * The text is compared byte for byte with what was last written, so everything here is
+ * deterministic: properties in a fixed order, no clock, no random values, and a VTIMEZONE that
+ * depends only on the zone name and the system's tzdata. */
+#include "engine/render.h"
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "engine/tz.h"
+
+#include <ctype.h>
+#include <libical/ical.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The namespace of every sync key (UUID v5). Changing it would orphan every event ever written:
+ * never change it. */
+#define SYNC_KEY_NAMESPACE "3789089a-6e04-4d34-aaec-8513e8cdfb9d"
+
+/* RFC 5545 requires DTSTAMP in a VEVENT without METHOD. It is the time the object was created;
+ * taking it from the clock (or from leave.updated_at, which moves on every push) would change the
+ * text on every render and defeat the no-op comparison. Nothing reads it without iTIP (we send no
+ * METHOD), so it is a constant. */
+#define FIXED_DTSTAMP "19700101T000000Z"
+
+/* VTIMEZONE observances start here: enough history for any leave an HR system still pushes, short
+ * enough to keep the text small. A fixed date (not the leave's) keeps one VTIMEZONE per zone, so an
+ * exported calendar can share it between events. */
+#define VTIMEZONE_FROM "20000101T000000Z"
+
+#define DEFAULT_SUBJECT "Out of office"
+
+void render_sync_key(const char *mailbox, const char *leave_id, char out[37])
+{
+	struct buf name = BUF_INIT;
+
+	for (const char *p = mailbox ? mailbox : ""; *p; p++) {
+		char c = (char)tolower((unsigned char)*p);
+
+		buf_append(&name, &c, 1);
+	}
+	buf_puts(&name, "\n");
+	buf_puts(&name, leave_id ? leave_id : "");
+	uuid_v5(out, SYNC_KEY_NAMESPACE, name.data, name.len);
+	buf_free(&name);
+}
+
+/* ---- subject template ---- */
+
+static const char *or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+/* Expands {kind} {note} {id} {mailbox}; any other brace text stays as written. */
+static char *expand_subject(const char *tmpl, const struct leave *lv)
+{
+	static const char *const keys[] = {"{kind}", "{note}", "{id}", "{mailbox}"};
+	const char *vals[] = {or_empty(lv->kind), or_empty(lv->note), or_empty(lv->id),
+	                      or_empty(lv->mailbox)};
+	struct buf out = BUF_INIT;
+	const char *p = tmpl ? tmpl : DEFAULT_SUBJECT;
+	size_t start, end;
+	char *s;
+
+	while (*p) {
+		size_t i;
+
+		for (i = 0; i < 4; i++)
+			if (strncmp(p, keys[i], strlen(keys[i])) == 0)
+				break;
+		if (i < 4) {
+			buf_puts(&out, vals[i]);
+			p += strlen(keys[i]);
+		} else {
+			buf_append(&out, p++, 1);
+		}
+	}
+	s = out.data ? out.data : xstrdup("");
+	for (start = 0; isspace((unsigned char)s[start]); start++)
+		;
+	for (end = strlen(s); end > start && isspace((unsigned char)s[end - 1]); end--)
+		;
+	if (end == start) { /* "{note}" of a leave without a note: never an empty subject */
+		free(s);
+		return xstrdup(DEFAULT_SUBJECT);
+	}
+	memmove(s, s + start, end - start);
+	s[end - start] = '\0';
+	return s;
+}
+
+/* ---- times ---- */
+
+static void set_fields(struct icaltimetype *t, const char *s, bool is_date)
+{
+	*t = icaltime_null_time();
+	t->year = atoi(s);
+	t->month = atoi(s + 5);
+	t->day = atoi(s + 8);
+	t->is_date = is_date;
+	if (!is_date) {
+		t->hour = atoi(s + 11);
+		t->minute = atoi(s + 14);
+		t->second = strlen(s) >= 19 ? atoi(s + 17) : 0;
+	}
+}
+
+struct span {
+	bool all_day;
+	bool utc;                       /* timed leave in UTC: written with "Z", no VTIMEZONE */
+	struct icaltimetype start, end; /* end exclusive */
+};
+
+/* Checks the leave's times and turns them into iCalendar values: all-day leave ends on the day
+ * after its inclusive last day (RFC 5545 3.6.1: DTEND of a date is exclusive). */
+static int leave_span(const struct leave *lv, const char *zone, struct span *sp, struct error *err)
+{
+	size_t ls = lv->starts ? strlen(lv->starts) : 0, le = lv->ends ? strlen(lv->ends) : 0;
+	int64_t ts, te;
+
+	memset(sp, 0, sizeof *sp);
+	sp->all_day = ls == 10;
+	if ((ls != 10 && ls != 16 && ls != 19) || (le == 10) != sp->all_day ||
+	    (le != 10 && le != 16 && le != 19))
+		return error_set(
+		    err,
+		    "start \"%s\" and end \"%s\" must both be dates (YYYY-MM-DD) or both "
+		    "local date-times (YYYY-MM-DDTHH:MM)",
+		    or_empty(lv->starts), or_empty(lv->ends));
+	if (tz_local_to_unix(lv->starts, sp->all_day ? "UTC" : zone, &ts) < 0 ||
+	    tz_local_to_unix(lv->ends, sp->all_day ? "UTC" : zone, &te) < 0)
+		return error_set(err, "start \"%s\" or end \"%s\" is not a valid date in zone %s",
+		                 lv->starts, lv->ends, zone);
+	if (sp->all_day ? te < ts : te <= ts)
+		return error_set(err, "end \"%s\" is before start \"%s\"", lv->ends, lv->starts);
+	set_fields(&sp->start, lv->starts, sp->all_day);
+	set_fields(&sp->end, lv->ends, sp->all_day);
+	if (sp->all_day)
+		icaltime_adjust(&sp->end, 1, 0, 0, 0);
+	sp->utc = !sp->all_day && tz_same_zone(zone, "UTC");
+	if (sp->utc) {
+		sp->start.zone = icaltimezone_get_utc_timezone();
+		sp->end.zone = icaltimezone_get_utc_timezone();
+	}
+	return 0;
+}
+
+/* libical's VTIMEZONE for zone (from the system tzdata), truncated to VTIMEZONE_FROM, with the
+ * plain IANA name as TZID instead of libical's "/freeassociation.sourceforge.net/" prefix. */
+static icalcomponent *vtimezone_for(const char *zone, struct error *err)
+{
+	icaltimezone *tz = icaltimezone_get_builtin_timezone(zone);
+	icalcomponent *src = tz ? icaltimezone_get_component(tz) : NULL;
+	icalcomponent *vtz;
+	icalproperty *tzid;
+	struct icaltimetype from;
+
+	if (!src) {
+		error_set(
+		    err,
+		    "libical has no time zone data for \"%s\": check that the tzdata package is "
+		    "installed, or use the zone's current IANA name",
+		    zone);
+		return NULL;
+	}
+	vtz = icalcomponent_new_clone(src);
+	from = icaltime_from_string(VTIMEZONE_FROM);
+	from.zone = icaltimezone_get_utc_timezone();
+	icaltimezone_truncate_vtimezone(vtz, from, icaltime_null_time(), 1);
+	tzid = icalcomponent_get_first_property(vtz, ICAL_TZID_PROPERTY);
+	if (tzid)
+		icalproperty_set_tzid(tzid, zone);
+	return vtz;
+}
+
+static icalproperty *with_tzid(icalproperty *p, const struct span *sp, const char *zone)
+{
+	if (!sp->all_day && !sp->utc)
+		icalproperty_add_parameter(p, icalparameter_new_tzid(zone));
+	return p;
+}
+
+/* ---- VEVENT ---- */
+
+static void add_x(icalcomponent *c, const char *name, const char *value)
+{
+	icalproperty *p = icalproperty_new_x(value);
+
+	icalproperty_set_x_name(p, name);
+	icalcomponent_add_property(c, p);
+}
+
+static void add_categories(icalcomponent *ve, const char *list)
+{
+	const char *p = list;
+
+	while (p && *p) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		size_t b = 0, e = len;
+		char *one;
+
+		while (b < e && isspace((unsigned char)p[b]))
+			b++;
+		while (e > b && isspace((unsigned char)p[e - 1]))
+			e--;
+		if (e > b) {
+			one = xstrndup(p + b, e - b);
+			icalcomponent_add_property(ve, icalproperty_new_categories(one));
+			free(one);
+		}
+		p += len + (comma ? 1 : 0);
+	}
+}
+
+static enum icalproperty_class class_for(enum sensitivity s)
+{
+	switch (s) {
+	case SENS_NORMAL:
+		return ICAL_CLASS_PUBLIC;
+	case SENS_CONFIDENTIAL:
+		return ICAL_CLASS_CONFIDENTIAL;
+	case SENS_PRIVATE:
+	case SENS_PERSONAL:
+		break;
+	}
+	return ICAL_CLASS_PRIVATE;
+}
+
+static const char *busystatus_for(enum show_as s)
+{
+	switch (s) {
+	case SHOW_FREE:
+		return "FREE";
+	case SHOW_TENTATIVE:
+		return "TENTATIVE";
+	case SHOW_BUSY:
+		return "BUSY";
+	case SHOW_WORKING_ELSEWHERE:
+		return "WORKINGELSEWHERE";
+	case SHOW_OOF:
+		break;
+	}
+	return "OOF";
+}
+
+static icalcomponent *reminder_alarm(int minutes)
+{
+	icalcomponent *alarm = icalcomponent_new(ICAL_VALARM_COMPONENT);
+	struct icaltriggertype trig;
+
+	memset(&trig, 0, sizeof trig);
+	trig.time = icaltime_null_time();
+	trig.duration = icaldurationtype_from_int(-minutes * 60);
+	icalcomponent_add_property(alarm, icalproperty_new_action(ICAL_ACTION_DISPLAY));
+	icalcomponent_add_property(alarm, icalproperty_new_description("Reminder"));
+	icalcomponent_add_property(alarm, icalproperty_new_trigger(trig));
+	return alarm;
+}
+
+static icalcomponent *build_vevent(const struct leave *lv, const struct event_policy *pol,
+                                   const char *sync_key, const char *zone, const struct span *sp)
+{
+	icalcomponent *ve = icalcomponent_new(ICAL_VEVENT_COMPONENT);
+	char *subject = expand_subject(pol->subject, lv);
+
+	icalcomponent_add_property(ve, icalproperty_new_uid(sync_key));
+	icalcomponent_add_property(ve,
+	                           icalproperty_new_dtstamp(icaltime_from_string(FIXED_DTSTAMP)));
+	icalcomponent_add_property(ve, with_tzid(icalproperty_new_dtstart(sp->start), sp, zone));
+	icalcomponent_add_property(ve, with_tzid(icalproperty_new_dtend(sp->end), sp, zone));
+	icalcomponent_add_property(ve, icalproperty_new_summary(subject));
+	free(subject);
+	if (pol->include_note && lv->note && *lv->note)
+		icalcomponent_add_property(ve, icalproperty_new_description(lv->note));
+	icalcomponent_add_property(ve, icalproperty_new_transp(pol->show_as == SHOW_FREE
+	                                                           ? ICAL_TRANSP_TRANSPARENT
+	                                                           : ICAL_TRANSP_OPAQUE));
+	icalcomponent_add_property(ve, icalproperty_new_class(class_for(pol->sensitivity)));
+	add_categories(ve, pol->categories);
+	add_x(ve, "X-MICROSOFT-CDO-BUSYSTATUS", busystatus_for(pol->show_as));
+	if (sp->all_day) {
+		add_x(ve, "X-MICROSOFT-CDO-ALLDAYEVENT", "TRUE");
+		/* a date has no zone; the backends need the zone whose midnight starts the day */
+		add_x(ve, "X-LEAVESYNC-TIME-ZONE", zone);
+	}
+	if (pol->sensitivity ==
+	    SENS_PERSONAL) /* CLASS has no "personal": keep it for the round trip */
+		add_x(ve, "X-LEAVESYNC-SENSITIVITY", "personal");
+	add_x(ve, "X-LEAVESYNC-LEAVE-ID", lv->id);
+	if (pol->reminder_minutes >= 0)
+		icalcomponent_add_component(ve, reminder_alarm(pol->reminder_minutes));
+	return ve;
+}
+
+/* The policy when there is no config (unit tests, export without a file): the documented defaults.
+ */
+static const struct event_policy default_policy = {
+    .sync = true,
+    .subject = DEFAULT_SUBJECT,
+    .show_as = SHOW_OOF,
+    .sensitivity = SENS_PRIVATE,
+    .categories = NULL,
+    .include_note = false,
+    .reminder_minutes = -1,
+};
+
+int render_leave(const struct config *cfg, const struct leave *lv, const char *sync_key, char **ics,
+                 struct error *err)
+{
+	struct event_policy scratch;
+	const struct event_policy *pol =
+	    cfg ? config_policy_for(cfg, lv->kind, &scratch) : &default_policy;
+	const char *zone = lv->time_zone && *lv->time_zone ? lv->time_zone
+	                   : cfg && cfg->default_time_zone ? cfg->default_time_zone
+	                                                   : "UTC";
+	icalcomponent *cal, *vtz = NULL;
+	struct span sp;
+
+	*ics = NULL;
+	if (!lv->status || strcmp(lv->status, "approved") != 0 || !pol->sync)
+		return 0; /* cancelled (or a kind that is never synced): the event must not exist */
+	if (!sync_key || !*sync_key)
+		return error_set(err, "leave %s has no sync key", or_empty(lv->id));
+	if (!tz_is_known_iana(zone))
+		return error_set(
+		    err, "unknown IANA time zone \"%s\": use a name such as Europe/Riga", zone);
+	if (leave_span(lv, zone, &sp, err) < 0)
+		return -1;
+	if (!sp.all_day && !sp.utc && !(vtz = vtimezone_for(zone, err)))
+		return -1;
+	cal = icalcomponent_new(ICAL_VCALENDAR_COMPONENT);
+	icalcomponent_add_property(
+	    cal, icalproperty_new_prodid("-//leavesync//leavesync " LEAVESYNC_VERSION "//EN"));
+	icalcomponent_add_property(cal, icalproperty_new_version("2.0"));
+	if (vtz)
+		icalcomponent_add_component(cal, vtz);
+	icalcomponent_add_component(cal, build_vevent(lv, pol, sync_key, zone, &sp));
+	*ics = icalcomponent_as_ical_string_r(cal);
+	icalcomponent_free(cal);
+	return 0;
+}
