@@ -1,0 +1,46 @@
+/* Private to store/: the store handle and the SQL helpers every file of store/ shares. */
+#ifndef STORE_STORE_INT_H
+#define STORE_STORE_INT_H
+
+#include "store/store.h"
+
+#include <sqlite3.h>
+
+struct store {
+	sqlite3 *db;
+	char *path;  /* as given to store_open, for messages */
+	int lock_fd; /* PATH.lock while store_lock_run holds it, else -1 */
+};
+
+/* Sets err to "what: sqlite's message (STORE)" and returns -1. */
+int db_error(struct store *st, struct error *err, const char *what);
+
+/* Prepares sql; -1 with err on failure. */
+int db_prepare(struct store *st, const char *sql, sqlite3_stmt **out, struct error *err);
+
+/* Runs one or more statements without results. */
+int db_exec(struct store *st, const char *sql, struct error *err);
+
+/* A write transaction that nests: BEGIN IMMEDIATE at the top level (so that a writer waits on
+ * busy_timeout instead of failing on a lock upgrade), a SAVEPOINT inside store_begin. */
+int db_tx_begin(struct store *st, struct error *err);
+int db_tx_commit(struct store *st, struct error *err);
+void db_tx_rollback(struct store *st);
+
+/* Column helpers: a malloc'd copy of a text column (NULL stays NULL). */
+char *db_column_strdup(sqlite3_stmt *s, int col);
+
+/* Binds text or NULL. */
+int db_bind_text(sqlite3_stmt *s, int idx, const char *text);
+
+/* Migrations: the list lives in schema.c. */
+int schema_migrate(struct store *st, struct error *err);
+int schema_latest_version(void);
+
+/* Target state names <-> enum; -1 for an unknown name. */
+int target_state_from_name(const char *name);
+
+/* "2026-11-25T13:34:53Z" now. */
+void store_now_utc(char out[21]);
+
+#endif
