@@ -49,9 +49,8 @@ enum be_status oauth_client_credentials(struct http_client *http, const struct o
                                         const char *scope, struct oauth_token *out,
                                         struct oauth_error *oe, struct error *err);
 
-/* refresh_token grant. The response's new refresh token replaces the old (rotation): the caller
- * must store out->refresh_token before using the access token. BE_NEEDS_LOGIN when revoked/expired.
- */
+/* refresh_token grant. The response's new refresh token replaces the old (rotation): the caller must
+ * store out->refresh_token before using the access token. BE_NEEDS_LOGIN when revoked/expired. */
 enum be_status oauth_refresh(struct http_client *http, const struct oauth_app *app,
                              const char *refresh_token, const char *scope, struct oauth_token *out,
                              struct oauth_error *oe, struct error *err);
@@ -84,8 +83,7 @@ enum be_status oauth_redeem_code(struct http_client *http, const struct oauth_ap
                                  const char *code_verifier, struct oauth_token *out,
                                  struct oauth_error *oe, struct error *err);
 
-/* Decodes a JWT's payload without verifying it (diagnostics only); caller frees. NULL if not a JWT.
- */
+/* Decodes a JWT's payload without verifying it (diagnostics only); caller frees. NULL if not a JWT. */
 char *oauth_jwt_payload(const char *jwt);
 
 /* ---- building blocks (engine/jwt.c, engine/oauth.c), exposed for tests and doctor ---- */
@@ -110,8 +108,8 @@ unsigned char *oauth_base64url_decode(const char *s, size_t len, size_t *out_len
 
 /* The client assertion JWT for app's certificate (cert_file, key_file; key_file NULL: the key is in
  * cert_file): RS256, header x5t#S256 and x5t, claims aud (the token URL), iss = sub = client_id,
- * jti, nbf = iat = now, exp = now + 600. Caller frees; NULL with err naming the file and the fix.
- */
+ * jti, nbf = iat = now, exp = now + 600.
+ * Caller frees; NULL with err naming the file and the fix. */
 char *oauth_client_assertion(const struct oauth_app *app, const char *audience, int64_t now,
                              struct error *err);
 
