@@ -1,0 +1,159 @@
+/* The one table of Graph failures: error code and HTTP status -> what the engine does next, and the
+ * fix a person can apply. docs/graph.md lists the same rows. Sources: research graph.md 4.9
+ * (codes), 4.8 (throttling), 5 (app-only scoping). Code first, then status: the first matching row
+ * wins. */
+#include "graph/graph.h"
+
+#include "engine/http.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+struct graph_error_row {
+	int status;       /* HTTP status; 0: any */
+	const char *code; /* Graph error code (case-insensitive); "X*" a prefix; NULL: any */
+	enum be_status delegated;
+	enum be_status app_only;
+	const char *fix_delegated;
+	const char *fix_app_only;
+};
+
+#define SAME(s) s, s
+
+static const char fix_token[] =
+    "The access token was refused after one refresh. Delegated: run `leavesync auth login "
+    "--mailbox EMAIL` again.";
+static const char fix_token_app[] =
+    "The app-only token was refused after one refresh: check [graph] tenant_id and client_id, that "
+    "the token comes from the same cloud as [graph] url, and that the client secret or "
+    "certificate is current.";
+static const char fix_denied[] =
+    "The signed-in user may not write this calendar: it needs the delegated Calendars.ReadWrite "
+    "permission for its own mailbox, or Calendars.ReadWrite.Shared and an edit share of the "
+    "mailbox's calendar; consent, then `leavesync auth login --mailbox EMAIL`.";
+static const char fix_denied_app[] =
+    "The app may not use this mailbox: grant the Microsoft Graph application permission "
+    "Calendars.ReadWrite with admin consent (every mailbox fails: consent is missing), or, when "
+    "only some mailboxes fail, add the mailbox to the app's RBAC for Applications management "
+    "scope or ApplicationAccessPolicy group (Test-ServicePrincipalAuthorization / "
+    "Test-ApplicationAccessPolicy; policy changes can take an hour).";
+static const char fix_no_mailbox[] =
+    "The user has no Exchange Online mailbox (unlicensed, inactive, soft-deleted or hosted "
+    "on-premises): license it, or route it to the EWS backend with [mailbox \"EMAIL\"] backend = "
+    "ews.";
+static const char fix_invalid_user[] =
+    "No such user in this tenant: correct the leave's mailbox address (or [graph] tenant_id).";
+static const char fix_invalid[] =
+    "Graph rejected the event's data; the message names the property. Correct the leave (dates, "
+    "time zone, kind policy) and push it again.";
+static const char fix_method[] =
+    "Graph does not support this request at [graph] url; check that it ends in /v1.0.";
+
+static const struct graph_error_row rows[] = {
+    {401, NULL, BE_NEEDS_LOGIN, BE_FINAL, fix_token, fix_token_app},
+    {0, "InvalidAuthenticationToken", BE_NEEDS_LOGIN, BE_FINAL, fix_token, fix_token_app},
+    {0, "ErrorAccessDenied", BE_FINAL, BE_FINAL, fix_denied, fix_denied_app},
+    {0, "Authorization_RequestDenied", BE_FINAL, BE_FINAL, fix_denied, fix_denied_app},
+    {0, "MailboxNotEnabledForRESTAPI", SAME(BE_FINAL), SAME(fix_no_mailbox)},
+    {0, "ErrorInvalidUser", SAME(BE_FINAL), SAME(fix_invalid_user)},
+    {0, "ErrorItemNotFound", SAME(BE_GONE), SAME("")},
+    {404, "itemNotFound", SAME(BE_GONE), SAME("")},
+    {0, "ErrorIrresolvableConflict", SAME(BE_CONFLICT), SAME("")},
+    {412, NULL, SAME(BE_CONFLICT), SAME("")},
+    {0, "ApplicationThrottled", SAME(BE_RETRY_LATER), SAME("")},
+    {0, "TooManyRequests", SAME(BE_RETRY_LATER), SAME("")},
+    {429, NULL, SAME(BE_RETRY_LATER), SAME("")},
+    {503, NULL, SAME(BE_RETRY_LATER), SAME("")},
+    {504, NULL, SAME(BE_RETRY_LATER), SAME("")},
+    {424, NULL, SAME(BE_RETRY_NOW), SAME("")}, /* failed dependency inside a $batch */
+    {0, "ErrorPropertyValidationFailure", SAME(BE_FINAL), SAME(fix_invalid)},
+    {0, "ErrorOccurrenceCrossingBoundary", SAME(BE_FINAL), SAME(fix_invalid)},
+    {400, "ErrorInvalid*", SAME(BE_FINAL), SAME(fix_invalid)},
+    {403, NULL, BE_FINAL, BE_FINAL, fix_denied, fix_denied_app},
+    {404, NULL, SAME(BE_FINAL),
+     SAME("Graph says the resource does not exist: check [graph] url and the mailbox address.")},
+    {405, NULL, SAME(BE_FINAL), SAME(fix_method)},
+    {501, NULL, SAME(BE_FINAL), SAME(fix_method)},
+    {409, NULL, SAME(BE_RETRY_NOW), SAME("")},
+    {400, NULL, SAME(BE_FINAL), SAME(fix_invalid)},
+};
+
+static bool code_matches(const char *pattern, const char *code)
+{
+	size_t n = strlen(pattern);
+
+	if (!code)
+		return false;
+	if (n && pattern[n - 1] == '*')
+		return strncasecmp(pattern, code, n - 1) == 0;
+	return strcasecmp(pattern, code) == 0;
+}
+
+enum be_status graph_classify(int http_status, const char *code, bool app_only, const char **fix)
+{
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		const struct graph_error_row *r = &rows[i];
+
+		if (r->status && r->status != http_status)
+			continue;
+		if (r->code && !code_matches(r->code, code))
+			continue;
+		*fix = app_only ? r->fix_app_only : r->fix_delegated;
+		return app_only ? r->app_only : r->delegated;
+	}
+	*fix = "";
+	if (http_status >= 500)
+		return BE_RETRY_NOW;
+	return BE_FINAL;
+}
+
+static bool is_json_type(const char *ct)
+{
+	return ct && strncasecmp(ct, "application/json", 16) == 0;
+}
+
+enum be_status graph_describe_failure(const char *method, const char *url, int http_status,
+                                      const char *content_type, const json_t *body, bool app_only,
+                                      char *msg, size_t msglen)
+{
+	int pathlen = (int)strcspn(url, "?"); /* the query ($filter...) only makes it unreadable */
+	struct graph_error ge;
+	const char *fix = "";
+	enum be_status st;
+
+	if (!graph_parse_error(body, &ge)) {
+		/* an HTML page from a proxy or gateway, or a truncated answer: name what came back.
+		 * Throttling and auth keep their meaning; anything else is worth a retry. */
+		st = graph_classify(http_status, NULL, app_only, &fix);
+		if (st != BE_RETRY_LATER && http_status != 401) {
+			st = BE_RETRY_NOW;
+			fix = "";
+		}
+		snprintf(msg, msglen,
+		         "HTTP %d with a %s body that is not a Graph error (content type %s) on %s "
+		         "%.*s%s%s",
+		         http_status, is_json_type(content_type) ? "JSON" : "non-JSON",
+		         content_type ? content_type : "none", method, pathlen, url,
+		         *fix ? ". " : "", fix);
+		return st;
+	}
+	st = graph_classify(http_status, ge.code, app_only, &fix);
+	snprintf(msg, msglen, "%s (HTTP %d): %s%s%s [%s %.*s%s%s]", *ge.code ? ge.code : "no code",
+	         http_status, ge.message, *fix ? " " : "", fix, method, pathlen, url,
+	         *ge.request_id ? ", request-id " : "", ge.request_id);
+	return st;
+}
+
+enum be_status graph_transport_status(int failure)
+{
+	switch ((enum http_failure)failure) {
+	case HTTP_ERR_DNS:
+	case HTTP_ERR_CONNECT:
+		return BE_RETRY_LATER;
+	case HTTP_ERR_TLS:
+		return BE_FINAL; /* fails closed: a certificate problem is configuration */
+	default:
+		return BE_RETRY_NOW; /* timeout, dropped: a create may have happened (sync key) */
+	}
+}

@@ -1,0 +1,186 @@
+/* Graph URLs and request bodies, one builder per request (research graph.md 4.1-4.4). Every user
+ * value goes through jansson (bodies) or http_escape (URLs); OData string literals double quotes.
+ */
+#include "graph/graph.h"
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "engine/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What a read selects: the owned fields plus the zone the event was written in. id and
+ * @odata.etag come with every event. */
+static const char select_fields[] = "subject,body,start,end,isAllDay,showAs,sensitivity,"
+                                    "categories,isReminderOn,reminderMinutesBeforeStart,"
+                                    "originalStartTimeZone,originalEndTimeZone";
+
+void graph_prop_id(char *out, size_t outlen)
+{
+	snprintf(out, outlen, "String {%s} Name %s", LEAVESYNC_PROPSET_ID, LEAVESYNC_PROP_NAME);
+}
+
+static void put_escaped(struct buf *b, const char *s)
+{
+	char *e = http_escape(s);
+
+	buf_puts(b, e);
+	free(e);
+}
+
+char *graph_path_events(const char *mailbox)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "/users/");
+	put_escaped(&b, mailbox);
+	buf_puts(&b, "/events");
+	return buf_steal(&b);
+}
+
+char *graph_path_event(const char *mailbox, const char *remote_id)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "/users/");
+	put_escaped(&b, mailbox);
+	buf_puts(&b, "/events/");
+	put_escaped(&b, remote_id);
+	return buf_steal(&b);
+}
+
+char *graph_odata_quote(const char *s)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "");
+	for (; *s; s++) {
+		if (*s == '\'')
+			buf_puts(&b, "''");
+		else
+			buf_append(&b, s, 1);
+	}
+	return buf_steal(&b);
+}
+
+/* "&name=" + escaped value (or "?name=" when first). */
+static void put_param(struct buf *b, bool first, const char *name, const char *value)
+{
+	buf_printf(b, "%c%s=", first ? '?' : '&', name);
+	put_escaped(b, value);
+}
+
+/* $select and $expand of the tag, appended as further parameters. */
+static void put_read_params(struct buf *b, bool first, const char *prop_id)
+{
+	char *q = graph_odata_quote(prop_id);
+	struct buf expand = BUF_INIT;
+
+	buf_printf(&expand, "singleValueExtendedProperties($filter=id eq '%s')", q);
+	put_param(b, first, "$select", select_fields);
+	put_param(b, false, "$expand", expand.data);
+	buf_free(&expand);
+	free(q);
+}
+
+char *graph_query_event(const char *prop_id)
+{
+	struct buf b = BUF_INIT;
+
+	put_read_params(&b, true, prop_id);
+	return buf_steal(&b);
+}
+
+char *graph_build_find_by_key(const char *mailbox, const char *prop_id, const char *key)
+{
+	char *qid = graph_odata_quote(prop_id), *qkey = graph_odata_quote(key);
+	char *path = graph_path_events(mailbox);
+	struct buf filter = BUF_INIT, b = BUF_INIT;
+
+	/* the documented form (api/singlevaluelegacyextendedproperty-get); one key per request */
+	buf_printf(&filter,
+	           "singleValueExtendedProperties/Any(ep: ep/id eq '%s' and ep/value eq '%s')", qid,
+	           qkey);
+	buf_puts(&b, path);
+	put_param(&b, true, "$filter", filter.data);
+	put_read_params(&b, false, prop_id);
+	buf_free(&filter);
+	free(path);
+	free(qid);
+	free(qkey);
+	return buf_steal(&b);
+}
+
+char *graph_build_calendar_view(const char *mailbox, const char *prop_id, int64_t from, int64_t to)
+{
+	char start[21], end[21];
+	struct buf b = BUF_INIT;
+
+	format_utc(start, from);
+	format_utc(end, to);
+	buf_puts(&b, "/users/");
+	put_escaped(&b, mailbox);
+	buf_puts(&b, "/calendarView");
+	put_param(&b, true, "startDateTime", start);
+	put_param(&b, false, "endDateTime", end);
+	put_read_params(&b, false, prop_id);
+	return buf_steal(&b);
+}
+
+char *graph_absolute_url(const char *base, const char *relative)
+{
+	struct buf b = BUF_INIT;
+
+	buf_printf(&b, "%s%s", base, relative);
+	return buf_steal(&b);
+}
+
+int graph_check_link(const char *link, const char *base, struct error *err)
+{
+	if (link && http_same_origin(link, base))
+		return 0;
+	return error_set(
+	    err,
+	    "refusing to follow a link to another host: Graph sent '%.*s', which is not "
+	    "on the configured [graph] url %s (the access token is only sent there)",
+	    link ? (int)strcspn(link, "?") : 6, link ? link : "(none)", base);
+}
+
+json_t *graph_build_create(const struct event *ev, const char *prop_id, struct error *err)
+{
+	json_t *obj, *props, *prop, *key;
+
+	if (!ev->sync_key || !(key = json_string(ev->sync_key))) {
+		error_set(err, "event has no valid sync key; it cannot be tagged");
+		return NULL;
+	}
+	obj = graph_event_fields_json(ev, NULL, err);
+	if (!obj) {
+		json_decref(key);
+		return NULL;
+	}
+	json_object_set_new(obj, "responseRequested", json_false());
+	/* the sync key is a UUID stable per target: exactly what transactionId dedupe needs */
+	json_object_set(obj, "transactionId", key);
+	prop = json_object();
+	json_object_set_new(prop, "id", json_string(prop_id));
+	json_object_set_new(prop, "value", key);
+	props = json_array();
+	json_array_append_new(props, prop);
+	json_object_set_new(obj, "singleValueExtendedProperties", props);
+	return obj;
+}
+
+json_t *graph_build_patch(const struct event *ev, const struct event *written, struct error *err)
+{
+	json_t *obj = graph_event_fields_json(ev, written, err);
+
+	if (obj && json_object_size(obj) == 0) {
+		/* nothing differs (a resync): rewrite every owned field */
+		json_decref(obj);
+		obj = graph_event_fields_json(ev, NULL, err);
+	}
+	return obj;
+}
