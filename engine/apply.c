@@ -1,0 +1,442 @@
+/* The worker side of a sync: one write job = up to a page of targets of one backend, processed in
+ * stages (lookups, creates, updates, deletes) with batched backend calls, then in-run retries. */
+#include "engine/apply.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#define MAX_ROUNDS 8
+#define MAX_CONFLICTS 3
+
+typedef enum be_status (*write_fn)(struct be_session *s, struct be_item *items, size_t n,
+				   struct error *err);
+
+static void replace_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = xstrdup(src);
+}
+
+static void item_fail(struct work_item *it, enum be_status st, int retry_after_ms, const char *msg)
+{
+	it->status = st;
+	it->retry_after_ms = retry_after_ms;
+	snprintf(it->message, sizeof it->message, "%s", msg && *msg ? msg : be_status_name(st));
+	switch (st) {
+	case BE_RETRY_NOW:
+	case BE_RETRY_LATER:
+	case BE_CONFLICT: /* too many conflicts in a row: try again later */
+		it->retry = true;
+		break;
+	case BE_NEEDS_LOGIN:
+		it->action = ACT_DONE;
+		it->outcome = OUT_WAITING;
+		break;
+	default:
+		it->action = ACT_DONE;
+		it->outcome = OUT_FAILED;
+		break;
+	}
+}
+
+static void item_done(struct work_item *it, enum outcome out)
+{
+	it->action = ACT_DONE;
+	it->outcome = out;
+	it->retry = false;
+	it->status = BE_OK;
+	it->message[0] = '\0';
+}
+
+/* Indexes of the items due for `act` (not waiting for a retry), as chunks the backend accepts. */
+static size_t next_chunk(const struct write_job *wj, enum action act, size_t *pos, size_t *idx)
+{
+	size_t n = 0, max = wj->job.be->max_batch ? wj->job.be->max_batch : 1;
+	bool cross = wj->job.be->caps & CAP_CROSS_MAILBOX_BATCH;
+	const char *mailbox = NULL;
+
+	for (; *pos < wj->n && n < max; (*pos)++) {
+		const struct work_item *it = &wj->items[*pos];
+		if (it->action != act || it->retry)
+			continue;
+		if (!cross && mailbox && strcmp(mailbox, it->t.mailbox) != 0)
+			break;
+		mailbox = it->t.mailbox;
+		idx[n++] = *pos;
+	}
+	return n;
+}
+
+static void fill_be_item(struct be_item *b, struct work_item *it)
+{
+	memset(b, 0, sizeof *b);
+	b->mailbox = it->t.mailbox;
+	b->ev = it->has_desired ? &it->desired : NULL;
+	b->written = it->has_written ? &it->written : NULL;
+	b->remote_id = it->t.remote_id;
+	b->change_key = it->t.change_key;
+	b->ctx = it;
+}
+
+static void adopt_ids(struct work_item *it, const struct be_item *b)
+{
+	if (b->new_remote_id)
+		replace_str(&it->t.remote_id, b->new_remote_id);
+	if (b->new_change_key)
+		replace_str(&it->t.change_key, b->new_change_key);
+}
+
+static void on_created(struct write_job *wj, struct be_session *s, struct work_item *it,
+		       struct be_item *b)
+{
+	(void)wj;
+	(void)s;
+	it->created_before = true;
+	if (b->status == BE_OK && b->new_remote_id) {
+		adopt_ids(it, b);
+		item_done(it, OUT_CREATED);
+		return;
+	}
+	item_fail(it, b->status == BE_OK ? BE_RETRY_NOW : b->status, b->retry_after_ms,
+		  b->status == BE_OK ? "create answered without an item id" : b->message);
+	/* The create may have happened: a retry must look it up first (crash-safe create). */
+	if (it->retry && b->status != BE_RETRY_LATER)
+		it->action = ACT_LOOKUP_CREATE;
+}
+
+static void set_written(struct work_item *it, const struct event *ev)
+{
+	if (it->has_written)
+		event_free(&it->written);
+	event_copy(&it->written, ev);
+	it->has_written = true;
+}
+
+/* A stale change key: re-read, record whether a person changed owned fields, rewrite them. */
+static void repair_conflict(struct write_job *wj, struct be_session *s, struct work_item *it)
+{
+	struct remote_event re;
+	struct error err = {{0}};
+	enum be_status st;
+
+	memset(&re, 0, sizeof re);
+	wj->conflicts++;
+	wj->requests++;
+	st = wj->job.be->get_event(s, it->t.mailbox, it->t.remote_id, &re, &err);
+	if (st == BE_GONE) {
+		snprintf(it->drift_kind, sizeof it->drift_kind, "missing");
+		snprintf(it->drift_detail, sizeof it->drift_detail, "event deleted in the calendar");
+		free(it->t.remote_id);
+		free(it->t.change_key);
+		it->t.remote_id = it->t.change_key = NULL;
+		it->action = ACT_CREATE;
+		return;
+	}
+	if (st != BE_OK) {
+		item_fail(it, st, 0, err.msg);
+		return;
+	}
+	if (it->has_written && !event_owned_equal(&re.ev, &it->written)) {
+		snprintf(it->drift_kind, sizeof it->drift_kind, "edited");
+		event_owned_diff(&re.ev, &it->written, it->drift_detail, sizeof it->drift_detail);
+	}
+	if (re.change_key)
+		replace_str(&it->t.change_key, re.change_key);
+	if (re.remote_id && strcmp(re.remote_id, it->t.remote_id) != 0)
+		replace_str(&it->t.remote_id, re.remote_id);
+	if (it->has_desired && event_owned_equal(&re.ev, &it->desired)) {
+		item_done(it, OUT_ADOPTED);
+	} else if (++it->conflicts > MAX_CONFLICTS) {
+		item_fail(it, BE_CONFLICT, 0, "the item keeps changing while being written");
+	} else {
+		set_written(it, &re.ev);
+		it->action = ACT_UPDATE;
+	}
+	remote_event_free(&re);
+}
+
+static void on_updated(struct write_job *wj, struct be_session *s, struct work_item *it,
+		       struct be_item *b)
+{
+	if (b->status == BE_OK) {
+		adopt_ids(it, b);
+		item_done(it, OUT_UPDATED);
+	} else if (b->status == BE_CONFLICT) {
+		repair_conflict(wj, s, it);
+	} else if (b->status == BE_GONE) {
+		snprintf(it->drift_kind, sizeof it->drift_kind, "missing");
+		snprintf(it->drift_detail, sizeof it->drift_detail, "event deleted in the calendar");
+		free(it->t.remote_id);
+		free(it->t.change_key);
+		it->t.remote_id = it->t.change_key = NULL;
+		it->action = ACT_CREATE;
+	} else {
+		item_fail(it, b->status, b->retry_after_ms, b->message);
+	}
+}
+
+static void on_deleted(struct write_job *wj, struct be_session *s, struct work_item *it,
+		       struct be_item *b)
+{
+	(void)wj;
+	(void)s;
+	if (b->status == BE_OK || b->status == BE_GONE)
+		item_done(it, OUT_DELETED);
+	else
+		item_fail(it, b->status, b->retry_after_ms, b->message);
+}
+
+static void run_writes(struct write_job *wj, struct be_session *s, enum action act, write_fn fn,
+		       void (*on_result)(struct write_job *, struct be_session *, struct work_item *,
+					 struct be_item *))
+{
+	size_t max = wj->job.be->max_batch ? wj->job.be->max_batch : 1;
+	size_t *idx = xcalloc(max, sizeof *idx), pos = 0, n;
+	struct be_item *b = xcalloc(max, sizeof *b);
+
+	while ((n = next_chunk(wj, act, &pos, idx)) > 0) {
+		struct error err = {{0}};
+		for (size_t i = 0; i < n; i++)
+			fill_be_item(&b[i], &wj->items[idx[i]]);
+		wj->requests++;
+		fn(s, b, n, &err);
+		for (size_t i = 0; i < n; i++) {
+			if (b[i].status != BE_OK && !b[i].message[0] && err.msg[0])
+				snprintf(b[i].message, sizeof b[i].message, "%s", err.msg);
+			on_result(wj, s, &wj->items[idx[i]], &b[i]);
+			be_item_clear(&b[i]);
+		}
+	}
+	free(idx);
+	free(b);
+}
+
+struct found {
+	struct remote_event *ev;
+	size_t n, cap;
+};
+
+static int collect_found(void *arg, struct remote_event *re)
+{
+	struct found *f = arg;
+
+	if (f->n == f->cap) {
+		f->cap = f->cap ? f->cap * 2 : 16;
+		f->ev = xrealloc(f->ev, f->cap * sizeof *f->ev);
+	}
+	f->ev[f->n++] = *re; /* take ownership */
+	memset(re, 0, sizeof *re);
+	return 0;
+}
+
+static void delete_duplicates(struct write_job *wj, struct be_session *s, struct work_item *it,
+			      struct remote_event **dups, size_t ndups)
+{
+	for (size_t i = 0; i < ndups; i++) {
+		struct be_item b;
+		struct error err = {{0}};
+		memset(&b, 0, sizeof b);
+		b.mailbox = it->t.mailbox;
+		b.remote_id = dups[i]->remote_id;
+		wj->requests++;
+		wj->job.be->delete_events(s, &b, 1, &err);
+		if (b.status == BE_OK || b.status == BE_GONE)
+			it->duplicates_deleted++;
+		be_item_clear(&b);
+	}
+	if (ndups) {
+		snprintf(it->drift_kind, sizeof it->drift_kind, "duplicated");
+		snprintf(it->drift_detail, sizeof it->drift_detail, "%zu extra tagged event%s deleted",
+			 ndups, ndups == 1 ? "" : "s");
+	}
+}
+
+/* After a lookup: adopt what was found (deleting duplicates), or fall back to create. */
+static void resolve_lookup(struct write_job *wj, struct be_session *s, struct work_item *it,
+			   struct found *f)
+{
+	struct remote_event *keep = NULL, **dups = xcalloc(f->n + 1, sizeof *dups);
+	size_t ndups = 0;
+
+	for (size_t i = 0; i < f->n; i++) {
+		struct remote_event *re = &f->ev[i];
+		if (!re->ev.sync_key || strcmp(re->ev.sync_key, it->t.sync_key) != 0)
+			continue;
+		if (!keep || (it->t.remote_id && strcmp_null(re->remote_id, it->t.remote_id) == 0)) {
+			if (keep)
+				dups[ndups++] = keep;
+			keep = re;
+		} else {
+			dups[ndups++] = re;
+		}
+	}
+	delete_duplicates(wj, s, it, dups, ndups);
+	free(dups);
+	if (!keep) {
+		if (it->action == ACT_LOOKUP_CREATE)
+			it->action = ACT_CREATE;
+		else
+			item_done(it, OUT_DELETED);
+		return;
+	}
+	replace_str(&it->t.remote_id, keep->remote_id);
+	replace_str(&it->t.change_key, keep->change_key);
+	if (it->action == ACT_LOOKUP_DELETE) {
+		it->action = ACT_DELETE;
+	} else if (it->has_desired && event_owned_equal(&keep->ev, &it->desired)) {
+		item_done(it, OUT_ADOPTED);
+	} else {
+		set_written(it, &keep->ev);
+		it->action = ACT_UPDATE;
+	}
+}
+
+static void run_lookups(struct write_job *wj, struct be_session *s)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		enum action act = pass == 0 ? ACT_LOOKUP_CREATE : ACT_LOOKUP_DELETE;
+		size_t max = wj->job.be->max_batch ? wj->job.be->max_batch : 1;
+		size_t *idx = xcalloc(max, sizeof *idx), pos = 0, n;
+		const char **keys = xcalloc(max, sizeof *keys);
+		bool cross = wj->job.be->caps & CAP_CROSS_MAILBOX_BATCH;
+
+		/* find_by_sync_keys takes one mailbox: chunk per mailbox even when writes may cross. */
+		while ((n = next_chunk(wj, act, &pos, idx)) > 0) {
+			struct found f = {0};
+			struct error err = {{0}};
+			size_t k = 0, start = 0;
+			enum be_status st;
+			for (size_t i = 0; i < n; i++) {
+				if (cross && i > start &&
+				    strcmp(wj->items[idx[i]].t.mailbox, wj->items[idx[start]].t.mailbox))
+					break;
+				keys[k++] = wj->items[idx[i]].t.sync_key;
+			}
+			if (k < n)
+				pos = idx[k]; /* the rest of the chunk is another mailbox: next round */
+			wj->requests++;
+			st = wj->job.be->find_by_sync_keys(s, wj->items[idx[0]].t.mailbox, keys, k,
+							   collect_found, &f, &err);
+			for (size_t i = 0; i < k; i++) {
+				struct work_item *it = &wj->items[idx[i]];
+				if (st == BE_OK)
+					resolve_lookup(wj, s, it, &f);
+				else
+					item_fail(it, st, 0, err.msg);
+			}
+			for (size_t i = 0; i < f.n; i++)
+				remote_event_free(&f.ev[i]);
+			free(f.ev);
+		}
+		free(idx);
+		free(keys);
+	}
+}
+
+static bool any_action(const struct write_job *wj, bool retrying)
+{
+	for (size_t i = 0; i < wj->n; i++)
+		if (wj->items[i].action != ACT_DONE && wj->items[i].retry == retrying)
+			return true;
+	return false;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* Exponential backoff with jitter when the server gave no hint: 250 ms, 500 ms, ... capped at 8 s. */
+static int retry_delay_ms(const struct write_job *wj, int round)
+{
+	int hint = 0, base = 250 << (round < 5 ? round : 5);
+	unsigned int r = 0;
+
+	for (size_t i = 0; i < wj->n; i++)
+		if (wj->items[i].retry && wj->items[i].retry_after_ms > hint)
+			hint = wj->items[i].retry_after_ms;
+	if (hint > 0)
+		return hint;
+	if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+		r = 0;
+	if (base > 8000)
+		base = 8000;
+	return base + (int)(r % (unsigned int)(base / 2 + 1));
+}
+
+static void run_stages(struct write_job *wj, struct be_session *s)
+{
+	/* Follow-ups (conflict -> update, gone -> create) run in the same round. */
+	for (int step = 0; step < 2 * MAX_CONFLICTS + 2 && any_action(wj, false); step++) {
+		run_lookups(wj, s);
+		run_writes(wj, s, ACT_CREATE, wj->job.be->create_events, on_created);
+		run_writes(wj, s, ACT_UPDATE, wj->job.be->update_events, on_updated);
+		run_writes(wj, s, ACT_DELETE, wj->job.be->delete_events, on_deleted);
+	}
+}
+
+void write_job_run(struct job *job, struct be_session *s, enum be_status open_status,
+		   const struct error *open_err)
+{
+	struct write_job *wj = (struct write_job *)job;
+	int waited = 0, max_wait = wj->max_wait_ms > 0 ? wj->max_wait_ms : 60000;
+
+	if (!s) {
+		for (size_t i = 0; i < wj->n; i++)
+			item_fail(&wj->items[i], open_status, 0, open_err->msg);
+		goto finish;
+	}
+	for (int round = 0; round < MAX_ROUNDS; round++) {
+		int delay;
+		run_stages(wj, s);
+		if (!any_action(wj, true))
+			break;
+		delay = retry_delay_ms(wj, round);
+		if (waited + delay > max_wait || round == MAX_ROUNDS - 1)
+			break;
+		sleep_ms(delay);
+		waited += delay;
+		for (size_t i = 0; i < wj->n; i++) {
+			if (wj->items[i].retry && wj->items[i].action != ACT_DONE) {
+				wj->items[i].retry = false;
+				wj->items[i].retry_after_ms = 0;
+				wj->retried++;
+			}
+		}
+	}
+finish:
+	for (size_t i = 0; i < wj->n; i++) {
+		struct work_item *it = &wj->items[i];
+		if (it->action != ACT_DONE) {
+			it->action = ACT_DONE;
+			it->outcome = OUT_RETRY;
+		}
+	}
+}
+
+void work_item_free(struct work_item *it)
+{
+	target_free(&it->t);
+	if (it->has_desired)
+		event_free(&it->desired);
+	if (it->has_written)
+		event_free(&it->written);
+}
+
+void write_job_free(struct write_job *wj)
+{
+	if (!wj)
+		return;
+	for (size_t i = 0; i < wj->n; i++)
+		work_item_free(&wj->items[i]);
+	free(wj->items);
+	free(wj->mailboxes);
+	free(wj);
+}

@@ -1,0 +1,65 @@
+/* Shared pieces of the command line: messages, config and store opening, --help. */
+#include "engine/cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("leavesync: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("leavesync: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_load_config(const struct cli *cli, bool allow_missing, struct config *cfg)
+{
+	struct error err = {{0}};
+
+	if (config_load(cli->config_path, allow_missing, cfg, &err) < 0) {
+		cli_error("%s", err.msg);
+		return -1;
+	}
+	for (char **w = cfg->warnings; w && *w; w++)
+		cli_warn("%s", *w);
+	return 0;
+}
+
+int cli_open_store(const struct config *cfg, bool create, struct store **st)
+{
+	struct error err = {{0}};
+
+	if (store_open(cfg->store_path, create, st, &err) < 0) {
+		cli_error("%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+bool cli_wants_help(int argc, char **argv, const char *usage)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			fputs(usage, stdout);
+			return true;
+		}
+	}
+	return false;
+}

@@ -1,0 +1,45 @@
+/* The command line: main.c dispatches to one function per command (engine/cmd_*.c). These files are the
+ * only code that prints to the user; everything they call returns errors instead. */
+#ifndef ENGINE_CLI_H
+#define ENGINE_CLI_H
+
+#include "engine/config.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+
+/* Exit status (contract): */
+enum {
+	EXIT_DONE = 0,   /* everything done */
+	EXIT_PARTIAL = 1, /* the run finished but some items failed or wait (listed) */
+	EXIT_USAGE = 2,  /* bad usage, config or input */
+};
+
+struct cli {
+	const char *config_path; /* -c, or NULL */
+	const char *prog;        /* "leavesync" */
+	bool quiet;
+};
+
+/* Prints "leavesync: <msg>" to stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Loads the config (printing its warnings) and opens the store; on failure prints and returns -1. */
+int cli_load_config(const struct cli *cli, bool allow_missing, struct config *cfg);
+int cli_open_store(const struct config *cfg, bool create, struct store **st);
+
+/* Returns true when argv holds -h/--help (after the command name); prints usage to stdout then. */
+bool cli_wants_help(int argc, char **argv, const char *usage);
+
+int cmd_init(const struct cli *cli, int argc, char **argv);
+int cmd_push(const struct cli *cli, int argc, char **argv);
+int cmd_status(const struct cli *cli, int argc, char **argv);
+int cmd_export(const struct cli *cli, int argc, char **argv);
+int cmd_sync(const struct cli *cli, int argc, char **argv);
+int cmd_resync(const struct cli *cli, int argc, char **argv);
+int cmd_reconcile(const struct cli *cli, int argc, char **argv);
+int cmd_auth(const struct cli *cli, int argc, char **argv);
+int cmd_doctor(const struct cli *cli, int argc, char **argv);
+
+#endif

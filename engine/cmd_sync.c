@@ -1,0 +1,154 @@
+/* leavesync sync, leavesync resync. */
+#include "common/util.h"
+#include "engine/cli.h"
+#include "engine/progress.h"
+#include "engine/sync.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char sync_usage[] =
+	"usage: leavesync sync\n"
+	"Writes pending changes (new, changed and cancelled leave) to the calendars.\n"
+	"Exit status: 0 all done, 1 some items failed or wait (listed), 2 bad usage or config.\n";
+
+static const char resync_usage[] =
+	"usage: leavesync resync (--all | --mailbox EMAIL | --leave ID)\n"
+	"Re-renders and rewrites those events even if they are believed current.\n";
+
+static void print_summary(const char *cmd, const struct sync_result *r, int64_t ms)
+{
+	const struct sync_stats *s = &r->stats;
+
+	printf("%s: %lld created, %lld updated, %lld deleted, %lld adopted, %lld unchanged, "
+	       "%lld failed, %lld waiting (%.1f s)\n",
+	       cmd, (long long)s->created, (long long)s->updated, (long long)s->deleted,
+	       (long long)s->adopted, (long long)s->unchanged, (long long)s->failed,
+	       (long long)s->waiting, (double)ms / 1000.0);
+	for (size_t i = 0; i < r->nkept; i++)
+		fprintf(stderr, "%s: %s %s: %s: %s\n", cmd, r->problems[i].mailbox,
+			r->problems[i].leave_id, r->problems[i].state, r->problems[i].message);
+	if (r->nproblems > r->nkept)
+		fprintf(stderr, "%s: ... and %zu more (see leavesync status)\n", cmd,
+			r->nproblems - r->nkept);
+}
+
+static int record_run(struct store *st, int64_t run_id, const char *cmd, int64_t started,
+		      const struct sync_result *r, int exit_code)
+{
+	struct run_record rec = {0};
+	struct error err = {{0}};
+	char summary[256];
+
+	snprintf(summary, sizeof summary, "%lld created, %lld updated, %lld deleted, %lld failed",
+		 (long long)r->stats.created, (long long)r->stats.updated,
+		 (long long)r->stats.deleted, (long long)r->stats.failed);
+	rec.id = run_id;
+	rec.command = (char *)cmd;
+	rec.started_at = started;
+	rec.finished_at = now_unix();
+	rec.exit_code = exit_code;
+	rec.created = r->stats.created;
+	rec.updated = r->stats.updated;
+	rec.deleted = r->stats.deleted;
+	rec.adopted = r->stats.adopted;
+	rec.unchanged = r->stats.unchanged;
+	rec.failed = r->stats.failed;
+	rec.waiting = r->stats.waiting;
+	rec.summary = summary;
+	if (store_run_end(st, &rec, &err) < 0) {
+		cli_warn("could not record the run: %s", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Shared by sync and resync: lock, run, print, record. */
+static int run_sync(const struct cli *cli, const char *cmd, struct sync_options *opt)
+{
+	struct sync_result r;
+	struct progress prog;
+	struct error err = {{0}};
+	struct config cfg;
+	struct store *st;
+	int64_t started = now_unix(), t0 = now_ms(), run_id = 0;
+	int rc;
+
+	if (cli_load_config(cli, false, &cfg) < 0)
+		return EXIT_USAGE;
+	if (cli_open_store(&cfg, false, &st) < 0) {
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
+	if (store_lock_run(st, &err) < 0) {
+		cli_error("%s: %s; nothing was done", cmd, err.msg);
+		store_close(st);
+		config_free(&cfg);
+		return EXIT_PARTIAL;
+	}
+	if (store_run_begin(st, cmd, &run_id, &err) < 0)
+		cli_warn("could not record the run: %s", err.msg);
+	progress_init(&prog, cmd);
+	opt->progress.update = progress_update;
+	opt->progress.arg = &prog;
+	opt->run_id = run_id;
+	rc = sync_run(&cfg, st, opt, &r, &err);
+	progress_finish(&prog);
+	if (rc < 0) {
+		cli_error("%s: %s", cmd, err.msg);
+		rc = EXIT_PARTIAL;
+	} else {
+		if (!cli->quiet || r.nproblems)
+			print_summary(cmd, &r, now_ms() - t0);
+		rc = (r.stats.failed || r.stats.waiting) ? EXIT_PARTIAL : EXIT_DONE;
+	}
+	if (run_id)
+		record_run(st, run_id, cmd, started, &r, rc);
+	sync_result_free(&r);
+	store_close(st);
+	config_free(&cfg);
+	return rc;
+}
+
+int cmd_sync(const struct cli *cli, int argc, char **argv)
+{
+	struct sync_options opt = {0};
+
+	if (cli_wants_help(argc, argv, sync_usage))
+		return EXIT_DONE;
+	if (argc > 1) {
+		fputs(sync_usage, stderr);
+		return EXIT_USAGE;
+	}
+	return run_sync(cli, "sync", &opt);
+}
+
+int cmd_resync(const struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
+					     {"mailbox", required_argument, NULL, 'm'},
+					     {"leave", required_argument, NULL, 'l'},
+					     {NULL, 0, NULL, 0}};
+	struct sync_options opt = {0};
+	int c, chosen = 0;
+
+	if (cli_wants_help(argc, argv, resync_usage))
+		return EXIT_DONE;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		chosen++;
+		if (c == 'a')
+			opt.resync_all = true;
+		else if (c == 'm')
+			opt.resync_mailbox = optarg;
+		else if (c == 'l')
+			opt.resync_leave = optarg;
+		else
+			chosen = 99;
+	}
+	if (chosen != 1 || optind < argc) {
+		fputs(resync_usage, stderr);
+		return EXIT_USAGE;
+	}
+	return run_sync(cli, "resync", &opt);
+}

@@ -1,0 +1,451 @@
+/* The main-thread side of a sync: plan each due target (create / update / delete / no-op), commit the
+ * crash-safe `creating` state before any create leaves, hand batches to the worker pool, and record
+ * each batch's results in one short transaction. */
+#include "common/util.h"
+#include "engine/apply.h"
+#include "engine/sync.h"
+#include "engine/envs.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define PLAN_PAGE 2000
+#define MAX_KEPT_PROBLEMS 100
+
+const struct backend *backend_by_name(const char *name)
+{
+	if (name && strcmp(name, "ews") == 0)
+		return &ews_backend;
+	if (name && strcmp(name, "graph") == 0)
+		return &graph_backend;
+	return NULL;
+}
+
+struct run_ctx {
+	const struct config *cfg;
+	struct store *st;
+	const struct sync_options *opt;
+	struct sync_result *r;
+	struct pool *pool;
+	int64_t done, total;
+	struct error err;
+	int failed;
+};
+
+static enum action plan_action(const struct target *t, const char *route)
+{
+	bool other_backend = t->remote_id && t->backend && strcmp(t->backend, route) != 0;
+	bool maybe_created = t->state == TS_CREATING || (!t->remote_id && t->attempts > 0);
+
+	if (t->desired) {
+		if (!t->remote_id || other_backend)
+			return (maybe_created || other_backend) ? ACT_LOOKUP_CREATE : ACT_CREATE;
+		if (t->force || strcmp_null(t->desired, t->synced) != 0)
+			return ACT_UPDATE;
+		return ACT_DONE;
+	}
+	if (t->remote_id && !other_backend)
+		return ACT_DELETE;
+	if (other_backend || maybe_created)
+		return ACT_LOOKUP_DELETE;
+	return ACT_DONE;
+}
+
+static int parse_texts(struct work_item *it, struct error *err)
+{
+	if (it->t.desired) {
+		if (event_from_vevent(it->t.desired, &it->desired, err) < 0)
+			return -1;
+		it->has_desired = true;
+	}
+	if (it->t.synced && it->t.remote_id) {
+		if (event_from_vevent(it->t.synced, &it->written, err) == 0)
+			it->has_written = true; /* unreadable old text: update sends every field */
+		error_clear(err);
+	}
+	return 0;
+}
+
+static void add_problem(struct sync_result *r, const struct target *t, const char *msg)
+{
+	r->nproblems++;
+	if (r->nkept >= MAX_KEPT_PROBLEMS)
+		return;
+	r->problems = xrealloc(r->problems, (r->nkept + 1) * sizeof *r->problems);
+	r->problems[r->nkept].mailbox = xstrdup(t->mailbox);
+	r->problems[r->nkept].leave_id = xstrdup(t->leave_id);
+	r->problems[r->nkept].state = xstrdup(target_state_name(t->state));
+	r->problems[r->nkept].message = xstrdup(msg);
+	r->nkept++;
+}
+
+/* Capped exponential backoff with jitter for the next run: 1, 2, 4 ... minutes, at most 6 hours. */
+static int64_t next_attempt_after(int attempts)
+{
+	int64_t delay = 60LL << (attempts < 9 ? attempts : 9);
+	unsigned int r = 0;
+
+	if (delay > 6 * 3600)
+		delay = 6 * 3600;
+	if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+		r = 0;
+	return now_unix() + delay + (int64_t)(r % (unsigned int)(delay / 4 + 1));
+}
+
+static void set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = xstrdup(src);
+}
+
+/* Turns a worker's outcome into the target's stored state. */
+static void finalize_item(struct run_ctx *x, const struct backend *be, struct work_item *it)
+{
+	struct target *t = &it->t;
+	struct sync_stats *s = &x->r->stats;
+
+	switch (it->outcome) {
+	case OUT_CREATED:
+	case OUT_UPDATED:
+	case OUT_ADOPTED:
+	case OUT_UNCHANGED:
+		s->created += it->outcome == OUT_CREATED;
+		s->updated += it->outcome == OUT_UPDATED;
+		s->adopted += it->outcome == OUT_ADOPTED;
+		s->unchanged += it->outcome == OUT_UNCHANGED;
+		if (it->outcome != OUT_UNCHANGED) {
+			set_str(&t->synced, t->desired);
+			set_str(&t->backend, be->name);
+		}
+		t->state = TS_SYNCED;
+		t->attempts = 0;
+		t->next_attempt = 0;
+		set_str(&t->last_error, NULL);
+		t->dirty = t->force = false;
+		break;
+	case OUT_DELETED:
+		s->deleted++;
+		set_str(&t->remote_id, NULL);
+		set_str(&t->change_key, NULL);
+		set_str(&t->synced, NULL);
+		t->state = TS_SYNCED;
+		t->attempts = 0;
+		t->dirty = t->force = false;
+		break;
+	case OUT_WAITING:
+		s->waiting++;
+		t->state = TS_WAITING;
+		t->next_attempt = 0;
+		set_str(&t->last_error, it->message);
+		add_problem(x->r, t, it->message);
+		break;
+	case OUT_RETRY:
+		t->attempts++;
+		set_str(&t->last_error, it->message);
+		if (t->attempts >= x->cfg->max_attempts) {
+			s->failed++;
+			t->state = TS_FAILED;
+			t->dirty = false;
+		} else {
+			s->waiting++;
+			if (t->state == TS_SYNCED || t->state == TS_FAILED)
+				t->state = TS_PENDING;
+			t->next_attempt = next_attempt_after(t->attempts);
+		}
+		add_problem(x->r, t, it->message);
+		break;
+	default:
+		s->failed++;
+		t->attempts++;
+		t->state = TS_FAILED;
+		t->dirty = false;
+		set_str(&t->last_error, it->message);
+		add_problem(x->r, t, it->message);
+		break;
+	}
+}
+
+static int record_drift(struct run_ctx *x, const struct work_item *it)
+{
+	struct drift_record d = {0};
+
+	if (!it->drift_kind[0] || !x->opt->run_id)
+		return 0;
+	d.run_id = x->opt->run_id;
+	d.at = now_unix();
+	d.mailbox = it->t.mailbox;
+	d.leave_id = it->t.leave_id;
+	d.kind = (char *)it->drift_kind;
+	d.action = (char *)(it->outcome == OUT_FAILED ? "none" : "repaired");
+	d.result = (char *)(it->outcome == OUT_FAILED || it->outcome == OUT_RETRY ? it->message : "ok");
+	d.detail = (char *)it->drift_detail;
+	return store_add_drift(x->st, &d, &x->err);
+}
+
+static int save_items(struct run_ctx *x, struct work_item *items, size_t n)
+{
+	struct target *ts = xcalloc(n ? n : 1, sizeof *ts);
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		ts[i] = items[i].t; /* shallow: store_save_targets only reads */
+	rc = store_save_targets(x->st, ts, n, &x->err);
+	free(ts);
+	return rc;
+}
+
+static void job_finished(struct run_ctx *x, struct write_job *wj)
+{
+	x->r->stats.retried += wj->retried;
+	x->r->stats.conflicts += wj->conflicts;
+	for (size_t i = 0; i < wj->n; i++) {
+		finalize_item(x, wj->job.be, &wj->items[i]);
+		if (record_drift(x, &wj->items[i]) < 0)
+			x->failed = 1;
+	}
+	if (save_items(x, wj->items, wj->n) < 0)
+		x->failed = 1;
+	x->done += (int64_t)wj->n;
+	if (x->opt->progress.update)
+		x->opt->progress.update(x->opt->progress.arg, x->done, x->total);
+	write_job_free(wj);
+}
+
+static void collect_finished(struct run_ctx *x, size_t keep_in_flight)
+{
+	while (pool_pending(x->pool) > keep_in_flight) {
+		struct job *j = pool_wait(x->pool);
+		if (!j)
+			break;
+		job_finished(x, (struct write_job *)j);
+	}
+}
+
+/* Items [from, to) share a backend: cut them into jobs the backend accepts and submit them. */
+static void submit_jobs(struct run_ctx *x, const struct backend *be, struct work_item *items,
+			size_t n)
+{
+	size_t i = 0, max = be->max_batch ? be->max_batch : 1;
+	bool cross = be->caps & CAP_CROSS_MAILBOX_BATCH;
+
+	while (i < n) {
+		struct write_job *wj = xcalloc(1, sizeof *wj);
+		size_t j = i + 1;
+		while (j < n && j - i < max && (cross || !strcmp(items[j].t.mailbox, items[i].t.mailbox)))
+			j++;
+		wj->n = j - i;
+		wj->items = xcalloc(wj->n, sizeof *wj->items);
+		memcpy(wj->items, items + i, wj->n * sizeof *wj->items);
+		wj->mailboxes = xcalloc(wj->n, sizeof *wj->mailboxes);
+		for (size_t k = 0; k < wj->n; k++) {
+			const char *m = wj->items[k].t.mailbox;
+			if (wj->job.nmailboxes == 0 ||
+			    strcmp(wj->mailboxes[wj->job.nmailboxes - 1], m) != 0)
+				wj->mailboxes[wj->job.nmailboxes++] = m;
+		}
+		wj->job.be = be;
+		wj->job.mailboxes = wj->mailboxes;
+		wj->job.run = write_job_run;
+		pool_submit(x->pool, &wj->job);
+		i = j;
+		/* Bound memory: never more than a few jobs per worker waiting. */
+		collect_finished(x, (size_t)x->cfg->concurrency * 4);
+	}
+}
+
+struct planned {
+	struct work_item *items;
+	size_t n;
+	struct target *quick; /* no-ops and drops: saved directly */
+	size_t nquick;
+};
+
+static int plan_page(struct run_ctx *x, struct target *ts, size_t n, struct planned *p)
+{
+	p->items = xcalloc(n ? n : 1, sizeof *p->items);
+	p->quick = xcalloc(n ? n : 1, sizeof *p->quick);
+	for (size_t i = 0; i < n; i++) {
+		const char *route = config_backend_for(x->cfg, ts[i].mailbox);
+		enum action act = plan_action(&ts[i], route);
+		if (act == ACT_DONE) {
+			if (!ts[i].desired) {
+				x->r->stats.deleted += ts[i].remote_id != NULL;
+				set_str(&ts[i].remote_id, NULL);
+				set_str(&ts[i].synced, NULL);
+			} else {
+				x->r->stats.unchanged++;
+			}
+			ts[i].state = TS_SYNCED;
+			ts[i].dirty = ts[i].force = false;
+			p->quick[p->nquick++] = ts[i];
+			continue;
+		}
+		struct work_item *it = &p->items[p->n++];
+		it->t = ts[i];
+		it->action = act;
+		if (parse_texts(it, &x->err) < 0) {
+			it->action = ACT_DONE;
+			it->outcome = OUT_FAILED;
+			snprintf(it->message, sizeof it->message, "stored event text unreadable: %s",
+				 x->err.msg);
+			error_clear(&x->err);
+		}
+		if ((act == ACT_CREATE || act == ACT_LOOKUP_CREATE) && it->t.state != TS_CREATING)
+			it->t.state = TS_CREATING;
+	}
+	memset(ts, 0, n * sizeof *ts); /* moved into items / quick */
+	return 0;
+}
+
+/* Commits `creating` (and the no-ops) before any create is sent: a crash from here on is repaired
+ * by looking the sync key up. */
+static int commit_intent(struct run_ctx *x, struct planned *p)
+{
+	if (save_items(x, p->items, p->n) < 0)
+		return -1;
+	if (p->nquick && store_save_targets(x->st, p->quick, p->nquick, &x->err) < 0)
+		return -1;
+	x->done += (int64_t)p->nquick;
+	return 0;
+}
+
+static void dispatch_page(struct run_ctx *x, struct planned *p)
+{
+	size_t i = 0;
+
+	/* Items failed at planning are finished here; the rest go to their backend. */
+	while (i < p->n) {
+		const struct backend *be = backend_by_name(config_backend_for(x->cfg, p->items[i].t.mailbox));
+		size_t j = i;
+		while (j < p->n && p->items[j].action != ACT_DONE &&
+		       backend_by_name(config_backend_for(x->cfg, p->items[j].t.mailbox)) == be)
+			j++;
+		if (j == i) {
+			struct write_job *wj = xcalloc(1, sizeof *wj);
+			wj->job.be = be;
+			wj->n = 1;
+			wj->items = xcalloc(1, sizeof *wj->items);
+			wj->items[0] = p->items[i];
+			job_finished(x, wj);
+			i++;
+			continue;
+		}
+		submit_jobs(x, be, p->items + i, j - i);
+		i = j;
+	}
+	free(p->items);
+	targets_free(p->quick, p->nquick);
+	memset(p, 0, sizeof *p);
+}
+
+/* Whether this run handles the target: --mailbox, and no deletions where the safety valve held. */
+static bool target_selected(const struct sync_options *opt, const struct target *t)
+{
+	if (opt->only_mailbox && strcmp(opt->only_mailbox, t->mailbox) != 0)
+		return false;
+	for (size_t i = 0; i < opt->nskip && !t->desired; i++)
+		if (strcmp(opt->skip_mailboxes[i], t->mailbox) == 0)
+			return false;
+	return true;
+}
+
+static int run_queue(struct run_ctx *x)
+{
+	char *cursor_mailbox = NULL;
+	int64_t cursor_id = 0, now = now_unix();
+	int rc = 0;
+
+	for (;;) {
+		struct target *ts = NULL;
+		struct planned p = {0};
+		size_t n = 0;
+
+		if (store_due_targets(x->st, now, cursor_mailbox, cursor_id, PLAN_PAGE, &ts, &n,
+				      &x->err) < 0) {
+			rc = -1;
+			break;
+		}
+		if (n == 0) {
+			free(ts);
+			break;
+		}
+		set_str(&cursor_mailbox, ts[n - 1].mailbox);
+		cursor_id = ts[n - 1].id;
+		if (x->opt->only_mailbox || x->opt->nskip) {
+			size_t k = 0;
+			for (size_t i = 0; i < n; i++) {
+				if (target_selected(x->opt, &ts[i]))
+					ts[k++] = ts[i];
+				else
+					target_free(&ts[i]);
+			}
+			n = k;
+		}
+		x->r->stats.planned += (int64_t)n;
+		plan_page(x, ts, n, &p);
+		free(ts);
+		if (commit_intent(x, &p) < 0) {
+			for (size_t i = 0; i < p.n; i++)
+				work_item_free(&p.items[i]);
+			free(p.items);
+			targets_free(p.quick, p.nquick);
+			rc = -1;
+			break;
+		}
+		dispatch_page(x, &p);
+		if (x->failed)
+			break;
+	}
+	collect_finished(x, 0);
+	free(cursor_mailbox);
+	return rc < 0 || x->failed ? -1 : 0;
+}
+
+static int requeue_for_resync(struct store *st, const struct sync_options *opt, struct error *err)
+{
+	const char *leave = opt->resync_leave, *mailbox = opt->resync_mailbox;
+
+	if (!leave && !mailbox && !opt->resync_all)
+		return 0;
+	if (store_requeue_leaves(st, leave, mailbox, err) < 0)
+		return -1;
+	return store_requeue_targets(st, leave, mailbox, true, false, err);
+}
+
+int sync_run(const struct config *cfg, struct store *st, const struct sync_options *opt,
+	     struct sync_result *r, struct error *err)
+{
+	struct run_ctx x = {.cfg = cfg, .st = st, .opt = opt, .r = r};
+	struct backend_envs envs;
+	struct state_counts counts;
+	int rc;
+
+	memset(r, 0, sizeof *r);
+	if (requeue_for_resync(st, opt, err) < 0 || render_pass(cfg, st, err) < 0)
+		return -1;
+	if (store_state_counts(st, &counts, err) < 0)
+		return -1;
+	x.total = counts.dirty;
+	backend_envs_init(&envs, cfg);
+	x.pool = pool_new(backend_envs_get, &envs, cfg->concurrency, cfg->mailbox_concurrency);
+	rc = run_queue(&x);
+	pool_free(x.pool);
+	backend_envs_free(&envs);
+	if (rc < 0)
+		memcpy(err, &x.err, sizeof *err);
+	return rc;
+}
+
+void sync_result_free(struct sync_result *r)
+{
+	for (size_t i = 0; i < r->nkept; i++) {
+		free(r->problems[i].mailbox);
+		free(r->problems[i].leave_id);
+		free(r->problems[i].state);
+		free(r->problems[i].message);
+	}
+	free(r->problems);
+	memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,583 @@
+/* Reconcile: do the calendars hold exactly what the store says? For each mailbox, list the engine's
+ * tagged events in a window (worker threads), compare them with the targets (main thread), fix the
+ * store's beliefs (adopt moved ids, forget missing items, force rewrites of edited ones), delete
+ * orphans and duplicates, then let the ordinary sync write what is left. Untagged events are never
+ * touched: the backends' listings skip them. */
+#include "common/util.h"
+#include "engine/envs.h"
+#include "engine/pool.h"
+#include "engine/sync.h"
+#include "engine/tz.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct list_job {
+	struct job job; /* first */
+	char *mailbox;
+	const char *mailboxes[1];
+	int64_t from, to;
+	struct remote_event *ev;
+	size_t n, cap;
+	enum be_status status;
+	struct error err;
+	/* orphans and duplicates to delete, filled by the main thread, run in a second job */
+	char **delete_ids;
+	size_t ndelete;
+	enum be_status *delete_status;
+	char (*delete_msg)[256];
+};
+
+static int collect_event(void *arg, struct remote_event *re)
+{
+	struct list_job *lj = arg;
+
+	if (lj->n == lj->cap) {
+		lj->cap = lj->cap ? lj->cap * 2 : 16;
+		lj->ev = xrealloc(lj->ev, lj->cap * sizeof *lj->ev);
+	}
+	lj->ev[lj->n++] = *re;
+	memset(re, 0, sizeof *re);
+	return 0;
+}
+
+static void list_job_run(struct job *job, struct be_session *s, enum be_status open_status,
+			 const struct error *open_err)
+{
+	struct list_job *lj = (struct list_job *)job;
+
+	if (!s) {
+		lj->status = open_status;
+		lj->err = *open_err;
+		return;
+	}
+	lj->status = job->be->list_events(s, lj->mailbox, lj->from, lj->to, collect_event, lj,
+					  &lj->err);
+}
+
+static void delete_job_run(struct job *job, struct be_session *s, enum be_status open_status,
+			   const struct error *open_err)
+{
+	struct list_job *lj = (struct list_job *)job;
+	size_t max = job->be->max_batch ? job->be->max_batch : 1;
+
+	for (size_t i = 0; i < lj->ndelete; i += max) {
+		size_t n = lj->ndelete - i < max ? lj->ndelete - i : max;
+		struct be_item *b = xcalloc(n, sizeof *b);
+		struct error err = {{0}};
+		for (size_t k = 0; k < n; k++) {
+			b[k].mailbox = lj->mailbox;
+			b[k].remote_id = lj->delete_ids[i + k];
+		}
+		if (s)
+			job->be->delete_events(s, b, n, &err);
+		for (size_t k = 0; k < n; k++) {
+			enum be_status st = s ? b[k].status : open_status;
+			lj->delete_status[i + k] = st == BE_GONE ? BE_OK : st;
+			snprintf(lj->delete_msg[i + k], sizeof lj->delete_msg[i + k], "%s",
+				 !s ? open_err->msg : b[k].message[0] ? b[k].message : err.msg);
+			be_item_clear(&b[k]);
+		}
+		free(b);
+	}
+}
+
+static void list_job_free(struct list_job *lj)
+{
+	for (size_t i = 0; i < lj->n; i++)
+		remote_event_free(&lj->ev[i]);
+	for (size_t i = 0; i < lj->ndelete; i++)
+		free(lj->delete_ids[i]);
+	free(lj->delete_ids);
+	free(lj->delete_status);
+	free(lj->delete_msg);
+	free(lj->ev);
+	free(lj->mailbox);
+	free(lj);
+}
+
+static struct finding *add_finding(struct reconcile_report *r, const char *mailbox,
+				   const struct target *t, const char *kind, const char *action,
+				   const char *detail)
+{
+	struct finding *f;
+
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 32;
+		r->findings = xrealloc(r->findings, r->cap * sizeof *r->findings);
+	}
+	f = &r->findings[r->n++];
+	memset(f, 0, sizeof *f);
+	f->mailbox = xstrdup(mailbox);
+	f->leave_id = t ? xstrdup(t->leave_id) : NULL;
+	f->sync_key = t ? xstrdup(t->sync_key) : NULL;
+	f->kind = xstrdup(kind);
+	f->action = xstrdup(action);
+	f->result = xstrdup("planned");
+	f->detail = xstrdup(detail);
+	return f;
+}
+
+/* The target's event overlaps the window (so its absence from the listing means it is missing). */
+static bool in_window(const struct event *ev, int64_t from, int64_t to)
+{
+	int64_t s, e;
+
+	if (tz_local_to_unix(ev->start, ev->time_zone, &s) < 0 ||
+	    tz_local_to_unix(ev->end, ev->time_zone, &e) < 0)
+		return false;
+	return s < to && e > from;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const struct target *x = a, *y = b;
+
+	return strcmp(x->sync_key, y->sync_key);
+}
+
+static struct target *target_for_key(struct target *ts, size_t n, const char *key)
+{
+	struct target k = {.sync_key = (char *)key};
+
+	return key ? bsearch(&k, ts, n, sizeof *ts, by_key) : NULL;
+}
+
+static void set_str(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = xstrdup(src);
+}
+
+struct mailbox_cmp {
+	struct reconcile_report *r;
+	const struct reconcile_options *opt;
+	struct target *ts;
+	size_t nts;
+	bool *seen;      /* per target: a tagged event was found */
+	char **seen_id;  /* its id */
+	bool *changed;   /* per target: store row to save */
+	int64_t owned;   /* tagged events found */
+};
+
+/* One listed event against the store. */
+static void compare_event(struct mailbox_cmp *m, struct list_job *lj, struct remote_event *re)
+{
+	struct target *t = target_for_key(m->ts, m->nts, re->ev.sync_key);
+	size_t i = t ? (size_t)(t - m->ts) : 0;
+
+	m->owned++;
+	if (!t || !t->desired) {
+		struct finding *f = add_finding(m->r, lj->mailbox, t, "orphaned", "delete",
+						"tagged event with no approved leave behind it");
+		if (t && strcmp_null(t->remote_id, re->remote_id) == 0) {
+			/* The target's own delete, done by the repair run. */
+			t->dirty = true;
+			t->next_attempt = 0;
+			m->changed[i] = true;
+		} else {
+			f->remote_id = xstrdup(re->remote_id);
+		}
+		return;
+	}
+	if (m->seen[i]) {
+		/* A second event for one target: keep the one the store knows, delete the other. */
+		bool this_is_known = t->remote_id && strcmp(t->remote_id, re->remote_id) == 0;
+		struct finding *f = add_finding(m->r, lj->mailbox, t, "duplicated", "delete",
+						"two tagged events for one leave");
+		f->remote_id = xstrdup(this_is_known ? m->seen_id[i] : re->remote_id);
+		if (this_is_known)
+			set_str(&m->seen_id[i], re->remote_id);
+		return;
+	}
+	m->seen[i] = true;
+	m->seen_id[i] = xstrdup(re->remote_id);
+	if (t->state != TS_SYNCED || !t->remote_id) {
+		add_finding(m->r, lj->mailbox, t, t->remote_id ? "stuck" : "moved", "adopt",
+			    "event found by its sync key");
+	} else if (strcmp(t->remote_id, re->remote_id) != 0) {
+		add_finding(m->r, lj->mailbox, t, "moved", "adopt", "event found under a new id");
+	}
+	if (strcmp_null(t->remote_id, re->remote_id) != 0 || strcmp_null(t->change_key, re->change_key)) {
+		set_str(&t->remote_id, re->remote_id);
+		set_str(&t->change_key, re->change_key);
+		m->changed[i] = true;
+	}
+	struct event want;
+	struct error err = {{0}};
+	if (event_from_vevent(t->desired, &want, &err) < 0)
+		return;
+	if (!event_owned_equal(&re->ev, &want)) {
+		char diff[160];
+		event_owned_diff(&re->ev, &want, diff, sizeof diff);
+		if (t->state == TS_SYNCED && strcmp_null(t->synced, t->desired) == 0)
+			add_finding(m->r, lj->mailbox, t, "edited", "rewrite", diff);
+		set_str(&t->synced, NULL); /* rewrite every owned field */
+		t->dirty = true;
+		t->state = TS_PENDING;
+	} else if (t->state != TS_SYNCED || strcmp_null(t->synced, t->desired) != 0) {
+		set_str(&t->synced, t->desired); /* adopted as it is: no write needed */
+		t->state = TS_SYNCED;
+		t->dirty = t->force = false;
+		t->attempts = 0;
+		set_str(&t->last_error, NULL);
+		set_str(&t->backend, lj->job.be->name);
+	}
+	m->changed[i] = true;
+	event_free(&want);
+}
+
+/* Targets with no event found: missing (recreate) or stuck (retry). */
+static void compare_targets(struct mailbox_cmp *m, struct list_job *lj)
+{
+	for (size_t i = 0; i < m->nts; i++) {
+		struct target *t = &m->ts[i];
+		struct event ev;
+		struct error err = {{0}};
+		bool inside;
+
+		if (m->seen[i] || !t->desired)
+			continue;
+		if (t->state == TS_CREATING || t->state == TS_FAILED || t->state == TS_WAITING) {
+			add_finding(m->r, lj->mailbox, t, "stuck", "retry",
+				    t->last_error ? t->last_error : target_state_name(t->state));
+			t->dirty = true;
+			t->next_attempt = 0;
+			m->changed[i] = true;
+			continue;
+		}
+		if (!t->remote_id || event_from_vevent(t->desired, &ev, &err) < 0)
+			continue;
+		inside = in_window(&ev, m->opt->from, m->opt->to);
+		event_free(&ev);
+		if (!inside)
+			continue;
+		add_finding(m->r, lj->mailbox, t, "missing", "recreate", "event gone from the calendar");
+		set_str(&t->remote_id, NULL);
+		set_str(&t->change_key, NULL);
+		set_str(&t->synced, NULL);
+		t->state = TS_PENDING;
+		t->dirty = true;
+		m->changed[i] = true;
+	}
+}
+
+struct rec_ctx {
+	const struct config *cfg;
+	struct store *st;
+	const struct reconcile_options *opt;
+	struct reconcile_report *r;
+	struct pool *pool;
+	int64_t done, total;
+	struct error err;
+	int failed;
+	struct list_job **deletes; /* second-phase jobs */
+	size_t ndeletes;
+	char **skip;
+	size_t nskip;
+};
+
+/* The safety valve: deleting more than delete_share of a mailbox's engine-owned events (and at least
+ * delete_min of them) needs --force, as vdirsyncer refuses to sync against an emptied side. */
+static bool valve_blocks(struct rec_ctx *x, const char *mailbox, size_t deletions, int64_t owned)
+{
+	char msg[320];
+
+	if (x->opt->force || deletions == 0 || (int64_t)deletions < x->cfg->delete_min ||
+	    (double)deletions <= x->cfg->delete_share * (double)owned)
+		return false;
+	snprintf(msg, sizeof msg,
+		 "%s: would delete %zu of %lld engine-owned events (more than %.0f%%): nothing "
+		 "deleted there; check the store, then run reconcile --force",
+		 mailbox, deletions, (long long)owned, x->cfg->delete_share * 100.0);
+	x->r->blocked = xrealloc(x->r->blocked, (x->r->nblocked + 1) * sizeof *x->r->blocked);
+	x->r->blocked[x->r->nblocked++] = xstrdup(msg);
+	return true;
+}
+
+static size_t count_deletions(const struct reconcile_report *r, size_t first, const struct target *ts,
+			      size_t nts)
+{
+	size_t n = 0;
+
+	for (size_t i = first; i < r->n; i++)
+		n += strcmp(r->findings[i].action, "delete") == 0 && r->findings[i].remote_id;
+	for (size_t i = 0; i < nts; i++) /* cancelled leave still in the calendar */
+		n += !ts[i].desired && ts[i].remote_id;
+	return n;
+}
+
+static void block_findings(struct reconcile_report *r, size_t first)
+{
+	for (size_t i = first; i < r->n; i++) {
+		if (strcmp(r->findings[i].action, "delete") == 0) {
+			set_str(&r->findings[i].action, "none (safety valve)");
+			set_str(&r->findings[i].result, "blocked: needs --force");
+		}
+	}
+}
+
+static void queue_deletes(struct rec_ctx *x, struct list_job *lj, size_t first)
+{
+	for (size_t i = first; i < x->r->n; i++) {
+		struct finding *f = &x->r->findings[i];
+		if (strcmp(f->action, "delete") != 0 || !f->remote_id)
+			continue;
+		lj->delete_ids = xrealloc(lj->delete_ids, (lj->ndelete + 1) * sizeof *lj->delete_ids);
+		lj->delete_ids[lj->ndelete++] = xstrdup(f->remote_id);
+	}
+}
+
+static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
+{
+	struct mailbox_cmp m = {.r = x->r, .opt = x->opt};
+	size_t first = x->r->n;
+
+	x->r->mailboxes++;
+	if (lj->status != BE_OK) {
+		struct finding *f = add_finding(x->r, lj->mailbox, NULL, "unlisted", "none",
+						lj->err.msg);
+		set_str(&f->result, lj->err.msg[0] ? lj->err.msg : be_status_name(lj->status));
+		list_job_free(lj);
+		return;
+	}
+	x->r->listed += (int64_t)lj->n;
+	if (store_mailbox_targets(x->st, lj->mailbox, &m.ts, &m.nts, &x->err) < 0) {
+		x->failed = 1;
+		list_job_free(lj);
+		return;
+	}
+	qsort(m.ts, m.nts, sizeof *m.ts, by_key);
+	m.seen = xcalloc(m.nts + 1, sizeof *m.seen);
+	m.seen_id = xcalloc(m.nts + 1, sizeof *m.seen_id);
+	m.changed = xcalloc(m.nts + 1, sizeof *m.changed);
+	for (size_t i = 0; i < lj->n; i++)
+		compare_event(&m, lj, &lj->ev[i]);
+	compare_targets(&m, lj);
+	if (valve_blocks(x, lj->mailbox, count_deletions(x->r, first, m.ts, m.nts), m.owned)) {
+		block_findings(x->r, first);
+		x->skip = xrealloc(x->skip, (x->nskip + 1) * sizeof *x->skip);
+		x->skip[x->nskip++] = xstrdup(lj->mailbox);
+	} else if (!x->opt->dry_run) {
+		queue_deletes(x, lj, first);
+	}
+	if (!x->opt->dry_run) {
+		struct target *save = xcalloc(m.nts + 1, sizeof *save);
+		size_t k = 0;
+		for (size_t i = 0; i < m.nts; i++)
+			if (m.changed[i])
+				save[k++] = m.ts[i]; /* shallow: saving only reads */
+		if (k && store_save_targets(x->st, save, k, &x->err) < 0)
+			x->failed = 1;
+		free(save);
+	}
+	for (size_t i = 0; i < m.nts; i++)
+		free(m.seen_id[i]);
+	targets_free(m.ts, m.nts);
+	free(m.seen);
+	free(m.seen_id);
+	free(m.changed);
+	if (lj->ndelete) {
+		lj->delete_status = xcalloc(lj->ndelete, sizeof *lj->delete_status);
+		lj->delete_msg = xcalloc(lj->ndelete, sizeof *lj->delete_msg);
+		x->deletes = xrealloc(x->deletes, (x->ndeletes + 1) * sizeof *x->deletes);
+		x->deletes[x->ndeletes++] = lj;
+	} else {
+		list_job_free(lj);
+	}
+}
+
+static void collect_lists(struct rec_ctx *x, size_t keep_in_flight)
+{
+	while (pool_pending(x->pool) > keep_in_flight) {
+		struct job *j = pool_wait(x->pool);
+		if (!j)
+			break;
+		mailbox_compared(x, (struct list_job *)j);
+		x->done++;
+		if (x->opt->progress.update)
+			x->opt->progress.update(x->opt->progress.arg, x->done, x->total);
+	}
+}
+
+static void submit_list(struct rec_ctx *x, const char *mailbox)
+{
+	struct list_job *lj = xcalloc(1, sizeof *lj);
+
+	lj->mailbox = xstrdup(mailbox);
+	lj->mailboxes[0] = lj->mailbox;
+	lj->from = x->opt->from;
+	lj->to = x->opt->to;
+	lj->job.be = backend_by_name(config_backend_for(x->cfg, mailbox));
+	lj->job.mailboxes = lj->mailboxes;
+	lj->job.nmailboxes = 1;
+	lj->job.run = list_job_run;
+	pool_submit(x->pool, &lj->job);
+	collect_lists(x, (size_t)x->cfg->concurrency * 4);
+}
+
+static struct finding *finding_for_remote(struct reconcile_report *r, const char *mailbox,
+					  const char *remote_id)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (r->findings[i].remote_id && strcmp(r->findings[i].remote_id, remote_id) == 0 &&
+		    strcmp(r->findings[i].mailbox, mailbox) == 0)
+			return &r->findings[i];
+	return NULL;
+}
+
+/* Orphans and duplicates: deleted directly, one job per mailbox. */
+static void run_deletes(struct rec_ctx *x)
+{
+	for (size_t i = 0; i < x->ndeletes; i++) {
+		x->deletes[i]->job.run = delete_job_run;
+		pool_submit(x->pool, &x->deletes[i]->job);
+	}
+	for (size_t i = 0; i < x->ndeletes; i++) {
+		struct list_job *lj = (struct list_job *)pool_wait(x->pool);
+		for (size_t k = 0; lj && k < lj->ndelete; k++) {
+			struct finding *f = finding_for_remote(x->r, lj->mailbox, lj->delete_ids[k]);
+			if (f)
+				set_str(&f->result, lj->delete_status[k] == BE_OK ? "ok"
+										  : lj->delete_msg[k]);
+		}
+		if (lj)
+			list_job_free(lj);
+	}
+	free(x->deletes);
+	x->deletes = NULL;
+	x->ndeletes = 0;
+}
+
+/* After the repair run: each finding's result is its target's state. */
+static void settle_findings(struct rec_ctx *x)
+{
+	for (size_t i = 0; i < x->r->n; i++) {
+		struct finding *f = &x->r->findings[i];
+		struct target t;
+		struct error err = {{0}};
+		int found;
+
+		if (strcmp(f->result, "planned") != 0 || !f->sync_key)
+			continue;
+		memset(&t, 0, sizeof t);
+		found = store_target_by_sync_key(x->st, f->sync_key, &t, &err);
+		if (found == 0 || (found == 1 && t.state == TS_SYNCED && !t.dirty))
+			set_str(&f->result, "ok");
+		else if (found == 1)
+			set_str(&f->result, t.last_error ? t.last_error : target_state_name(t.state));
+		if (found == 1)
+			target_free(&t);
+	}
+	for (size_t i = 0; i < x->r->n; i++)
+		if (strcmp(x->r->findings[i].result, "ok") != 0)
+			x->r->unrepaired++;
+}
+
+static int record_findings(struct rec_ctx *x)
+{
+	for (size_t i = 0; i < x->r->n && x->opt->run_id; i++) {
+		const struct finding *f = &x->r->findings[i];
+		struct drift_record d = {.run_id = x->opt->run_id,
+					 .at = now_unix(),
+					 .mailbox = f->mailbox,
+					 .leave_id = f->leave_id,
+					 .kind = f->kind,
+					 .action = f->action,
+					 .result = f->result,
+					 .detail = f->detail};
+		if (store_add_drift(x->st, &d, &x->err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int list_and_compare(struct rec_ctx *x)
+{
+	char **mailboxes = NULL;
+	size_t n = 0;
+
+	if (x->opt->mailbox) {
+		mailboxes = xcalloc(1, sizeof *mailboxes);
+		mailboxes[n++] = xstrdup(x->opt->mailbox);
+	} else if (store_mailboxes(x->st, &mailboxes, &n, &x->err) < 0) {
+		return -1;
+	}
+	x->total = (int64_t)n;
+	for (size_t i = 0; i < n && !x->failed; i++)
+		submit_list(x, mailboxes[i]);
+	collect_lists(x, 0);
+	for (size_t i = 0; i < n; i++)
+		free(mailboxes[i]);
+	free(mailboxes);
+	return x->failed ? -1 : 0;
+}
+
+static int repair(struct rec_ctx *x, struct error *err)
+{
+	struct sync_options so = {.only_mailbox = x->opt->mailbox,
+				  .run_id = x->opt->run_id,
+				  .skip_mailboxes = (const char *const *)x->skip,
+				  .nskip = x->nskip,
+				  .progress = x->opt->progress};
+
+	run_deletes(x);
+	if (sync_run(x->cfg, x->st, &so, &x->r->sync, err) < 0)
+		return -1;
+	settle_findings(x);
+	return record_findings(x);
+}
+
+int reconcile_run(const struct config *cfg, struct store *st, const struct reconcile_options *opt,
+		  struct reconcile_report *r, struct error *err)
+{
+	struct rec_ctx x = {.cfg = cfg, .st = st, .opt = opt, .r = r};
+	struct backend_envs envs;
+	int rc;
+
+	memset(r, 0, sizeof *r);
+	if (render_pass(cfg, st, err) < 0)
+		return -1;
+	backend_envs_init(&envs, cfg);
+	x.pool = pool_new(backend_envs_get, &envs, cfg->concurrency, cfg->mailbox_concurrency);
+	rc = list_and_compare(&x);
+	if (rc == 0 && !opt->dry_run) {
+		rc = repair(&x, &x.err);
+	} else if (rc == 0) {
+		for (size_t i = 0; i < x.ndeletes; i++)
+			list_job_free(x.deletes[i]);
+		free(x.deletes);
+		for (size_t i = 0; i < r->n; i++)
+			set_str(&r->findings[i].action, "none (dry run)");
+	}
+	pool_free(x.pool);
+	backend_envs_free(&envs);
+	for (size_t i = 0; i < x.nskip; i++)
+		free(x.skip[i]);
+	free(x.skip);
+	if (rc < 0)
+		*err = x.err;
+	return rc;
+}
+
+void reconcile_report_free(struct reconcile_report *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct finding *f = &r->findings[i];
+		free(f->mailbox);
+		free(f->leave_id);
+		free(f->kind);
+		free(f->action);
+		free(f->result);
+		free(f->detail);
+		free(f->sync_key);
+		free(f->remote_id);
+	}
+	free(r->findings);
+	for (size_t i = 0; i < r->nblocked; i++)
+		free(r->blocked[i]);
+	free(r->blocked);
+	sync_result_free(&r->sync);
+	memset(r, 0, sizeof *r);
+}
