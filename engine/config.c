@@ -59,6 +59,7 @@ struct parse_ctx {
 	int error_line;        /* line of our first error; 0 none */
 	enum section_kind sec; /* the section the current keys belong to */
 	char *sec_text;        /* its header text */
+	int sec_line;          /* its header line */
 	size_t sec_index;      /* SEC_KIND, SEC_MAILBOX: index in cfg->kinds / cfg->routes */
 	struct seen_key *seen; /* every section header and key, for "appears twice" */
 	size_t nseen;
@@ -530,6 +531,19 @@ static int begin_mailbox(struct parse_ctx *x, char *addr)
 	return 1;
 }
 
+/* A section that needs a key it did not get; reported at its header. */
+static int end_section(struct parse_ctx *x)
+{
+	int line = x->line;
+
+	if (x->sec != SEC_MAILBOX || x->cfg->routes[x->sec_index].backend)
+		return 1;
+	x->line = x->sec_line;
+	fail(x, "[%s] has no backend: add backend = ews or backend = graph", x->sec_text);
+	x->line = line;
+	return 0;
+}
+
 static int begin_section(struct parse_ctx *x, const char *text)
 {
 	static const struct {
@@ -537,19 +551,23 @@ static int begin_section(struct parse_ctx *x, const char *text)
 		enum section_kind kind;
 	} fixed[] = {{"store", SEC_STORE}, {"sync", SEC_SYNC}, {"ews", SEC_EWS},
 	             {"graph", SEC_GRAPH}, {"tls", SEC_TLS},   {"event", SEC_EVENT}};
-	const struct seen_key *dup = find_seen(x, text, NULL);
+	const struct seen_key *seen = find_seen(x, text, NULL);
+	int dup_line = seen ? seen->line : 0; /* add_seen may move the array */
 	char *name;
 
+	if (!end_section(x))
+		return 0;
 	set_str(&x->sec_text, text);
+	x->sec_line = x->line;
 	x->sec = SEC_NONE;
 	add_seen(x, text, NULL);
 	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
 		if (strcmp(text, fixed[i].name) == 0) {
-			if (dup)
+			if (dup_line)
 				return fail(x,
 				            "[%s] appears twice (first at line %d): merge the two "
 				            "sections into one",
-				            text, dup->line);
+				            text, dup_line);
 			x->sec = fixed[i].kind;
 			if (x->sec == SEC_EWS || x->sec == SEC_GRAPH)
 				(x->sec == SEC_EWS ? &x->cfg->ews : &x->cfg->graph)->configured =
@@ -812,15 +830,8 @@ static int parse_file(struct parse_ctx *x)
 		return -1;
 	if (ferror(x->f))
 		return error_set(x->err, "%s: read error: %s", x->path, strerror(errno));
-	for (size_t i = 0; i < x->cfg->nroutes; i++) {
-		if (!x->cfg->routes[i].backend) {
-			x->line = 0;
-			return error_set(x->err,
-			                 "%s: [mailbox \"%s\"] has no backend: add backend = ews "
-			                 "or backend = graph",
-			                 x->path, x->cfg->routes[i].mailbox);
-		}
-	}
+	if (!end_section(x))
+		return -1;
 	if (resolve_secret(x, &x->cfg->ews, &x->secret[0], "ews", "LEAVESYNC_EWS_CLIENT_SECRET") <
 	        0 ||
 	    resolve_secret(x, &x->cfg->graph, &x->secret[1], "graph",

@@ -1,0 +1,339 @@
+/* engine/config.c: defaults, every key, every bad value with FILE:LINE, secrets from files and the
+ * environment, the permission warning, policy merging and routes. */
+#include "common/util.h"
+#include "engine/config.h"
+#include "tests/unit/tap.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/test_config.XXXXXX";
+static char conf[300];
+
+static void write_text(const char *path, const char *text, int mode)
+{
+	if (write_file_atomic(path, text, strlen(text), mode) < 0) {
+		printf("Bail out! cannot write %s\n", path);
+		exit(1);
+	}
+	chmod(path, (mode_t)mode); /* the umask does not decide what the test means */
+}
+
+/* Loads text as a config; returns config_load's result. */
+static int load(const char *text, struct config *cfg, struct error *err)
+{
+	write_text(conf, text, 0600);
+	error_clear(err);
+	return config_load(conf, false, cfg, err);
+}
+
+/* text must fail at line with a message containing want. */
+static void bad(const char *text, int line, const char *want, const char *what)
+{
+	struct config cfg;
+	struct error err = {{0}};
+	char prefix[320];
+
+	snprintf(prefix, sizeof prefix, "%s:%d: ", conf, line);
+	if (load(text, &cfg, &err) == 0) {
+		ok(0, "%s: refused", what);
+		config_free(&cfg);
+		return;
+	}
+	ok(strncmp(err.msg, prefix, strlen(prefix)) == 0 && strstr(err.msg, want),
+	   "%s -> line %d: %s", what, line, err.msg + strlen(conf) + 1);
+}
+
+static void test_defaults(void)
+{
+	struct config cfg;
+	struct error err = {{0}};
+	char missing[320];
+
+	snprintf(missing, sizeof missing, "%s/none.conf", dir);
+	setenv("LEAVESYNC_CONFIG", missing, 1);
+	ok(config_load(NULL, true, &cfg, &err) == 0,
+	   "a missing default file is fine for init/push");
+	is_str(cfg.path, missing, "$LEAVESYNC_CONFIG names the file");
+	is_str(cfg.store_path, "./leavesync.db", "store path default");
+	is_str(cfg.backend, "graph", "backend default graph");
+	ok(cfg.concurrency == 4 && cfg.mailbox_concurrency == 1 && cfg.max_attempts == 8 &&
+	       cfg.max_leave_days == 366 && cfg.delete_min == 10 && cfg.delete_share == 0.5,
+	   "[sync] defaults");
+	is_str(cfg.ews.url, "https://outlook.office365.com/EWS/Exchange.asmx", "EWS url default");
+	is_str(cfg.graph.url, "https://graph.microsoft.com/v1.0", "Graph url default");
+	is_str(cfg.ews.authority, "https://login.microsoftonline.com", "authority default");
+	is_str(cfg.ews.server_version, "Exchange2016", "server_version default");
+	is_str(cfg.graph.mode, "delegated", "graph mode default");
+	ok(cfg.ews.batch_size == 50 && cfg.graph.batch_size == 20, "batch sizes 50 and 20");
+	ok(!cfg.ews.configured && !cfg.graph.configured, "no service configured");
+	is_str(cfg.event.subject, "Out of office", "subject default");
+	ok(cfg.event.sync && cfg.event.show_as == SHOW_OOF &&
+	       cfg.event.sensitivity == SENS_PRIVATE && !cfg.event.include_note &&
+	       cfg.event.reminder_minutes == -1 && !cfg.event.categories,
+	   "event policy defaults: oof, private, no note, no reminder");
+	is_str(cfg.default_time_zone, "UTC", "time_zone default");
+	ok(cfg.warnings == NULL, "no warnings");
+	config_free(&cfg);
+	ok(config_load(NULL, false, &cfg, &err) < 0 && strstr(err.msg, "none.conf") &&
+	       strstr(err.msg, "No such file"),
+	   "a missing file is an error unless allowed: %s", err.msg);
+	ok(config_load(missing, true, &cfg, &err) < 0, "a missing -c FILE is always an error");
+	unsetenv("LEAVESYNC_CONFIG");
+}
+
+static const char full[] = "; a full configuration\n"
+                           "[store]\n"
+                           "path = /var/lib/leavesync/leavesync.db\n"
+                           "\n"
+                           "[sync]\n"
+                           "backend = ews\n"
+                           "concurrency = 64\n"
+                           "mailbox_concurrency = 4\n"
+                           "max_attempts = 3\n"
+                           "max_leave_days = 100\n"
+                           "delete_share = 0.25\n"
+                           "delete_min = 0\n"
+                           "test_mailbox = probe@contoso.com\n"
+                           "[ews]\n"
+                           "tenant_id = t1\n"
+                           "client_id = c1\n"
+                           "client_secret = s3cret-in-file\n"
+                           "client_secret_expires = 2027-06-30\n"
+                           "url = http://127.0.0.1:8443/EWS/Exchange.asmx\n"
+                           "authority = http://localhost:8443\n"
+                           "server_version = Exchange2013_SP1\n"
+                           "batch_size = 100\n"
+                           "[graph]\n"
+                           "tenant_id = t2\n"
+                           "client_id = c2\n"
+                           "mode = application\n"
+                           "url = https://graph.microsoft.us/v1.0\n"
+                           "redirect_uri = http://[::1]:8400/callback\n"
+                           "batch_size = 20\n"
+                           "cert_file = /etc/leavesync/app.pem\n"
+                           "key_file = /etc/leavesync/app.key\n"
+                           "[tls]\n"
+                           "ca_file = /etc/leavesync/ca.pem\n"
+                           "[event]\n"
+                           "subject = Away\n"
+                           "show_as = busy\n"
+                           "sensitivity = normal\n"
+                           "categories = Leave\n"
+                           "time_zone = Europe/Riga\n"
+                           "reminder = none\n"
+                           "include_note = no\n"
+                           "[kind \"Sick leave\"]\n"
+                           "subject = Out of office\n"
+                           "sensitivity = private\n"
+                           "[kind \"Annual leave\"]  ; comment after a header\n"
+                           "include_note = true\n"
+                           "reminder = 30\n"
+                           "[kind \"Unpaid\"]\n"
+                           "sync = false\n"
+                           "[mailbox \"Bob@Contoso.com\"]\n"
+                           "backend = graph\n";
+
+static void test_full(void)
+{
+	struct config cfg;
+	struct error err = {{0}};
+	struct event_policy scratch;
+	const struct event_policy *p;
+
+	unsetenv("LEAVESYNC_EWS_CLIENT_SECRET");
+	if (!ok(load(full, &cfg, &err) == 0, "a full config loads: %s", err.msg))
+		return;
+	is_str(cfg.store_path, "/var/lib/leavesync/leavesync.db", "store path");
+	ok(cfg.concurrency == 64 && cfg.mailbox_concurrency == 4 && cfg.max_attempts == 3 &&
+	       cfg.max_leave_days == 100 && cfg.delete_share == 0.25 && cfg.delete_min == 0,
+	   "[sync] values");
+	is_str(cfg.test_mailbox, "probe@contoso.com", "test_mailbox");
+	ok(cfg.ews.configured && cfg.graph.configured, "both services configured");
+	is_str(cfg.ews.client_secret, "s3cret-in-file", "client_secret from the file");
+	is_str(cfg.ews.client_secret_source, "config line 17", "its source names the line");
+	is_str(cfg.ews.client_secret_expires, "2027-06-30", "client_secret_expires");
+	is_str(cfg.ews.url, "http://127.0.0.1:8443/EWS/Exchange.asmx",
+	       "http to loopback is allowed");
+	is_str(cfg.ews.server_version, "Exchange2013_SP1", "server_version");
+	ok(cfg.ews.batch_size == 100 && cfg.graph.batch_size == 20, "batch sizes");
+	is_str(cfg.graph.mode, "application", "graph mode");
+	is_str(cfg.graph.redirect_uri, "http://[::1]:8400/callback", "redirect_uri to [::1]");
+	is_str(cfg.graph.cert_file, "/etc/leavesync/app.pem", "cert_file");
+	is_str(cfg.ca_file, "/etc/leavesync/ca.pem", "ca_file");
+	is_str(cfg.default_time_zone, "Europe/Riga", "time_zone");
+	is_int((long long)cfg.nkinds, 3, "three kinds");
+	is_int((long long)cfg.nroutes, 1, "one route");
+
+	p = config_policy_for(&cfg, "Annual leave", &scratch);
+	ok(p->include_note && p->reminder_minutes == 30, "[kind] sets include_note and reminder");
+	ok(!strcmp(p->subject, "Away") && p->show_as == SHOW_BUSY &&
+	       p->sensitivity == SENS_NORMAL && !strcmp(p->categories, "Leave"),
+	   "... and inherits the rest from [event]");
+	p = config_policy_for(&cfg, "Sick leave", &scratch);
+	ok(!strcmp(p->subject, "Out of office") && p->sensitivity == SENS_PRIVATE &&
+	       !p->include_note,
+	   "sick leave: its own subject and sensitivity, no note");
+	p = config_policy_for(&cfg, "Parental leave", &scratch);
+	ok(p == &cfg.event, "an unknown kind takes [event]");
+	p = config_policy_for(&cfg, "UNPAID", &scratch);
+	ok(!p->sync, "kind names match ignoring case; sync = false");
+	is_str(config_backend_for(&cfg, "bob@contoso.com"), "graph", "a routed mailbox");
+	is_str(config_backend_for(&cfg, "BOB@contoso.com"), "graph", "routes ignore case");
+	is_str(config_backend_for(&cfg, "alice@contoso.com"), "ews", "others take [sync] backend");
+	config_free(&cfg);
+}
+
+static void test_bad_values(void)
+{
+	bad("[sync]\nconcurrency = 0\n", 2, "1 to 64", "concurrency 0");
+	bad("[sync]\nconcurrency = 65\n", 2, "1 to 64", "concurrency 65");
+	bad("[sync]\n\nconcurrency = 4x\n", 3, "whole number", "concurrency 4x");
+	bad("[sync]\nmailbox_concurrency = 5\n", 2, "1 to 4", "mailbox_concurrency 5");
+	bad("[sync]\ndelete_share = 1.5\n", 2, "0 to 1", "delete_share 1.5");
+	bad("[sync]\ndelete_share = -0.1\n", 2, "0 to 1", "delete_share -0.1");
+	bad("[sync]\nbackend = caldav\n", 2, "ews or graph", "backend caldav");
+	bad("[sync]\ntest_mailbox = probe\n", 2, "email", "test_mailbox without @");
+	bad("[ews]\nbatch_size = 101\n", 2, "1 to 100", "ews batch_size 101");
+	bad("[graph]\nbatch_size = 21\n", 2, "1 to 20", "graph batch_size 21");
+	bad("[graph]\nmode = app\n", 2, "delegated or application", "graph mode app");
+	bad("[ews]\nserver_version = Exchange2019\n", 2, "Exchange2016", "server_version 2019");
+	bad("[ews]\nurl = http://mail.contoso.com/EWS/Exchange.asmx\n", 2, "loopback",
+	    "plain http to a remote host");
+	bad("[graph]\nauthority = ftp://login.example\n", 2, "https://", "an ftp authority");
+	bad("[graph]\nurl = https://user@graph.microsoft.com\n", 2, "user info",
+	    "a URL with user info");
+	bad("[graph]\nredirect_uri = http://example.com/cb\n", 2, "loopback",
+	    "a non-loopback http redirect_uri");
+	bad("[ews]\nclient_secret_expires = 2027-02-30\n", 2, "YYYY-MM-DD", "a bad expiry date");
+	bad("[event]\nshow_as = away\n", 2, "workingElsewhere", "show_as away");
+	bad("[event]\nsensitivity = secret\n", 2, "confidential", "sensitivity secret");
+	bad("[event]\ntime_zone = Mars/Olympus\n", 2, "IANA", "an unknown time zone");
+	bad("[event]\nreminder = soon\n", 2, "none", "reminder soon");
+	bad("[event]\nsubject = {name} is away\n", 2, "{name}", "an unknown placeholder");
+	bad("[event]\ncategories = a;b\n", 2, "commas", "categories with ;");
+	bad("[kind \"Sick leave\"]\ninclude_note = maybe\n", 2, "true or false",
+	    "include_note maybe");
+	bad("[kind \"Sick leave\"]\ntime_zone = UTC\n", 2, "unknown key", "time_zone in a [kind]");
+	bad("[store]\npath =\n", 2, "empty", "an empty store path");
+}
+
+static void test_bad_structure(void)
+{
+	bad("[store]\npath = x\n[stroe]\npath = y\n", 3, "unknown section [stroe]",
+	    "an unknown section");
+	bad("[sync]\nbackend = ews\nthreads = 4\n", 3, "unknown key \"threads\"", "an unknown key");
+	bad("[kind \"Sick leave\"]\nsync = true\n\n[kind \"sick LEAVE\"]\nsync = false\n", 4,
+	    "appears twice", "a duplicate kind section");
+	bad("[sync]\nbackend = ews\n[sync]\nconcurrency = 2\n", 3, "first at line 1",
+	    "a repeated section");
+	bad("[mailbox \"a@x.com\"]\nbackend = ews\n[mailbox \"A@X.com\"]\nbackend = graph\n", 3,
+	    "appears twice", "a duplicate mailbox section");
+	bad("[sync]\nbackend = ews\nbackend = graph\n", 3, "set twice (first at line 2)",
+	    "a key set twice");
+	bad("[kind Sick leave]\nsync = false\n", 1, "double quotes", "a kind name without quotes");
+	bad("[kind \"\"]\nsync = false\n", 1, "double quotes", "an empty kind name");
+	bad("[mailbox \"alice\"]\nbackend = ews\n", 1, "email address", "a mailbox without @");
+	bad("path = x\n", 1, "outside any section", "a key before any section");
+	bad("[store]\njust some words\n", 2, "cannot read this line", "a line that is not a key");
+	bad("[sync]\nbackend = ews\n  concurrency = 4\n", 3, "spaces", "an indented line");
+	bad("[store\npath = x\n", 1, "closing ]", "a header without ]");
+	bad("[ews]\nclient_secret = a\nclient_secret_file = /etc/x\n", 3, "keep one",
+	    "client_secret and client_secret_file");
+	bad("[event]\n; fine\nshow_as = oof\n[oops]\n", 4, "unknown section",
+	    "an empty unknown section");
+	{
+		char big[400];
+
+		memset(big, 'x', sizeof big);
+		memcpy(big, "[store]\npath = ", 15);
+		big[sizeof big - 2] = '\n';
+		big[sizeof big - 1] = '\0';
+		bad(big, 2, "longer than", "a very long line");
+	}
+	bad("[sync]\n[mailbox \"a@x.com\"]\n", 2, "no backend", "a mailbox without backend");
+	bad("[mailbox \"a@x.com\"]\n; nothing\n[sync]\n", 1, "no backend",
+	    "a mailbox without backend, then another section");
+}
+
+static void test_secrets(void)
+{
+	char secret_path[320], text[700];
+	struct config cfg;
+	struct error err = {{0}};
+
+	snprintf(secret_path, sizeof secret_path, "%s/graph.secret", dir);
+	write_text(secret_path, "  graph-secret-from-file \n\n", 0600);
+	snprintf(text, sizeof text, "[graph]\nclient_id = c\nclient_secret_file = %s\n",
+	         secret_path);
+	unsetenv("LEAVESYNC_GRAPH_CLIENT_SECRET");
+	ok(load(text, &cfg, &err) == 0, "client_secret_file loads: %s", err.msg);
+	is_str(cfg.graph.client_secret, "graph-secret-from-file", "the file's secret, trimmed");
+	ok(cfg.graph.client_secret_source && !strncmp(cfg.graph.client_secret_source, "file ", 5),
+	   "source: %s", cfg.graph.client_secret_source);
+	ok(cfg.warnings == NULL, "a 0600 config and secret file draw no warning");
+	config_free(&cfg);
+
+	setenv("LEAVESYNC_GRAPH_CLIENT_SECRET", "graph-secret-from-env", 1);
+	ok(load(text, &cfg, &err) == 0, "loads with the environment set");
+	is_str(cfg.graph.client_secret, "graph-secret-from-env",
+	       "the environment overrides the file");
+	is_str(cfg.graph.client_secret_source, "environment LEAVESYNC_GRAPH_CLIENT_SECRET",
+	       "source names the variable, not the value");
+	config_free(&cfg);
+	unsetenv("LEAVESYNC_GRAPH_CLIENT_SECRET");
+
+	setenv("LEAVESYNC_EWS_CLIENT_SECRET", "ews-secret-from-env", 1);
+	ok(load("[ews]\nclient_secret = in-file\n", &cfg, &err) == 0 &&
+	       !strcmp(cfg.ews.client_secret, "ews-secret-from-env"),
+	   "LEAVESYNC_EWS_CLIENT_SECRET overrides client_secret");
+	config_free(&cfg);
+	unsetenv("LEAVESYNC_EWS_CLIENT_SECRET");
+
+	write_text(secret_path, "  \n", 0600);
+	bad(text, 3, "is empty", "an empty secret file");
+	unlink(secret_path);
+	bad(text, 3, "No such file", "a missing secret file");
+	bad("[ews]\nclient_secret = hunter2-secret\n[sync]\nconcurrency = 0\n", 4, "1 to 64",
+	    "an error after a secret");
+	ok(load("[ews]\nclient_secret = hunter2-secret\n[sync]\nconcurrency = 0\n", &cfg, &err) <
+	           0 &&
+	       !strstr(err.msg, "hunter2"),
+	   "error messages never carry the secret");
+}
+
+static void test_permissions(void)
+{
+	struct config cfg;
+	struct error err = {{0}};
+
+	write_text(conf, "[store]\npath = x.db\n", 0644);
+	ok(config_load(conf, false, &cfg, &err) == 0, "a 0644 config loads");
+	ok(cfg.warnings && cfg.warnings[0] && strstr(cfg.warnings[0], "chmod 600") &&
+	       strstr(cfg.warnings[0], conf) && !cfg.warnings[1],
+	   "with one warning naming the fix: %s", cfg.warnings ? cfg.warnings[0] : "(none)");
+	config_free(&cfg);
+	write_text(conf, "[store]\npath = x.db\n", 0640);
+	ok(config_load(conf, false, &cfg, &err) == 0 && cfg.warnings &&
+	       strstr(cfg.warnings[0], "group"),
+	   "group-readable is warned about too");
+	config_free(&cfg);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	snprintf(conf, sizeof conf, "%s/leavesync.conf", dir);
+	unsetenv("LEAVESYNC_CONFIG");
+	test_defaults();
+	test_full();
+	test_bad_values();
+	test_bad_structure();
+	test_secrets();
+	test_permissions();
+	unlink(conf);
+	rmdir(dir);
+	return done_testing();
+}
