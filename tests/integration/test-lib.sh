@@ -161,3 +161,55 @@ sim_ctl() {
 }
 
 trap 'sim_stop' EXIT
+
+# The demo tenant of m365sim (docs/simulator.md).
+DEMO_TENANT=11111111-2222-3333-4444-555555555555
+DEMO_CLIENT=aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+DEMO_SECRET='demo-secret-value~0123456789abcdefghij'
+
+# write_config BACKEND [MODE]: leavesync.conf (mode 0600) for the running simulator; the secret goes in
+# the environment as in production. Extra config lines may be appended by the caller.
+write_config() {
+	cat >leavesync.conf <<CONF
+[store]
+path = $TRASH/leavesync.db
+
+[sync]
+backend = $1
+
+[tls]
+ca_file = $SIM_CA
+
+[ews]
+tenant_id = $DEMO_TENANT
+client_id = $DEMO_CLIENT
+authority = $SIM_URL
+url = $SIM_URL/EWS/Exchange.asmx
+
+[graph]
+tenant_id = $DEMO_TENANT
+client_id = $DEMO_CLIENT
+mode = ${2:-application}
+authority = $SIM_URL
+url = $SIM_URL/v1.0
+CONF
+	chmod 600 leavesync.conf
+	LEAVESYNC_EWS_CLIENT_SECRET=$DEMO_SECRET
+	LEAVESYNC_GRAPH_CLIENT_SECRET=$DEMO_SECRET
+	export LEAVESYNC_EWS_CLIENT_SECRET LEAVESYNC_GRAPH_CLIENT_SECRET
+}
+
+# calendar MAILBOX: the live (not deleted) items of a mailbox's calendar, as a JSON array.
+calendar() {
+	sim_ctl GET "/_sim/mailboxes/$1" | jq '[(.items // .)[] | select(.folder == "calendar" and (.deleted | not))]'
+}
+
+# counter NAME: a request counter of the simulator (0 when absent).
+counter() {
+	sim_ctl GET /_sim/counters | jq -r --arg k "$1" '.[$k] // 0'
+}
+
+# write_requests: EWS/Graph write operations the simulator served (creates, updates, deletes, batches).
+write_requests() {
+	sim_ctl GET /_sim/counters | jq '[to_entries[] | select(.key | test("CreateItem|UpdateItem|DeleteItem|POST events|PATCH|DELETE event|batch"; "i")) | .value] | add // 0'
+}
