@@ -95,13 +95,17 @@ struct sim_item {
 	char *item_class;         /* "IPM.Appointment" */
 	int64_t created, modified;
 	bool deleted;             /* tombstone for SyncFolderItems / delta */
+	int64_t change_seq;       /* the mailbox's sync_seq right after this item's last change */
 };
+
+struct sim_map; /* store.c/util.c: string-keyed hash table */
 
 struct sim_mailbox {
 	struct sim_user *user;
 	struct sim_item **items;
 	size_t nitems, cap;
 	int64_t sync_seq;         /* bumps on every change (sync states) */
+	struct sim_map *index;    /* store.c: live items by ews_id and by immutable_id */
 };
 
 /* ---- requests ---- */
@@ -165,8 +169,21 @@ struct sim_claims {
 	char scp[512];            /* space-separated delegated scopes */
 	int64_t exp;
 };
+/* Returns 0 when valid, else the Exchange x-ms-diagnostics errorId that fits (2000001 invalid_token:
+ * missing/malformed; 2000000 invalid_signature; 2000002 token_expired, also when a "token_expired"
+ * fault is armed) with *why set to a static reason text. */
 int sim_verify_token(struct sim *s, const char *authorization_header, struct sim_claims *out,
 		     const char **why);
+
+/* Fault injection (main.c). Faults that a service renders itself ("ews_server_busy", or any kind a
+ * service chooses to own) are consumed by the service: returns true when an armed fault of this kind
+ * matches the current request (path_prefix, next N / share) and consumes it; *retry_after_ms gets
+ * the fault's retry_after in milliseconds (may be NULL). Called with the lock held. */
+bool sim_take_fault(struct sim *s, const char *kind, int64_t *retry_after_ms);
+
+/* "2026-01-05T09:00:00Z" (also without Z, or with fractional seconds / +00:00) -> Unix seconds.
+ * Returns 0 on success, -1 when the text is not such a time. */
+int sim_parse_utc(const char *iso, int64_t *out);
 
 /* Service handlers: each returns true when it handled the path. Called with the lock held. */
 bool sim_identity_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp);
