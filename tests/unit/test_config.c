@@ -303,6 +303,22 @@ static void test_secrets(void)
 	   "error messages never carry the secret");
 }
 
+/* The commented example shipped in docs/ loads as it is (tests run from the source tree). */
+static void test_example(void)
+{
+	struct config cfg;
+	struct error err = {{0}};
+	const char *path = "docs/examples/leavesync.conf";
+
+	if (access(path, R_OK) < 0) {
+		ok(1, "# SKIP %s not found from this directory", path);
+		return;
+	}
+	ok(config_load(path, false, &cfg, &err) == 0, "%s loads: %s", path, err.msg);
+	is_int((long long)cfg.nkinds, 3, "it defines three kinds");
+	config_free(&cfg);
+}
+
 static void test_permissions(void)
 {
 	struct config cfg;
@@ -333,6 +349,7 @@ int main(void)
 	test_bad_structure();
 	test_secrets();
 	test_permissions();
+	test_example();
 	unlink(conf);
 	rmdir(dir);
 	return done_testing();
