@@ -28,4 +28,8 @@ long token_source_requests(const struct token_source *ts);
 struct token_source *token_source_for(const struct config *cfg, const char *backend_name,
 				      struct error *err);
 
+/* The resource (token audience) for a service URL: "https://graph.microsoft.com" or
+ * "https://outlook.office365.com", or a national cloud's host when url is on one. */
+const char *token_resource_for(const char *service_url, bool graph);
+
 #endif
