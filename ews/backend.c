@@ -1,0 +1,645 @@
+/* The EWS backend (engine/backend.h): a session holds one HTTP client (connection reuse) and the
+ * [ews] settings; every request impersonates one mailbox (ExchangeImpersonation + X-AnchorMailbox,
+ * research §1.4-1.5), so write batches are per mailbox (no CAP_CROSS_MAILBOX_BATCH).
+ * HTTP outcomes are mapped here (401: one fresh token then give up; 403: EWS blocked; 429/503:
+ * Retry-After; other 5xx and non-XML answers: retry), SOAP outcomes in response.c through errors.c.
+ */
+#include "ews/ews.h"
+
+#include "common/util.h"
+#include "engine/config.h"
+#include "engine/http.h"
+
+#include <libxml/parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct be_session {
+	const struct backend_env *env;
+	char *url;
+	char *version;
+	size_t batch; /* items per request ([ews] batch_size) */
+	struct http_client *http;
+};
+
+/* ---- transport ---- */
+
+/* A mailbox goes into an HTTP header and the SOAP header: no controls, spaces or angle brackets. */
+static bool mailbox_ok(const char *mb)
+{
+	if (!mb || !*mb || strlen(mb) > 320 || !strchr(mb, '@'))
+		return false;
+	for (const unsigned char *p = (const unsigned char *)mb; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f || *p == '<' || *p == '>' || *p == ',' || *p == ';')
+			return false;
+	return true;
+}
+
+static bool looks_like_xml(const struct http_response *resp)
+{
+	if (resp->content_type && !strcasestr(resp->content_type, "xml"))
+		return false;
+	const char *p = resp->body ? resp->body : "";
+	while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+		p++;
+	return *p == '<' && strncasecmp(p, "<html", 5) != 0 &&
+	       strncasecmp(p, "<!doctype html", 14) != 0;
+}
+
+static enum be_status from_table(const char *key, struct error *err, const char *fmt_detail,
+                                 const char *url, long status, const char *detail)
+{
+	const struct ews_error_info *info = ews_error_lookup(key);
+
+	error_set(err, "EWS at %s answered HTTP %ld%s%s: %s Fix: %s", url, status,
+	          fmt_detail ? fmt_detail : "", detail ? detail : "", info->meaning, info->fix);
+	return info->status;
+}
+
+/* Maps an HTTP status that carries no SOAP answer; BE_OK when the body should be parsed. */
+static enum be_status http_status(const struct be_session *s, const struct http_response *resp,
+                                  int *retry_ms, struct error *err)
+{
+	long st = resp->status;
+
+	if (st == 401) {
+		char diag[200];
+		snprintf(diag, sizeof(diag), "%s",
+		         resp->www_authenticate ? resp->www_authenticate : "(none)");
+		return from_table("HTTP 401", err, " with WWW-Authenticate: ", s->url, st, diag);
+	}
+	if (st == 403) /* research §1.8, §8: permanent for the mailbox, never retried */
+		return from_table("HTTP 403", err, NULL, s->url, st, NULL);
+	if (st == 429 || st == 503) {
+		*retry_ms = resp->retry_after_ms > 0 ? (int)resp->retry_after_ms : 0;
+		return from_table("HTTP 429/503", err, NULL, s->url, st, NULL);
+	}
+	if (!looks_like_xml(resp)) {
+		const struct ews_error_info *info = ews_error_lookup("not XML");
+		error_set(err,
+		          "EWS at %s answered HTTP %ld with content type %s, not a SOAP document. "
+		          "Fix: %s",
+		          s->url, st, resp->content_type ? resp->content_type : "(none)",
+		          info->fix);
+		return st >= 500 || st < 400 ? info->status : BE_FINAL;
+	}
+	/* SOAP answers come with 200, and with 500 for faults (parsed, research §7.3). */
+	if (st == 200 || st == 500 || st == 400)
+		return BE_OK;
+	if (st >= 500)
+		return from_table("HTTP 5xx", err, NULL, s->url, st, NULL);
+	return from_table("HTTP other", err, NULL, s->url, st, NULL);
+}
+
+static enum be_status get_token(struct be_session *s, const char *mailbox, bool force,
+                                const char **token, struct error *err)
+{
+	*token = NULL;
+	if (!s->env->tokens)
+		return BE_OK;
+	enum be_status st = s->env->tokens->get(s->env->tokens, mailbox, force, token, err);
+	if (st != BE_OK)
+		error_prefix(err, "access token for EWS: ");
+	return st;
+}
+
+/* POSTs one SOAP request for mailbox. BE_OK: *resp holds a SOAP document to parse (any status).
+ * Otherwise resp is freed and err/retry_ms say why. */
+static enum be_status post(struct be_session *s, const char *mailbox, const char *body, size_t len,
+                           struct http_response *resp, int *retry_ms, struct error *err)
+{
+	char anchor[400], request_id[80];
+	char uuid[37];
+	const char *token;
+
+	*retry_ms = 0;
+	memset(resp, 0, sizeof(*resp));
+	uuid_v4(uuid);
+	snprintf(anchor, sizeof(anchor), "X-AnchorMailbox: %s", mailbox);
+	snprintf(request_id, sizeof(request_id), "client-request-id: %s", uuid);
+	const char *headers[] = {anchor, "Accept: text/xml", request_id,
+	                         "return-client-request-id: true", NULL};
+	struct http_request req = {.method = "POST",
+	                           .url = s->url,
+	                           .content_type = "text/xml; charset=utf-8",
+	                           .body = body,
+	                           .body_len = len,
+	                           .headers = headers};
+	for (int attempt = 0; attempt < 2; attempt++) {
+		enum be_status st = get_token(s, mailbox, attempt > 0, &token, err);
+		if (st != BE_OK)
+			return st;
+		req.bearer = token;
+		enum http_failure f = http_perform(s->http, &req, resp, err);
+		if (f == HTTP_ERR_TLS)
+			return BE_FINAL;
+		if (f != HTTP_OK)
+			return BE_RETRY_NOW; /* the engine looks creates up by sync key before
+			                        resending */
+		if (resp->status != 401 || attempt > 0)
+			break;
+		http_response_free(
+		    resp); /* 401: the token may have expired; fetch a new one once */
+		memset(resp, 0, sizeof(*resp));
+	}
+	enum be_status st = http_status(s, resp, retry_ms, err);
+	if (st != BE_OK)
+		http_response_free(resp);
+	return st;
+}
+
+/* ---- writes ---- */
+
+typedef char *(*build_fn)(const struct ews_target *tg, struct be_item *const *items,
+                          const struct ews_zones *zones, size_t n, size_t *len);
+typedef enum be_status (*parse_fn)(const char *body, size_t len, struct be_item *const *items,
+                                   size_t n, struct error *err);
+
+static void item_fail(struct be_item *it, enum be_status st, int retry_ms, const char *msg)
+{
+	it->status = st;
+	it->retry_after_ms = st == BE_RETRY_LATER ? retry_ms : 0;
+	snprintf(it->message, sizeof(it->message), "%s", msg);
+}
+
+/* Sends items[0..n-1] (one mailbox, checked) in requests of at most s->batch items. After a request
+ * fails as a whole, the rest are not sent and share its status. Returns BE_OK when per-item results
+ * were obtained for some item, else the shared status. */
+static enum be_status send_batches(struct be_session *s, const char *mailbox,
+                                   struct be_item **items, struct ews_zones *zones, size_t n,
+                                   build_fn build, parse_fn parse, struct error *err)
+{
+	struct ews_target tg = {s->version, mailbox};
+	enum be_status shared = BE_OK;
+	int shared_retry_ms = 0;
+	bool any_result = false;
+
+	for (size_t off = 0; off < n; off += s->batch) {
+		size_t k = n - off < s->batch ? n - off : s->batch;
+		if (shared != BE_OK) {
+			for (size_t i = 0; i < k; i++)
+				item_fail(items[off + i], shared, shared_retry_ms, err->msg);
+			continue;
+		}
+		size_t len;
+		char *body = build(&tg, items + off, zones ? zones + off : NULL, k, &len);
+		struct http_response resp;
+		int retry_ms;
+		enum be_status st = post(s, mailbox, body, len, &resp, &retry_ms, err);
+		free(body);
+		if (st == BE_OK) {
+			st = parse(resp.body, resp.body_len, items + off, k, err);
+			retry_ms = items[off]->retry_after_ms; /* a fault's BackOffMilliseconds */
+			http_response_free(&resp);
+		}
+		if (st != BE_OK)
+			error_prefix(err, "mailbox %s: ", mailbox);
+		if (st == BE_OK) {
+			any_result = true;
+			continue;
+		}
+		shared = st;
+		shared_retry_ms = retry_ms;
+		for (size_t i = 0; i < k; i++)
+			item_fail(items[off + i], st, retry_ms, err->msg);
+	}
+	return any_result || shared == BE_OK ? BE_OK : shared;
+}
+
+/* Clears outputs and checks the preconditions every write shares; fails the items that break them.
+ * Returns the mailbox (NULL when none is usable). */
+static const char *check_items(struct be_item *items, size_t n, bool need_id)
+{
+	const char *mailbox = n ? items[0].mailbox : NULL;
+	bool ok = mailbox_ok(mailbox);
+
+	for (size_t i = 0; i < n; i++) {
+		be_item_clear(&items[i]);
+		if (!ok)
+			item_fail(&items[i], BE_FINAL, 0,
+			          "the mailbox address is not a usable SMTP address; fix the leave "
+			          "entry's mailbox");
+		else if (strcmp(items[i].mailbox ? items[i].mailbox : "", mailbox) != 0)
+			item_fail(&items[i], BE_FINAL, 0,
+			          "internal: items of several mailboxes in one EWS write (the EWS "
+			          "backend "
+			          "has no CAP_CROSS_MAILBOX_BATCH)");
+		else if (need_id && (!items[i].remote_id || !*items[i].remote_id))
+			item_fail(&items[i], BE_FINAL, 0,
+			          "internal: no remote id to update or delete");
+		else
+			items[i].status = BE_OK;
+	}
+	return ok ? mailbox : NULL;
+}
+
+/* The items still to send (status BE_OK after checks), with their zones when with_events; items
+ * whose event cannot be written (unknown zone, bad dates) fail here alone. *sel and *zones are
+ * heap. */
+static size_t select_items(struct be_item *items, size_t n, bool with_events, int keyed,
+                           struct be_item ***sel, struct ews_zones **zones)
+{
+	size_t k = 0;
+
+	*sel = xcalloc(n + 1, sizeof(**sel));
+	*zones = with_events ? xcalloc(n + 1, sizeof(**zones)) : NULL;
+	for (size_t i = 0; i < n; i++) {
+		struct be_item *it = &items[i];
+		if (it->status != BE_OK)
+			continue;
+		if (keyed >= 0 && (it->change_key != NULL) != (keyed == 1))
+			continue;
+		if (with_events) {
+			struct error e = {{0}};
+			if (!it->ev || ews_event_zones(it->ev, &(*zones)[k], &e) != 0) {
+				item_fail(it, BE_FINAL, 0,
+				          it->ev ? e.msg : "internal: no event to write");
+				continue;
+			}
+		}
+		(*sel)[k++] = it;
+	}
+	return k;
+}
+
+static enum be_status write_items(struct be_session *s, struct be_item *items, size_t n,
+                                  bool need_id, bool with_events, int keyed, build_fn build,
+                                  parse_fn parse, struct error *err)
+{
+	struct be_item **sel;
+	struct ews_zones *zones;
+	const char *mailbox = check_items(items, n, need_id);
+
+	if (!mailbox) {
+		error_set(err, "%s", n ? items[0].message : "no items");
+		return BE_FINAL;
+	}
+	size_t k = select_items(items, n, with_events, keyed, &sel, &zones);
+	enum be_status st = k ? send_batches(s, mailbox, sel, zones, k, build, parse, err) : BE_OK;
+	free(sel);
+	free(zones);
+	return st;
+}
+
+static enum be_status ews_create_events(struct be_session *s, struct be_item *items, size_t n,
+                                        struct error *err)
+{
+	return write_items(s, items, n, false, true, -1, ews_build_create_items,
+	                   ews_parse_create_response, err);
+}
+
+static enum be_status ews_update_events(struct be_session *s, struct be_item *items, size_t n,
+                                        struct error *err)
+{
+	struct be_item **sel;
+	struct ews_zones *zones;
+	const char *mailbox = check_items(items, n, true);
+	enum be_status st = BE_OK;
+	bool any = false;
+
+	if (!mailbox) {
+		error_set(err, "%s", n ? items[0].message : "no items");
+		return BE_FINAL;
+	}
+	/* ConflictResolution is per request: items with a ChangeKey (NeverOverwrite) and without
+	 * (AlwaysOverwrite) go in separate requests. */
+	for (int keyed = 1; keyed >= 0; keyed--) {
+		size_t k = select_items(items, n, true, keyed, &sel, &zones);
+		if (k) {
+			enum be_status r =
+			    send_batches(s, mailbox, sel, zones, k, ews_build_update_items,
+			                 ews_parse_update_response, err);
+			any = any || r == BE_OK;
+			st = r != BE_OK ? r : st;
+		}
+		free(sel);
+		free(zones);
+	}
+	return any ? BE_OK : st;
+}
+
+static char *build_delete(const struct ews_target *tg, struct be_item *const *items,
+                          const struct ews_zones *zones, size_t n, size_t *len)
+{
+	(void)zones;
+	return ews_build_delete_items(tg, items, n, len);
+}
+
+static enum be_status ews_delete_events(struct be_session *s, struct be_item *items, size_t n,
+                                        struct error *err)
+{
+	return write_items(s, items, n, true, false, -1, build_delete, ews_parse_delete_response,
+	                   err);
+}
+
+/* ---- reads ---- */
+
+/* GetItem of ids in batches; cb for each item read (tagged or not when want_untagged). */
+static enum be_status get_items(struct be_session *s, const char *mailbox, const char *const *ids,
+                                size_t n, remote_event_cb cb, void *arg, bool *stopped,
+                                struct error *err)
+{
+	struct ews_target tg = {s->version, mailbox};
+
+	for (size_t off = 0; off < n && !*stopped; off += s->batch) {
+		size_t k = n - off < s->batch ? n - off : s->batch, len;
+		char *body = ews_build_get_item(&tg, ids + off, k, &len);
+		struct http_response resp;
+		struct ews_read_list l = {0};
+		int retry_ms;
+		enum be_status st = post(s, mailbox, body, len, &resp, &retry_ms, err);
+		free(body);
+		if (st == BE_OK) {
+			st = ews_parse_get_response(resp.body, resp.body_len, k, &l, err);
+			http_response_free(&resp);
+		}
+		if (st != BE_OK) {
+			ews_read_list_free(&l);
+			return error_prefix(err, "mailbox %s: ", mailbox), st;
+		}
+		for (size_t i = 0; i < l.n && !*stopped; i++)
+			if (l.v[i].re.remote_id && l.v[i].status != BE_GONE)
+				*stopped = cb(arg, &l.v[i].re) != 0;
+		ews_read_list_free(&l);
+	}
+	return BE_OK;
+}
+
+static enum be_status ews_get_event(struct be_session *s, const char *mailbox,
+                                    const char *remote_id, struct remote_event *out,
+                                    struct error *err)
+{
+	struct ews_target tg = {s->version, mailbox};
+	struct http_response resp;
+	struct ews_read_list l = {0};
+	int retry_ms;
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	if (!mailbox_ok(mailbox))
+		return error_set(err, "'%s' is not a usable SMTP address", mailbox ? mailbox : ""),
+		       BE_FINAL;
+	char *body = ews_build_get_item(&tg, &remote_id, 1, &len);
+	enum be_status st = post(s, mailbox, body, len, &resp, &retry_ms, err);
+	free(body);
+	if (st != BE_OK)
+		return st;
+	st = ews_parse_get_response(resp.body, resp.body_len, 1, &l, err);
+	http_response_free(&resp);
+	if (st == BE_OK && l.n == 1) {
+		st = l.v[0].status;
+		if (st == BE_OK || (st == BE_FINAL && l.v[0].re.remote_id)) {
+			*out = l.v[0].re; /* move */
+			memset(&l.v[0].re, 0, sizeof(l.v[0].re));
+			st = BE_OK;
+		} else {
+			error_set(err, "mailbox %s: %s", mailbox, l.v[0].message);
+		}
+	}
+	ews_read_list_free(&l);
+	return st;
+}
+
+/* Ids seen during one listing (items crossing a split view come back twice). */
+struct id_set {
+	char **v;
+	size_t n, cap;
+};
+
+static bool id_set_add(struct id_set *set, const char *id)
+{
+	for (size_t i = 0; i < set->n; i++)
+		if (strcmp(set->v[i], id) == 0)
+			return false;
+	if (set->n == set->cap) {
+		set->cap = set->cap ? 2 * set->cap : 64;
+		set->v = xrealloc(set->v, set->cap * sizeof(*set->v));
+	}
+	set->v[set->n++] = xstrdup(id);
+	return true;
+}
+
+static void id_set_free(struct id_set *set)
+{
+	for (size_t i = 0; i < set->n; i++)
+		free(set->v[i]);
+	free(set->v);
+	memset(set, 0, sizeof(*set));
+}
+
+static bool key_wanted(const char *key, const char *const *keys, size_t n)
+{
+	for (size_t i = 0; key && i < n; i++)
+		if (strcmp(key, keys[i]) == 0)
+			return true;
+	return false;
+}
+
+/* One FindItem request; parsed into *l. */
+static enum be_status find(struct be_session *s, const char *mailbox, const char *body, size_t len,
+                           struct ews_read_list *l, struct error *err)
+{
+	struct http_response resp;
+	int retry_ms;
+	enum be_status st = post(s, mailbox, body, len, &resp, &retry_ms, err);
+
+	if (st != BE_OK)
+		return st;
+	st = ews_parse_find_response(resp.body, resp.body_len, l, err);
+	http_response_free(&resp);
+	return st;
+}
+
+/* Tagged ids of one key chunk, all pages (restriction searches page by Offset, research §2.6). */
+static enum be_status find_keys_chunk(struct be_session *s, const char *mailbox,
+                                      const char *const *keys, size_t n, struct id_set *found,
+                                      struct error *err)
+{
+	struct ews_target tg = {s->version, mailbox};
+	long offset = 0;
+
+	for (;;) {
+		size_t len;
+		struct ews_read_list l = {0};
+		char *body = ews_build_find_by_keys(&tg, keys, n, offset, &len);
+		enum be_status st = find(s, mailbox, body, len, &l, err);
+		free(body);
+		if (st != BE_OK) {
+			ews_read_list_free(&l);
+			return st;
+		}
+		for (size_t i = 0; i < l.n; i++)
+			if (l.v[i].re.remote_id && key_wanted(l.v[i].re.ev.sync_key, keys, n))
+				id_set_add(found, l.v[i].re.remote_id);
+		bool last = l.includes_last || l.n == 0;
+		offset = l.next_offset > offset ? l.next_offset : offset + (long)l.n;
+		ews_read_list_free(&l);
+		if (last)
+			return BE_OK;
+	}
+}
+
+static enum be_status ews_find_by_sync_keys(struct be_session *s, const char *mailbox,
+                                            const char *const *keys, size_t n, remote_event_cb cb,
+                                            void *arg, struct error *err)
+{
+	struct id_set found = {0};
+	enum be_status st = BE_OK;
+	bool stopped = false;
+
+	if (!mailbox_ok(mailbox))
+		return error_set(err, "'%s' is not a usable SMTP address", mailbox ? mailbox : ""),
+		       BE_FINAL;
+	for (size_t off = 0; off < n && st == BE_OK; off += EWS_FIND_KEYS_PER_REQUEST) {
+		size_t k =
+		    n - off < EWS_FIND_KEYS_PER_REQUEST ? n - off : EWS_FIND_KEYS_PER_REQUEST;
+		st = find_keys_chunk(s, mailbox, keys + off, k, &found, err);
+	}
+	/* FindItem cannot return Body: the owned fields come from GetItem. */
+	if (st == BE_OK && found.n)
+		st = get_items(s, mailbox, (const char *const *)found.v, found.n, cb, arg, &stopped,
+		               err);
+	if (st != BE_OK && !strstr(err->msg, mailbox))
+		error_prefix(err, "mailbox %s: ", mailbox);
+	id_set_free(&found);
+	return st;
+}
+
+/* Collects the tagged ids of a CalendarView over [from, to); a truncated or over-limit view is
+ * split in two (CalendarView has no paging, research §2.5). */
+static enum be_status view_range(struct be_session *s, const char *mailbox, int64_t from,
+                                 int64_t to, struct id_set *tagged, struct error *err)
+{
+	struct ews_target tg = {s->version, mailbox};
+	struct ews_read_list l = {0};
+	size_t len;
+	char *body = ews_build_calendar_view(&tg, from, to, EWS_VIEW_MAX_ENTRIES, &len);
+	enum be_status st = find(s, mailbox, body, len, &l, err);
+
+	free(body);
+	bool too_many = (st == BE_OK && !l.includes_last) ||
+	                strcmp(l.error_code, "ErrorExceededFindCountLimit") == 0;
+	if (too_many && to - from > 3600) {
+		int64_t mid = from + (to - from) / 2;
+		ews_read_list_free(&l);
+		error_clear(err);
+		st = view_range(s, mailbox, from, mid, tagged, err);
+		return st == BE_OK ? view_range(s, mailbox, mid, to, tagged, err) : st;
+	}
+	if (too_many) {
+		ews_read_list_free(&l);
+		return error_set(err,
+		                 "more than %d calendar items within one hour; cannot list them "
+		                 "with a CalendarView",
+		                 EWS_VIEW_MAX_ENTRIES),
+		       BE_FINAL;
+	}
+	for (size_t i = 0; st == BE_OK && i < l.n; i++)
+		if (l.v[i].re.remote_id && l.v[i].re.ev.sync_key && *l.v[i].re.ev.sync_key)
+			id_set_add(tagged, l.v[i].re.remote_id);
+	ews_read_list_free(&l);
+	return st;
+}
+
+static enum be_status ews_list_events(struct be_session *s, const char *mailbox, int64_t from,
+                                      int64_t to, remote_event_cb cb, void *arg, struct error *err)
+{
+	struct id_set tagged = {0};
+	enum be_status st = BE_OK;
+	bool stopped = false;
+
+	if (!mailbox_ok(mailbox))
+		return error_set(err, "'%s' is not a usable SMTP address", mailbox ? mailbox : ""),
+		       BE_FINAL;
+	for (int64_t a = from; a < to && st == BE_OK; a += EWS_VIEW_MAX_SECONDS) {
+		int64_t b = to - a > EWS_VIEW_MAX_SECONDS ? a + EWS_VIEW_MAX_SECONDS : to;
+		st = view_range(s, mailbox, a, b, &tagged, err);
+	}
+	if (st == BE_OK && tagged.n)
+		st = get_items(s, mailbox, (const char *const *)tagged.v, tagged.n, cb, arg,
+		               &stopped, err);
+	if (st != BE_OK && !strstr(err->msg, mailbox))
+		error_prefix(err, "mailbox %s: ", mailbox);
+	id_set_free(&tagged);
+	return st;
+}
+
+static enum be_status ews_probe_mailbox(struct be_session *s, const char *mailbox,
+                                        struct error *err)
+{
+	struct ews_target tg = {s->version, mailbox};
+	struct http_response resp;
+	int retry_ms;
+	size_t len;
+
+	if (!mailbox_ok(mailbox))
+		return error_set(err, "'%s' is not a usable SMTP address", mailbox ? mailbox : ""),
+		       BE_FINAL;
+	char *body = ews_build_get_folder(&tg, &len);
+	enum be_status st = post(s, mailbox, body, len, &resp, &retry_ms, err);
+	free(body);
+	if (st == BE_OK) {
+		st = ews_parse_get_folder_response(resp.body, resp.body_len, err);
+		http_response_free(&resp);
+	}
+	if (st != BE_OK)
+		error_prefix(err, "mailbox %s: ", mailbox);
+	return st;
+}
+
+/* ---- session ---- */
+
+static enum be_status ews_session_open(const struct backend_env *env, struct be_session **out,
+                                       struct error *err)
+{
+	const struct service_config *c = env->cfg ? &env->cfg->ews : NULL;
+	const char *url = c && c->url ? c->url : EWS_DEFAULT_URL;
+	struct http_options opt = {.ca_file = env->ca_file};
+
+	*out = NULL;
+	if (!http_url_allowed(url))
+		return error_set(err,
+		                 "[ews] url = %s: must be https:// (plain http only to a loopback "
+		                 "host)",
+		                 url),
+		       BE_FINAL;
+	xmlInitParser();
+	struct http_client *http = http_client_new(&opt, err);
+	if (!http)
+		return BE_FINAL;
+	struct be_session *s = xcalloc(1, sizeof(*s));
+	s->env = env;
+	s->url = xstrdup(url);
+	s->version = xstrdup(c && c->server_version ? c->server_version : EWS_DEFAULT_VERSION);
+	s->batch = c && c->batch_size ? c->batch_size : EWS_DEFAULT_BATCH;
+	s->http = http;
+	*out = s;
+	return BE_OK;
+}
+
+static void ews_session_close(struct be_session *s)
+{
+	if (!s)
+		return;
+	http_client_free(s->http);
+	free(s->url);
+	free(s->version);
+	free(s);
+}
+
+const struct backend ews_backend = {
+    .name = "ews",
+    .caps = 0, /* impersonation is per request: one mailbox per write; ids change on moves */
+    .max_batch = EWS_DEFAULT_BATCH,
+    .session_open = ews_session_open,
+    .session_close = ews_session_close,
+    .create_events = ews_create_events,
+    .update_events = ews_update_events,
+    .delete_events = ews_delete_events,
+    .get_event = ews_get_event,
+    .find_by_sync_keys = ews_find_by_sync_keys,
+    .list_events = ews_list_events,
+    .probe_mailbox = ews_probe_mailbox,
+};
