@@ -116,7 +116,7 @@ static bool is_loopback_host(const char *host, size_t n)
 {
 	return (n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
 	       (n == 5 && strncmp(host, "[::1]", 5) == 0) ||
-	       (n >= 4 && strncmp(host, "127.", 4) == 0);
+	       (n >= 7 && strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == n);
 }
 
 /* https://HOST[...], or http://HOST[...] when HOST is a loopback address (the simulator). */

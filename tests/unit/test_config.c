@@ -201,6 +201,8 @@ static void test_bad_values(void)
 	bad("[ews]\nserver_version = Exchange2019\n", 2, "Exchange2016", "server_version 2019");
 	bad("[ews]\nurl = http://mail.contoso.com/EWS/Exchange.asmx\n", 2, "loopback",
 	    "plain http to a remote host");
+	bad("[graph]\nurl = http://127.attacker.example/v1.0\n", 2, "loopback",
+	    "a host name that only starts with 127.");
 	bad("[graph]\nauthority = ftp://login.example\n", 2, "https://", "an ftp authority");
 	bad("[graph]\nurl = https://user@graph.microsoft.com\n", 2, "user info",
 	    "a URL with user info");
