@@ -122,7 +122,7 @@ static void *worker_main(void *arg)
 	memset(&ws, 0, sizeof ws);
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		struct job *j;
+		struct job *j = NULL;
 		size_t si;
 
 		while (!p->stopping && (j = take_job(p)) == NULL)
