@@ -605,6 +605,14 @@ static enum be_status ews_session_open(const struct backend_env *env, struct be_
 		                 "host)",
 		                 url),
 		       BE_FINAL;
+	const char *version = c && c->server_version ? c->server_version : EWS_DEFAULT_VERSION;
+	if (strncmp(version, "Exchange2007", 12) == 0)
+		/* StartTimeZone/EndTimeZone need Exchange2010 or later (research §3.3). */
+		return error_set(err, "[ews] server_version = %s: leavesync needs Exchange2010 or "
+				      "later (all-day leave is anchored with StartTimeZone/EndTimeZone); "
+				      "use Exchange2016 for Exchange Online, 2016 and 2019",
+				 version),
+		       BE_FINAL;
 	xmlInitParser();
 	struct http_client *http = http_client_new(&opt, err);
 	if (!http)
@@ -612,7 +620,7 @@ static enum be_status ews_session_open(const struct backend_env *env, struct be_
 	struct be_session *s = xcalloc(1, sizeof(*s));
 	s->env = env;
 	s->url = xstrdup(url);
-	s->version = xstrdup(c && c->server_version ? c->server_version : EWS_DEFAULT_VERSION);
+	s->version = xstrdup(version);
 	s->batch = c && c->batch_size ? c->batch_size : EWS_DEFAULT_BATCH;
 	s->http = http;
 	*out = s;
