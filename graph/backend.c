@@ -115,6 +115,8 @@ enum be_status graph_get_json(struct be_session *s, const char *mailbox, const c
 		if (resp.status == 200) {
 			*out = graph_parse_json(resp.body, resp.body_len, resp.content_type, err);
 			http_response_free(&resp);
+			if (!*out)
+				error_prefix(err, "GET %.*s: ", (int)strcspn(url, "?"), url);
 			return *out ? BE_OK : BE_RETRY_NOW;
 		}
 		body = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
@@ -235,11 +237,15 @@ static enum be_status graph_get_event(struct be_session *s, const char *mailbox,
                                       const char *remote_id, struct remote_event *out,
                                       struct error *err)
 {
+	struct error local;
 	char *path = graph_path_event(mailbox, remote_id), *query = graph_query_event(s->prop_id);
 	struct buf url = BUF_INIT;
 	json_t *obj = NULL;
 	enum be_status st;
 
+	if (!err)
+		err = &local;
+	error_clear(err);
 	memset(out, 0, sizeof *out);
 	buf_printf(&url, "%s%s%s", s->base, path, query);
 	st = graph_get_json(s, mailbox, url.data, &obj, err);
@@ -323,10 +329,14 @@ static enum be_status graph_find_by_sync_keys(struct be_session *s, const char *
                                               const char *const *keys, size_t n, remote_event_cb cb,
                                               void *arg, struct error *err)
 {
+	struct error local;
 	struct graph_subreq *reqs = xcalloc(n ? n : 1, sizeof *reqs);
 	enum be_status st;
 	size_t i;
 
+	if (!err)
+		err = &local;
+	error_clear(err);
 	/* one documented $filter per key, all in one $batch (an `or` of Any() lambdas is not
 	 * documented for extended properties) */
 	for (i = 0; i < n; i++) {
@@ -354,11 +364,15 @@ static enum be_status graph_list_events(struct be_session *s, const char *mailbo
                                         int64_t to, remote_event_cb cb, void *arg,
                                         struct error *err)
 {
+	struct error local;
 	char *rel = graph_build_calendar_view(mailbox, s->prop_id, from, to);
 	char *url = graph_absolute_url(s->base, rel);
 	json_t *first = NULL;
 	enum be_status st;
 
+	if (!err)
+		err = &local;
+	error_clear(err);
 	st = graph_get_json(s, mailbox, url, &first, err);
 	if (st == BE_OK)
 		st = walk_pages(s, mailbox, first, NULL, cb, arg, err);
@@ -370,11 +384,15 @@ static enum be_status graph_list_events(struct be_session *s, const char *mailbo
 static enum be_status graph_probe_mailbox(struct be_session *s, const char *mailbox,
                                           struct error *err)
 {
+	struct error local;
 	char *path = graph_path_events(mailbox);
 	struct buf url = BUF_INIT;
 	json_t *page = NULL;
 	enum be_status st;
 
+	if (!err)
+		err = &local;
+	error_clear(err);
 	buf_printf(&url, "%s%s?$top=1&$select=id", s->base, path);
 	st = graph_get_json(s, mailbox, url.data, &page, err);
 	if (st != BE_OK)
