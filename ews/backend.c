@@ -150,6 +150,16 @@ static enum be_status post(struct be_session *s, const char *mailbox, const char
 	return st;
 }
 
+/* Names the URL and status on a response that could not be read (faults already name their code).
+ */
+static enum be_status in_context(enum be_status st, const struct be_session *s,
+                                 const struct http_response *resp, struct error *err)
+{
+	if (st != BE_OK && strncmp(err->msg, "EWS ", 4) != 0)
+		error_prefix(err, "EWS at %s answered HTTP %ld: ", s->url, resp->status);
+	return st;
+}
+
 /* ---- writes ---- */
 
 typedef char *(*build_fn)(const struct ews_target *tg, struct be_item *const *items,
@@ -190,7 +200,8 @@ static enum be_status send_batches(struct be_session *s, const char *mailbox,
 		enum be_status st = post(s, mailbox, body, len, &resp, &retry_ms, err);
 		free(body);
 		if (st == BE_OK) {
-			st = parse(resp.body, resp.body_len, items + off, k, err);
+			st = in_context(parse(resp.body, resp.body_len, items + off, k, err), s,
+			                &resp, err);
 			retry_ms = items[off]->retry_after_ms; /* a fault's BackOffMilliseconds */
 			http_response_free(&resp);
 		}
@@ -352,7 +363,9 @@ static enum be_status get_items(struct be_session *s, const char *mailbox, const
 		enum be_status st = post(s, mailbox, body, len, &resp, &retry_ms, err);
 		free(body);
 		if (st == BE_OK) {
-			st = ews_parse_get_response(resp.body, resp.body_len, k, &l, err);
+			st =
+			    in_context(ews_parse_get_response(resp.body, resp.body_len, k, &l, err),
+			               s, &resp, err);
 			http_response_free(&resp);
 		}
 		if (st != BE_OK) {
@@ -386,7 +399,8 @@ static enum be_status ews_get_event(struct be_session *s, const char *mailbox,
 	free(body);
 	if (st != BE_OK)
 		return st;
-	st = ews_parse_get_response(resp.body, resp.body_len, 1, &l, err);
+	st =
+	    in_context(ews_parse_get_response(resp.body, resp.body_len, 1, &l, err), s, &resp, err);
 	http_response_free(&resp);
 	if (st == BE_OK && l.n == 1) {
 		st = l.v[0].status;
@@ -447,7 +461,7 @@ static enum be_status find(struct be_session *s, const char *mailbox, const char
 
 	if (st != BE_OK)
 		return st;
-	st = ews_parse_find_response(resp.body, resp.body_len, l, err);
+	st = in_context(ews_parse_find_response(resp.body, resp.body_len, l, err), s, &resp, err);
 	http_response_free(&resp);
 	return st;
 }
@@ -581,7 +595,8 @@ static enum be_status ews_probe_mailbox(struct be_session *s, const char *mailbo
 	enum be_status st = post(s, mailbox, body, len, &resp, &retry_ms, err);
 	free(body);
 	if (st == BE_OK) {
-		st = ews_parse_get_folder_response(resp.body, resp.body_len, err);
+		st = in_context(ews_parse_get_folder_response(resp.body, resp.body_len, err), s,
+		                &resp, err);
 		http_response_free(&resp);
 	}
 	if (st != BE_OK)
@@ -608,10 +623,12 @@ static enum be_status ews_session_open(const struct backend_env *env, struct be_
 	const char *version = c && c->server_version ? c->server_version : EWS_DEFAULT_VERSION;
 	if (strncmp(version, "Exchange2007", 12) == 0)
 		/* StartTimeZone/EndTimeZone need Exchange2010 or later (research §3.3). */
-		return error_set(err, "[ews] server_version = %s: leavesync needs Exchange2010 or "
-				      "later (all-day leave is anchored with StartTimeZone/EndTimeZone); "
-				      "use Exchange2016 for Exchange Online, 2016 and 2019",
-				 version),
+		return error_set(
+		           err,
+		           "[ews] server_version = %s: leavesync needs Exchange2010 or "
+		           "later (all-day leave is anchored with StartTimeZone/EndTimeZone); "
+		           "use Exchange2016 for Exchange Online, 2016 and 2019",
+		           version),
 		       BE_FINAL;
 	xmlInitParser();
 	struct http_client *http = http_client_new(&opt, err);
