@@ -111,6 +111,7 @@ static int authenticate_confidential(struct idreq *r, const struct sim_app *app,
 			continue;
 		if (!expired)
 			return 0;
+		any_valid = false; /* the secret sent is an expired one */
 		break;
 	}
 	if (app->nsecrets && !any_valid) {

@@ -1,0 +1,93 @@
+#!/usr/bin/python3
+"""Drives m365sim with Debian's python3-msal, a client nobody here wrote.
+
+usage: msal_check.py AUTHORITY CA_FILE CLIENT_ID CLIENT_SECRET
+
+AUTHORITY is https://127.0.0.1:PORT/{tenant}. Prints "ok <step> ..." per step; exits 1 on the
+first failure with MSAL's own error. Setup follows research/real-clients.md: https authority,
+instance_discovery=False, a requests.Session with trust_env=False and verify=CA_FILE.
+"""
+import json
+import sys
+import threading
+import time
+import urllib.parse
+
+import msal
+import requests
+
+EWS = ["https://outlook.office365.com/.default"]
+CAL = ["https://graph.microsoft.com/Calendars.ReadWrite"]
+
+
+def session(ca):
+    s = requests.Session()
+    s.trust_env = False  # REQUESTS_CA_BUNDLE would otherwise override verify
+    s.verify = ca
+    return s
+
+
+def fail(step, result):
+    print("not ok %s: %s" % (step, json.dumps(result)[:600]))
+    sys.exit(1)
+
+
+def client_credentials(authority, ca, client_id, secret):
+    app = msal.ConfidentialClientApplication(
+        client_id, client_credential=secret, authority=authority,
+        instance_discovery=False, http_client=session(ca))
+    result = app.acquire_token_for_client(scopes=EWS)
+    if "access_token" not in result:
+        fail("client_credentials", result)
+    print("ok client_credentials expires_in=%s" % result.get("expires_in"))
+
+
+def approve_later(base, ca, user_code, user):
+    """The user signs in on another device: the simulator's control API approves the code."""
+    def run():
+        time.sleep(1.5)
+        session(ca).post(base + "/_sim/devicecode/approve",
+                         json={"user_code": user_code, "user": user}).raise_for_status()
+    t = threading.Thread(target=run)
+    t.start()
+    return t
+
+
+def device_flow_and_refresh(authority, ca, client_id):
+    app = msal.PublicClientApplication(
+        client_id, authority=authority, instance_discovery=False, http_client=session(ca))
+    flow = app.initiate_device_flow(scopes=CAL)
+    if "user_code" not in flow:
+        fail("device_flow initiate", flow)
+    parts = urllib.parse.urlsplit(authority)
+    approver = approve_later("%s://%s" % (parts.scheme, parts.netloc), ca, flow["user_code"],
+                             "alice@fabrikam.com")
+    flow["expires_at"] = time.time() + 60
+    result = app.acquire_token_by_device_flow(flow)
+    approver.join()
+    if "access_token" not in result or "refresh_token" not in result:
+        fail("device_flow", result)
+    user = result.get("id_token_claims", {}).get("preferred_username")
+    print("ok device_flow %s" % user)
+
+    refreshed = app.acquire_token_by_refresh_token(result["refresh_token"], scopes=CAL)
+    if "access_token" not in refreshed:
+        fail("refresh", refreshed)
+    if refreshed.get("refresh_token") in (None, result["refresh_token"]):
+        fail("refresh (rotation)", refreshed)
+    again = app.acquire_token_by_refresh_token(result["refresh_token"], scopes=CAL)
+    if again.get("error") != "invalid_grant":
+        fail("refresh (old token must be rejected)", again)
+    print("ok refresh rotated; old refresh token rejected with %s" % again.get("error_codes"))
+
+
+def main():
+    if len(sys.argv) != 5:
+        sys.exit(__doc__)
+    authority, ca, client_id, secret = sys.argv[1:]
+    client_credentials(authority, ca, client_id, secret)
+    device_flow_and_refresh(authority, ca, client_id)
+
+
+if __name__ == "__main__":
+    main()
