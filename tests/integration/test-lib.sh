@@ -43,7 +43,8 @@ leavesync() {
 
 test_expect_success() {
 	test_count=$((test_count + 1))
-	if (eval "$2") >"$TRASH/.out.$test_count" 2>&1; then
+	# Evaluated in this shell, as git's test-lib does, so that setup steps (sim_start, exports) last.
+	if { eval "$2"; } >"$TRASH/.out.$test_count" 2>&1; then
 		echo "ok $test_count - $1"
 	else
 		test_failures=$((test_failures + 1))
