@@ -65,7 +65,7 @@ static enum be_status http_status(const struct be_session *s, const struct http_
 	long st = resp->status;
 
 	if (st == 401) {
-		char diag[200];
+		char diag[160];
 		snprintf(diag, sizeof(diag), "%s",
 		         resp->www_authenticate ? resp->www_authenticate : "(none)");
 		return from_table("HTTP 401", err, " with WWW-Authenticate: ", s->url, st, diag);

@@ -135,18 +135,15 @@ static const struct ews_error_info table[] = {
      "The mailbox's calendar folder cannot be viewed as a calendar.",
      "Check the mailbox's default calendar in Outlook."},
     /* ---- transport (no EWS ResponseCode) ---- */
-    {"HTTP 401", BE_FINAL, 0,
-     "Exchange refused the access token, also after a fresh one was fetched.",
-     "Read the WWW-Authenticate / x-ms-diagnostics reason in the message: 2000008 means "
-     "full_access_as_app lacks admin consent; 2000003 a wrong audience (the token scope must be "
-     "https://outlook.office365.com/.default); run `leavesync doctor`."},
+    {"HTTP 401", BE_FINAL, 0, "Exchange refused the access token, also a freshly fetched one.",
+     "x-ms-diagnostics 2000008: grant admin consent for full_access_as_app; 2000003: the scope "
+     "must be https://outlook.office365.com/.default; run `leavesync doctor`."},
     {"HTTP 403", BE_FINAL, MAILBOX,
-     "Exchange Online blocked EWS for this application or mailbox (EWS disabled for the tenant "
-     "since October 2026 unless allow-listed, an Application Access Policy, RBAC for "
-     "Applications scope, or a Kiosk/F-licensed mailbox).",
-     "An admin runs Set-OrganizationConfig -EWSEnabled $true and adds the app's client id to "
-     "-EwsAllowedAppIDs, and checks the app's scope (docs/ews.md); or switch the mailbox to "
-     "[sync] backend = graph."},
+     "Exchange Online refuses EWS to this app or mailbox: EWS disabled for the tenant (off by "
+     "default since 1 October 2026 unless allow-listed), the app's RBAC or access-policy scope, "
+     "or a Kiosk/F-licensed mailbox.",
+     "Admin: Set-OrganizationConfig -EWSEnabled $true -EwsAllowedAppIDs <client id>; check the "
+     "app's scope (docs/ews.md); or use [sync] backend = graph."},
     {"HTTP 429/503", BE_RETRY_LATER, 0, "Exchange is overloaded or throttling.",
      "Nothing: retried after Retry-After."},
     {"HTTP 5xx", BE_RETRY_NOW, 0, "A server error without an EWS fault (load balancer, failover).",
