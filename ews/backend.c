@@ -65,9 +65,12 @@ static enum be_status http_status(const struct be_session *s, const struct http_
 	long st = resp->status;
 
 	if (st == 401) {
+		/* The reason is in error="..." at the end of a long Bearer challenge (research
+		 * §1.8). */
+		const char *wa = resp->www_authenticate ? resp->www_authenticate : "(none)";
+		const char *reason = strstr(wa, "error=");
 		char diag[160];
-		snprintf(diag, sizeof(diag), "%s",
-		         resp->www_authenticate ? resp->www_authenticate : "(none)");
+		snprintf(diag, sizeof(diag), "%s", reason ? reason : wa);
 		return from_table("HTTP 401", err, " with WWW-Authenticate: ", s->url, st, diag);
 	}
 	if (st == 403) /* research §1.8, §8: permanent for the mailbox, never retried */
