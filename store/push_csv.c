@@ -51,6 +51,26 @@ static bool at_line_end(const struct push_reader *rd, size_t pos)
 	       (rd->data[pos] == '\r' && pos + 1 < rd->len && rd->data[pos + 1] == '\n');
 }
 
+/* Text inside quotes: line breaks count as lines, and CRLF becomes LF (a CSV written on Windows
+ * has CRLF inside quoted fields too; a note keeps plain newlines). */
+static void append_quoted_span(struct push_reader *rd, const char *s, size_t len)
+{
+	while (len > 0) {
+		const char *cr = memchr(s, '\r', len);
+		size_t n = cr ? (size_t)(cr - s) : len;
+
+		buf_append(&rd->row, s, n);
+		for (size_t i = 0; i < n; i++)
+			rd->line += s[i] == '\n';
+		if (!cr)
+			return;
+		if (!(n + 1 < len && cr[1] == '\n'))
+			buf_append(&rd->row, "\r", 1); /* a lone CR stays (and is refused later) */
+		s = cr + 1;
+		len -= n + 1;
+	}
+}
+
 /* A quoted cell starting at the opening quote. */
 static enum row_result quoted_cell(struct push_reader *rd, long row_line, struct push_collector *pc)
 {
@@ -61,9 +81,7 @@ static enum row_result quoted_cell(struct push_reader *rd, long row_line, struct
 		const char *q = memchr(d + rd->pos, '"', rd->len - rd->pos);
 		size_t end = q ? (size_t)(q - d) : rd->len;
 
-		for (size_t i = rd->pos; i < end; i++)
-			rd->line += d[i] == '\n';
-		buf_append(&rd->row, d + rd->pos, end - rd->pos);
+		append_quoted_span(rd, d + rd->pos, end - rd->pos);
 		if (!q) {
 			push_problem(
 			    pc, row_line, "",

@@ -129,11 +129,11 @@ static const char three_ndjson[] =
     "\"2026-07-01\", \"end\": \"2026-07-01\", \"status\": \"cancelled\", \"revision\": 0, "
     "\"time_zone\": \"Europe/Riga\"}\n";
 
-/* BOM, CRLF, columns in another order, a quoted note with a comma, quotes and a line break. */
+/* BOM, CRLF, a quoted note with a comma, quotes and a CRLF line break (stored as LF). */
 static const char three_csv[] =
     "\xef\xbb\xbfid,mailbox,kind,start,end,status,revision,time_zone,note\r\n"
     "LV-1,alice@contoso.com,Annual leave,2026-12-24,2026-12-31,approved,3,Europe/Riga,\"Back on 4 "
-    "January, \"\"ok\"\"\nbye\"\r\n"
+    "January, \"\"ok\"\"\r\nbye\"\r\n"
     "LV-2,bob@contoso.com,Sick leave,2026-03-29T09:00,2026-03-29T13:30,approved,,America/"
     "Los_Angeles,\r\n"
     "LV-3,carol@contoso.com,Annual leave,2026-07-01,2026-07-01,cancelled,0,,\r\n";
