@@ -124,4 +124,22 @@ test_expect_success 'a declined device code sign-in fails with a clear message' 
 	test_grep "declined" decl.err
 '
 
+# A second simulator whose app has a certificate credential (tests/fixtures/tenant.json).
+sim_stop
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=LeaveSync app" \
+	-keyout app.key -out app.pem >/dev/null 2>&1 &&
+jq --arg cert "$TRASH/app.pem" '.apps[0].certificate = $cert' \
+	"$SRC_DIR/tests/fixtures/tenant.json" >tenant.json &&
+sim_start --fixture tenant.json || exit 1
+
+test_expect_success 'client credentials with a certificate (RS256 assertion) and an expired secret' '
+	CERT_FILE=$TRASH/app.pem KEY_FILE=$TRASH/app.key \
+	CERT_TENANT=fabrikam.onmicrosoft.com CERT_CLIENT=a0000000-0000-4000-8000-000000000001 \
+	EXPIRED_CLIENT=a0000000-0000-4000-8000-000000000002 \
+	EXPIRED_SECRET="expired-secret~abcdefghijklmnop.0123" "$LIVE" >cert.out 2>&1;
+	cat cert.out &&
+	grep -q "^1\.\.[1-9]" cert.out &&
+	! grep -q "^not ok" cert.out
+'
+
 test_done

@@ -116,6 +116,36 @@ static void test_client_credentials(void)
 	   err.msg);
 }
 
+static void *get_token_thread(void *arg)
+{
+	struct token_source *ts = arg;
+	const char *t = NULL;
+	struct error err;
+
+	return ts->get(ts, "alice@contoso.com", false, &t, &err) == BE_OK && t ? (void *)t : NULL;
+}
+
+static void test_app_source_threads(void)
+{
+	struct oauth_app app = demo_app(SECRET);
+	struct error err = {""};
+	struct token_source *ts =
+	    token_source_app_new(&app, "https://graph.microsoft.com/.default", sim_ca, &err);
+	pthread_t th[8];
+	void *got[8];
+	int same = 0;
+
+	for (int i = 0; i < 8; i++)
+		pthread_create(&th[i], NULL, get_token_thread, ts);
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], &got[i]);
+		same += got[i] && got[i] == got[0];
+	}
+	is_int(same, 8, "8 threads got the same token");
+	is_int(token_source_requests(ts), 1, "8 concurrent callers made one token request");
+	token_source_free(ts);
+}
+
 static void test_app_source(void)
 {
 	struct oauth_app app = demo_app(SECRET);
@@ -400,6 +430,52 @@ static void test_tls(void)
 	       "closed port: connect error");
 }
 
+/* With a fixture whose app has a certificate (CERT_FILE, KEY_FILE, CERT_TENANT, CERT_CLIENT). */
+static void test_certificate(void)
+{
+	struct oauth_app app = {.authority = sim_url,
+	                        .tenant = getenv("CERT_TENANT"),
+	                        .client_id = getenv("CERT_CLIENT"),
+	                        .cert_file = getenv("CERT_FILE"),
+	                        .key_file = getenv("KEY_FILE")};
+	struct oauth_token tok = {0};
+	struct oauth_error oe;
+	struct error err = {""};
+	struct config cfg;
+	struct token_source *ts;
+	const char *at;
+
+	is_int(oauth_client_credentials(http, &app, "https://outlook.office365.com/.default", &tok,
+	                                &oe, &err),
+	       BE_OK, "client credentials with a certificate assertion: %s", err.msg);
+	oauth_token_free(&tok);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.ca_file = (char *)sim_ca;
+	cfg.ews.configured = true;
+	cfg.ews.tenant_id = (char *)app.tenant;
+	cfg.ews.client_id = (char *)app.client_id;
+	cfg.ews.cert_file = (char *)app.cert_file;
+	cfg.ews.key_file = (char *)app.key_file;
+	cfg.ews.authority = (char *)sim_url;
+	ts = token_source_for(&cfg, "ews", &err);
+	ok(ts != NULL, "token_source_for ews with cert_file: %s", err.msg);
+	if (ts)
+		is_int(ts->get(ts, "x@fabrikam.com", false, &at, &err), BE_OK,
+		       "EWS token through the certificate: %s", err.msg);
+	token_source_free(ts);
+	if (getenv("EXPIRED_CLIENT")) {
+		struct oauth_app old = {.authority = sim_url,
+		                        .tenant = app.tenant,
+		                        .client_id = getenv("EXPIRED_CLIENT"),
+		                        .client_secret = getenv("EXPIRED_SECRET")};
+
+		oauth_client_credentials(http, &old, "https://outlook.office365.com/.default", &tok,
+		                         &oe, &err);
+		ok(oe.aadsts == 7000222 && strstr(err.msg, "add a new secret"),
+		   "an expired secret: 7000222 with the fix: %s", err.msg);
+	}
+}
+
 int main(void)
 {
 	struct error err = {""};
@@ -419,12 +495,19 @@ int main(void)
 		return 1;
 	}
 	dir = xstrndup(store_path, strlen("/tmp/test_oauth_live.XXXXXX"));
+	if (getenv("CERT_FILE")) {
+		test_certificate();
+		http_client_free(http);
+		free(dir);
+		return done_testing();
+	}
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(store_path, sizeof store_path, "%s/store.db", dir);
 	test_tls();
 	test_client_credentials();
 	test_app_source();
+	test_app_source_threads();
 	test_refresh_rotation();
 	test_delegated_source(store_path);
 	test_login(store_path);
