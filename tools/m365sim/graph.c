@@ -658,7 +658,7 @@ bool sim_graph_handle(struct sim *s, const struct sim_request *req, struct sim_r
 	graph_req_init(&r, req->method, req->path + 5, req->query, collect_headers(req));
 	host = graph_header(&r, "host");
 	snprintf(base, sizeof base, "%s://%s", sim_uses_tls(s) ? "https" : "http",
-		 host ? host : "graph.microsoft.com");
+	         host ? host : "graph.microsoft.com");
 	c.base_url = base;
 	c.st = graph_state(s);
 	if (req->body_len) {

@@ -129,7 +129,7 @@ static void run_one(struct graph_ctx *c, json_t *q, struct graph_reply *iout)
 void graph_batch(struct graph_ctx *c, struct graph_req *r, struct graph_reply *out)
 {
 	json_t *reqs = json_object_get(r->body, "requests"), *q, *responses;
-	const char *err;
+	const char *err = NULL;
 	size_t i;
 
 	sim_count(c->s, "graph.$batch");

@@ -114,8 +114,10 @@ bool graph_throttle_admit(struct graph_state *st, int64_t now, const char *app, 
 
 	while (drop < w->n && w->b[drop].second <= now - st->window_seconds)
 		w->total -= w->b[drop++].count;
-	memmove(w->b, w->b + drop, (w->n - drop) * sizeof *w->b);
-	w->n -= drop;
+	if (drop) {
+		memmove(w->b, w->b + drop, (w->n - drop) * sizeof *w->b);
+		w->n -= drop;
+	}
 	if (w->total >= st->budget) {
 		int64_t wait = w->n ? w->b[0].second + st->window_seconds - now : 1;
 		if (st->retry_after[0])
