@@ -60,6 +60,7 @@ int cmd_auth(const struct cli *cli, int argc, char **argv)
 	char *mailbox = NULL;
 	struct error err = {{0}};
 	struct config cfg;
+	struct store *st;
 	int c, rc;
 
 	if (cli_wants_help(argc, argv, auth_usage))
@@ -98,6 +99,13 @@ int cmd_auth(const struct cli *cli, int argc, char **argv)
 		free(mailbox);
 		return EXIT_USAGE;
 	}
+	/* The connection lives in the store: create it on a first login. */
+	if (cli_open_store(&cfg, true, &st) < 0) {
+		free(mailbox);
+		config_free(&cfg);
+		return EXIT_USAGE;
+	}
+	store_close(st);
 	rc = login_run(&cfg, mailbox, flow, redirect, &ui, &err);
 	if (rc < 0) {
 		cli_error("auth login: %s", err.msg);

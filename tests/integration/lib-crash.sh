@@ -1,0 +1,79 @@
+# lib-crash.sh: crash safety and throttling scenarios (issues 4 and 5), per backend (BACKEND, MODE).
+# 500 leave entries across 5 mailboxes; leavesync is killed with SIGKILL at 32 random moments of a
+# slowed-down sync, with HR pushes in between; the simulator also drops responses after committing.
+# Each ends with every approved leave having exactly one event and each cancelled one none.
+
+check_calendars() {
+	/usr/bin/python3 "$TEST_DIR/clients/check_calendars.py" "$TRASH/leavesync.db" "$SIM_URL" "$SIM_CA" "$@"
+}
+
+# random_ms SEED MAX: a reproducible pseudo-random delay in seconds, 0..MAX ms.
+random_delay() {
+	awk -v s="$1" -v m="$2" 'BEGIN { srand(s); printf "%.3f\n", rand() * m / 1000 }'
+}
+
+test_expect_success "$BACKEND: setup: 500 leave entries in 5 mailboxes" '
+	"$SRC_DIR/tools/gen-fixture" --mailboxes 5 -o fixture.json &&
+	sim_start --fixture fixture.json &&
+	write_config $BACKEND $MODE &&
+	printf "batch_size = 5\n" >>leavesync.conf &&
+	"$SRC_DIR/tools/gen-leave" --count 500 --mailboxes 5 --seed 7 -o leave.ndjson &&
+	leavesync init && leavesync push leave.ndjson &&
+	sim_ctl POST /_sim/mailboxes/user00001@contoso.com/items "{\"subject\":\"Personal\",\"start\":\"2026-06-01T09:00:00Z\",\"end\":\"2026-06-01T10:00:00Z\"}" >/dev/null
+'
+
+test_expect_success "$BACKEND: SIGKILL at 32 random moments, with pushes in between" '
+	sim_ctl POST /_sim/faults "{\"kind\":\"latency\",\"latency_ms\":25,\"share\":1}" >/dev/null &&
+	i=0 && kills=0 &&
+	while [ $kills -lt 32 ] && [ $i -lt 100 ]; do
+		i=$((i + 1))
+		"$BUILD_DIR/leavesync" sync >/dev/null 2>&1 &
+		pid=$!
+		sleep "$(random_delay $i 700)"
+		kill -9 $pid 2>/dev/null && kills=$((kills + 1))
+		wait $pid 2>/dev/null
+		if [ $((i % 8)) -eq 0 ]; then
+			"$SRC_DIR/tools/gen-leave" --count 500 --mailboxes 5 --seed 7 --revision $((i / 8 + 1)) |
+				awk -v r=$i "NR % 25 == r % 25 { sub(/\"approved\"/, \"\\\"cancelled\\\"\") } NR % 31 == r % 31 { sub(/\"cancelled\"/, \"\\\"approved\\\"\") } { print }" >changed.ndjson &&
+			leavesync push changed.ndjson >/dev/null || exit 1
+		fi
+	done &&
+	echo "killed $kills times" &&
+	test $kills -ge 32 &&
+	sim_ctl DELETE /_sim/faults >/dev/null &&
+	leavesync sync &&
+	check_calendars --expect-untagged 1
+'
+
+test_expect_success "$BACKEND: after the crashes a sync sends nothing" '
+	before=$(write_requests) &&
+	leavesync sync >out && test_grep "0 created, 0 updated, 0 deleted" out &&
+	test "$(write_requests)" = "$before"
+'
+
+test_expect_success "$BACKEND: responses dropped after the server committed: no duplicate" '
+	"$SRC_DIR/tools/gen-leave" --count 120 --mailboxes 5 --seed 99 |
+		sed "s/\"LV-/\"DROP-/" >drop.ndjson &&
+	leavesync push drop.ndjson >/dev/null &&
+	sim_ctl POST /_sim/faults "{\"kind\":\"drop\",\"after_commit\":true,\"share\":0.3}" >/dev/null &&
+	{ leavesync sync >out 2>&1; echo "first sync: exit $?"; cat out; } &&
+	sim_ctl DELETE /_sim/faults >/dev/null &&
+	n=0 && until leavesync sync >out 2>&1; do n=$((n + 1)); test $n -lt 3 || { cat out; exit 1; }; done &&
+	check_calendars --expect-untagged 1
+'
+
+test_expect_success "$BACKEND: a throttling storm completes with each item written once" '
+	"$SRC_DIR/tools/gen-leave" --count 150 --mailboxes 5 --seed 123 |
+		sed "s/\"LV-/\"STORM-/" >storm.ndjson &&
+	leavesync push storm.ndjson >/dev/null &&
+	sim_ctl POST /_sim/counters/reset >/dev/null &&
+	sim_ctl POST /_sim/faults "{\"kind\":\"$STORM_FAULT\",\"share\":0.17,\"retry_after\":0.2}" >/dev/null &&
+	sim_ctl POST /_sim/faults "{\"kind\":\"http503\",\"share\":0.17,\"retry_after\":0.2}" >/dev/null &&
+	leavesync sync >out 2>&1 &&
+	sim_ctl DELETE /_sim/faults >/dev/null &&
+	approved=$(grep -c "\"approved\"" storm.ndjson) &&
+	created=$(counter "$CREATED_COUNTER") &&
+	echo "approved $approved, created $created" &&
+	test "$created" = "$approved" &&
+	check_calendars --expect-untagged 1
+'
