@@ -422,6 +422,34 @@ test_expect_success 'an item created through the EWS side is found by Graph $fil
 	test "$(jq -r ".value[0].singleValueExtendedProperties[0].value" out.json)" = tenant-1:EWS-1
 '
 
+# ews_call MAILBOX BODY_XML: a SOAP call with the EWS token, impersonating MAILBOX; prints the reply.
+ews_call() {
+	cat >soap.xml <<EOF
+<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages">
+<soap:Header><t:RequestServerVersion Version="Exchange2016"/><t:ExchangeImpersonation><t:ConnectingSID><t:SmtpAddress>$1</t:SmtpAddress></t:ConnectingSID></t:ExchangeImpersonation></soap:Header>
+<soap:Body>$2</soap:Body></soap:Envelope>
+EOF
+	curl -sS --cacert "$SIM_CA" "$SIM_URL/EWS/Exchange.asmx" -H "Authorization: Bearer $(cat ews.tok)" \
+		-H "Content-Type: text/xml; charset=utf-8" -H "X-AnchorMailbox: $1" --data-binary @soap.xml
+}
+
+test_expect_success 'EWS CreateItem with the extended property is found by the Graph $filter' '
+	ews_call alice@contoso.com "<m:CreateItem SendMeetingInvitations=\"SendToNone\"><m:SavedItemFolderId><t:DistinguishedFolderId Id=\"calendar\"/></m:SavedItemFolderId><m:Items><t:CalendarItem><t:Subject>EWS leave</t:Subject><t:ExtendedProperty><t:ExtendedFieldURI PropertySetId=\"3B8A4C1E-9D2F-4E6A-8B7C-5D4E3F2A1B0C\" PropertyName=\"LeaveSyncKey\" PropertyType=\"String\"/><t:Value>tenant-1:EWS-2</t:Value></t:ExtendedProperty><t:Start>2025-05-12T00:00:00Z</t:Start><t:End>2025-05-13T00:00:00Z</t:End><t:IsAllDayEvent>true</t:IsAllDayEvent><t:LegacyFreeBusyStatus>OOF</t:LegacyFreeBusyStatus></t:CalendarItem></m:Items></m:CreateItem>" >ews.xml &&
+	test_grep "<m:ResponseCode>NoError</m:ResponseCode>" ews.xml &&
+	st=$(graph GET "/users/alice@contoso.com/events?\$filter=$(filter_for tenant-1:ews-2)") &&
+	expect_status "$st" 200 && test "$(jq ".value | length" out.json)" = 1 &&
+	test "$(jq -r ".value[0].subject" out.json)" = "EWS leave" &&
+	test "$(jq -r ".value[0].start.dateTime" out.json)" = 2025-05-12T00:00:00.0000000 &&
+	grep -q "Id=\"$(jq -r ".value[0].id" out.json)\"" ews.xml
+'
+
+test_expect_success 'EWS GetItem shows the extended property of an event created through Graph' '
+	ews_call alice@contoso.com "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties><t:FieldURI FieldURI=\"item:Subject\"/><t:ExtendedFieldURI PropertySetId=\"$PROP_GUID\" PropertyName=\"LeaveSyncKey\" PropertyType=\"String\"/></t:AdditionalProperties></m:ItemShape><m:ItemIds><t:ItemId Id=\"$(cat ev1.id)\"/></m:ItemIds></m:GetItem>" >ews.xml &&
+	test_grep "<t:Subject>Annual leave (updated)</t:Subject>" ews.xml &&
+	test_grep "PropertyName=\"LeaveSyncKey\" PropertyType=\"String\"/><t:Value>tenant-1:LV-1</t:Value>" ews.xml
+'
+
 test_expect_success 'permissions: role missing, mailbox outside the app scope, /me app-only' '
 	st=$(TOK=norole.tok graph GET /users/alice@contoso.com/calendar) &&
 	expect_error 403 ErrorAccessDenied "$st" &&
