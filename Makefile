@@ -6,7 +6,7 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
 PKGS      = libcurl libxml-2.0 jansson libical sqlite3 icu-uc icu-i18n inih libcrypto
-SIM_PKGS  = libmicrohttpd libxml-2.0 jansson libcrypto
+SIM_PKGS  = libmicrohttpd libxml-2.0 jansson libcrypto icu-uc icu-i18n
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build/asan

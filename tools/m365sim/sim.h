@@ -185,6 +185,10 @@ bool sim_take_fault(struct sim *s, const char *kind, int64_t *retry_after_ms);
  * Returns 0 on success, -1 when the text is not such a time. */
 int sim_parse_utc(const char *iso, int64_t *out);
 
+/* Whether the server speaks HTTPS, for absolute links (@odata.nextLink, deltaLink). graph_state.c has
+ * a weak default (true) until main.c defines it. */
+bool sim_uses_tls(struct sim *s);
+
 /* Service handlers: each returns true when it handled the path. Called with the lock held. */
 bool sim_identity_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp);
 bool sim_ews_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp);
