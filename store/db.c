@@ -100,15 +100,16 @@ static int create_private_file(const char *path, struct error *err)
 	return 0;
 }
 
+/* -wal and -shm must not be readable by more people than the database itself. */
 static void tighten_sidecar(const char *path, const char *suffix)
 {
 	char side[4096];
-	struct stat sb;
+	struct stat db, sb;
 
 	if (snprintf(side, sizeof side, "%s%s", path, suffix) >= (int)sizeof side)
 		return;
-	if (stat(side, &sb) == 0 && (sb.st_mode & 077))
-		chmod(side, 0600);
+	if (stat(path, &db) == 0 && stat(side, &sb) == 0 && (sb.st_mode & 0777 & ~db.st_mode))
+		chmod(side, sb.st_mode & db.st_mode & 0777);
 }
 
 static int apply_pragmas(struct store *st, struct error *err)
