@@ -245,7 +245,9 @@ test_expect_success 'calendarView pages with odata.maxpagesize and an opaque $sk
 	st=$(graph GET "/users/dave@contoso.com/calendarView?startDateTime=2024-09-03T00:00:00%2B02:00&endDateTime=2024-09-04T00:00:00Z") &&
 	test "$(jq -r "[.value[].subject] | join(\",\")" out.json)" = "Day 2,Day 3" &&
 	st=$(graph GET /users/dave@contoso.com/calendarView) &&
-	expect_error 400 ErrorInvalidParameter "$st"
+	expect_error 400 ErrorInvalidParameter "$st" &&
+	st=$(graph GET "/users/dave@contoso.com/calendarView?$q&\$skiptoken=%21%21") &&
+	expect_error 400 ErrorInvalidUrlQuery "$st"
 '
 
 test_expect_success 'PATCH with the current If-Match moves changeKey; a stale one is 412' '

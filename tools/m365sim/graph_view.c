@@ -158,6 +158,14 @@ static void reply_page(struct graph_ctx *c, struct graph_req *r, const struct gr
 	json_t *value = json_array(), *body;
 	char ctx[512];
 
+	if (tok && (!raw || !strchr(raw, '|'))) {
+		graph_error(c, r, out, 400, "ErrorInvalidUrlQuery",
+		            "The value of the $skiptoken parameter is invalid.");
+		free(tok);
+		free(raw);
+		json_decref(value);
+		return;
+	}
 	if (raw) {
 		long long ks = 0;
 		const char *bar = strchr(raw, '|');
