@@ -115,7 +115,7 @@ enum push_format push_detect_format(const char *data, size_t len)
 			return PUSH_JSON;
 		if (data[i] == '{')
 			return PUSH_NDJSON;
-		if (!strchr(" \t\r\n", data[i]))
+		if (!data[i] || !strchr(" \t\r\n", data[i]))
 			break;
 	}
 	return PUSH_CSV;
