@@ -58,9 +58,10 @@ static json_t *report_json(const struct reconcile_report *r, const struct reconc
 		json_array_append_new(blocked, json_string(r->blocked[i]));
 	format_utc(from, o->from);
 	format_utc(to, o->to);
-	return json_pack("{s:s, s:s, s:b, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:I}",
+	return json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:I}",
 			 "from", from, "to", to, "dry_run", o->dry_run, "mailboxes",
-			 (json_int_t)r->mailboxes, "events_listed", (json_int_t)r->listed, "counts",
+			 (json_int_t)r->mailboxes, "events_listed", (json_int_t)r->listed, "adopted",
+			 (json_int_t)r->adopted, "counts",
 			 counts, "findings", findings, "blocked", blocked, "repair", "created",
 			 (json_int_t)r->sync.stats.created, "updated",
 			 (json_int_t)r->sync.stats.updated, "deleted",
@@ -72,8 +73,9 @@ static json_t *report_json(const struct reconcile_report *r, const struct reconc
 /* A table per kind and mailbox, then each finding. */
 static void print_human(const struct reconcile_report *r, const struct reconcile_options *o)
 {
-	printf("reconcile: %lld mailboxes, %lld tagged events listed%s\n", (long long)r->mailboxes,
-	       (long long)r->listed, o->dry_run ? " (dry run: nothing changed)" : "");
+	printf("reconcile: %lld mailboxes, %lld tagged events listed, %lld adopted%s\n",
+	       (long long)r->mailboxes, (long long)r->listed, (long long)r->adopted,
+	       o->dry_run ? " (dry run: nothing changed)" : "");
 	if (r->n == 0) {
 		printf("reconcile: no drift\n");
 	} else {

@@ -9,12 +9,14 @@
 #include <string.h>
 
 static const char sync_usage[] =
-	"usage: leavesync sync\n"
+	"usage: leavesync sync [--force]\n"
 	"Writes pending changes (new, changed and cancelled leave) to the calendars.\n"
+	"A run that would delete more than [sync] delete_share of a mailbox's events deletes\n"
+	"nothing there and needs --force.\n"
 	"Exit status: 0 all done, 1 some items failed or wait (listed), 2 bad usage or config.\n";
 
 static const char resync_usage[] =
-	"usage: leavesync resync (--all | --mailbox EMAIL | --leave ID)\n"
+	"usage: leavesync resync (--all | --mailbox EMAIL | --leave ID) [--force]\n"
 	"Re-renders and rewrites those events even if they are believed current.\n";
 
 static void print_summary(const char *cmd, const struct sync_result *r, int64_t ms)
@@ -32,6 +34,8 @@ static void print_summary(const char *cmd, const struct sync_result *r, int64_t 
 	if (r->nproblems > r->nkept)
 		fprintf(stderr, "%s: ... and %zu more (see leavesync status)\n", cmd,
 			r->nproblems - r->nkept);
+	for (size_t i = 0; i < r->nblocked; i++)
+		fprintf(stderr, "%s: safety valve: %s\n", cmd, r->blocked[i]);
 }
 
 static int record_run(struct store *st, int64_t run_id, const char *cmd, int64_t started,
@@ -99,9 +103,9 @@ static int run_sync(const struct cli *cli, const char *cmd, struct sync_options 
 		cli_error("%s: %s", cmd, err.msg);
 		rc = EXIT_PARTIAL;
 	} else {
-		if (!cli->quiet || r.nproblems)
+		if (!cli->quiet || r.nproblems || r.nblocked)
 			print_summary(cmd, &r, now_ms() - t0);
-		rc = (r.stats.failed || r.stats.waiting) ? EXIT_PARTIAL : EXIT_DONE;
+		rc = (r.stats.failed || r.stats.waiting || r.nblocked) ? EXIT_PARTIAL : EXIT_DONE;
 	}
 	if (run_id)
 		record_run(st, run_id, cmd, started, &r, rc);
@@ -113,15 +117,31 @@ static int run_sync(const struct cli *cli, const char *cmd, struct sync_options 
 
 int cmd_sync(const struct cli *cli, int argc, char **argv)
 {
+	static const struct option opts[] = {{"force", no_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
 	struct sync_options opt = {0};
+	int c;
 
 	if (cli_wants_help(argc, argv, sync_usage))
 		return EXIT_DONE;
-	if (argc > 1) {
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c != 'F') {
+			fputs(sync_usage, stderr);
+			return EXIT_USAGE;
+		}
+		opt.force = true;
+	}
+	if (optind < argc) {
 		fputs(sync_usage, stderr);
 		return EXIT_USAGE;
 	}
 	return run_sync(cli, "sync", &opt);
+}
+
+static char *lower_case(char *s)
+{
+	for (char *p = s; *p; p++)
+		*p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+	return s;
 }
 
 int cmd_resync(const struct cli *cli, int argc, char **argv)
@@ -129,6 +149,7 @@ int cmd_resync(const struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
 					     {"mailbox", required_argument, NULL, 'm'},
 					     {"leave", required_argument, NULL, 'l'},
+					     {"force", no_argument, NULL, 'F'},
 					     {NULL, 0, NULL, 0}};
 	struct sync_options opt = {0};
 	int c, chosen = 0;
@@ -136,11 +157,15 @@ int cmd_resync(const struct cli *cli, int argc, char **argv)
 	if (cli_wants_help(argc, argv, resync_usage))
 		return EXIT_DONE;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'F') {
+			opt.force = true;
+			continue;
+		}
 		chosen++;
 		if (c == 'a')
 			opt.resync_all = true;
 		else if (c == 'm')
-			opt.resync_mailbox = optarg;
+			opt.resync_mailbox = lower_case(optarg);
 		else if (c == 'l')
 			opt.resync_leave = optarg;
 		else

@@ -345,9 +345,12 @@ static bool target_selected(const struct sync_options *opt, const struct target 
 {
 	if (opt->only_mailbox && strcmp(opt->only_mailbox, t->mailbox) != 0)
 		return false;
-	for (size_t i = 0; i < opt->nskip && !t->desired; i++)
-		if (strcmp(opt->skip_mailboxes[i], t->mailbox) == 0)
+	for (size_t i = 0; i < opt->nskip && !t->desired; i++) {
+		size_t n = strlen(t->mailbox);
+		const char *s = opt->skip_mailboxes[i];
+		if (strncmp(s, t->mailbox, n) == 0 && (s[n] == '\0' || s[n] == ':'))
 			return false;
+	}
 	return true;
 }
 
@@ -403,6 +406,42 @@ static int run_queue(struct run_ctx *x)
 	return rc < 0 || x->failed ? -1 : 0;
 }
 
+struct valve_ctx {
+	const struct config *cfg;
+	struct sync_result *r;
+};
+
+static int check_valve(void *arg, const char *mailbox, int64_t deletions, int64_t owned)
+{
+	struct valve_ctx *v = arg;
+	char msg[320];
+
+	if (valve_blocks(v->cfg, mailbox, deletions, owned, msg, sizeof msg)) {
+		v->r->blocked = xrealloc(v->r->blocked, (v->r->nblocked + 1) * sizeof *v->r->blocked);
+		v->r->blocked[v->r->nblocked++] = xstrdup(msg);
+	}
+	return 0;
+}
+
+/* Mailboxes where the queue would delete too much: left alone (deletions only) unless --force.
+ * *skip lists them and the caller's own skip list; the strings are borrowed. */
+static int apply_valve(const struct config *cfg, struct store *st, const struct sync_options *opt,
+		       struct sync_result *r, const char ***skip, size_t *nskip, struct error *err)
+{
+	struct valve_ctx v = {cfg, r};
+	size_t n = 0;
+
+	if (!opt->force && store_pending_deletions(st, check_valve, &v, err) < 0)
+		return -1;
+	*skip = xcalloc(opt->nskip + r->nblocked + 1, sizeof **skip);
+	for (size_t i = 0; i < opt->nskip; i++)
+		(*skip)[n++] = opt->skip_mailboxes[i];
+	for (size_t i = 0; i < r->nblocked; i++)
+		(*skip)[n++] = r->blocked[i]; /* "MAILBOX: ..." — compared up to the colon below */
+	*nskip = n;
+	return 0;
+}
+
 static int requeue_for_resync(struct store *st, const struct sync_options *opt, struct error *err)
 {
 	const char *leave = opt->resync_leave, *mailbox = opt->resync_mailbox;
@@ -417,22 +456,27 @@ static int requeue_for_resync(struct store *st, const struct sync_options *opt, 
 int sync_run(const struct config *cfg, struct store *st, const struct sync_options *opt,
 	     struct sync_result *r, struct error *err)
 {
-	struct run_ctx x = {.cfg = cfg, .st = st, .opt = opt, .r = r};
+	struct sync_options o = *opt;
+	struct run_ctx x = {.cfg = cfg, .st = st, .opt = &o, .r = r};
 	struct backend_envs envs;
 	struct state_counts counts;
+	const char **skip = NULL;
 	int rc;
 
 	memset(r, 0, sizeof *r);
 	if (requeue_for_resync(st, opt, err) < 0 || render_pass(cfg, st, err) < 0)
 		return -1;
-	if (store_state_counts(st, &counts, err) < 0)
+	if (store_state_counts(st, &counts, err) < 0 ||
+	    apply_valve(cfg, st, opt, r, &skip, &o.nskip, err) < 0)
 		return -1;
+	o.skip_mailboxes = skip;
 	x.total = counts.dirty;
 	backend_envs_init(&envs, cfg);
 	x.pool = pool_new(backend_envs_get, &envs, cfg->concurrency, cfg->mailbox_concurrency);
 	rc = run_queue(&x);
 	pool_free(x.pool);
 	backend_envs_free(&envs);
+	free(skip);
 	if (rc < 0)
 		memcpy(err, &x.err, sizeof *err);
 	return rc;
@@ -447,5 +491,8 @@ void sync_result_free(struct sync_result *r)
 		free(r->problems[i].message);
 	}
 	free(r->problems);
+	for (size_t i = 0; i < r->nblocked; i++)
+		free(r->blocked[i]);
+	free(r->blocked);
 	memset(r, 0, sizeof *r);
 }

@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[optind], commands[i].name) == 0) {
 			int sub_argc = argc - optind;
 			char **sub_argv = argv + optind;
-			optind = 1; /* reset getopt for the command's own options */
+			optind = 0; /* full getopt reset (GNU): options may follow operands */
 			return commands[i].run(&cli, sub_argc, sub_argv);
 		}
 	}

@@ -193,9 +193,10 @@ static void compare_event(struct mailbox_cmp *m, struct list_job *lj, struct rem
 	}
 	m->seen[i] = true;
 	m->seen_id[i] = xstrdup(re->remote_id);
-	if (t->state != TS_SYNCED || !t->remote_id) {
-		add_finding(m->r, lj->mailbox, t, t->remote_id ? "stuck" : "moved", "adopt",
-			    "event found by its sync key");
+	if (!t->remote_id && !t->synced) {
+		m->r->adopted++; /* a new or rebuilt store meeting its event: not drift */
+	} else if (t->state != TS_SYNCED || !t->remote_id) {
+		add_finding(m->r, lj->mailbox, t, "stuck", "adopt", "event found by its sync key");
 	} else if (strcmp(t->remote_id, re->remote_id) != 0) {
 		add_finding(m->r, lj->mailbox, t, "moved", "adopt", "event found under a new id");
 	}
@@ -278,19 +279,13 @@ struct rec_ctx {
 	size_t nskip;
 };
 
-/* The safety valve: deleting more than delete_share of a mailbox's engine-owned events (and at least
- * delete_min of them) needs --force, as vdirsyncer refuses to sync against an emptied side. */
-static bool valve_blocks(struct rec_ctx *x, const char *mailbox, size_t deletions, int64_t owned)
+static bool mailbox_blocked(struct rec_ctx *x, const char *mailbox, size_t deletions,
+			    int64_t owned)
 {
 	char msg[320];
 
-	if (x->opt->force || deletions == 0 || (int64_t)deletions < x->cfg->delete_min ||
-	    (double)deletions <= x->cfg->delete_share * (double)owned)
+	if (x->opt->force || !valve_blocks(x->cfg, mailbox, (int64_t)deletions, owned, msg, sizeof msg))
 		return false;
-	snprintf(msg, sizeof msg,
-		 "%s: would delete %zu of %lld engine-owned events (more than %.0f%%): nothing "
-		 "deleted there; check the store, then run reconcile --force",
-		 mailbox, deletions, (long long)owned, x->cfg->delete_share * 100.0);
 	x->r->blocked = xrealloc(x->r->blocked, (x->r->nblocked + 1) * sizeof *x->r->blocked);
 	x->r->blocked[x->r->nblocked++] = xstrdup(msg);
 	return true;
@@ -355,7 +350,7 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 	for (size_t i = 0; i < lj->n; i++)
 		compare_event(&m, lj, &lj->ev[i]);
 	compare_targets(&m, lj);
-	if (valve_blocks(x, lj->mailbox, count_deletions(x->r, first, m.ts, m.nts), m.owned)) {
+	if (mailbox_blocked(x, lj->mailbox, count_deletions(x->r, first, m.ts, m.nts), m.owned)) {
 		block_findings(x->r, first);
 		x->skip = xrealloc(x->skip, (x->nskip + 1) * sizeof *x->skip);
 		x->skip[x->nskip++] = xstrdup(lj->mailbox);
@@ -520,6 +515,7 @@ static int repair(struct rec_ctx *x, struct error *err)
 				  .run_id = x->opt->run_id,
 				  .skip_mailboxes = (const char *const *)x->skip,
 				  .nskip = x->nskip,
+				  .force = x->opt->force,
 				  .progress = x->opt->progress};
 
 	run_deletes(x);

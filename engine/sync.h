@@ -36,6 +36,8 @@ struct sync_result {
 	struct sync_stats stats;
 	struct sync_problem *problems; /* at most 100 kept; nproblems counts all */
 	size_t nproblems, nkept;
+	char **blocked;                /* safety valve: "MAILBOX: would delete N of M ..." */
+	size_t nblocked;
 };
 void sync_result_free(struct sync_result *r);
 
@@ -47,6 +49,7 @@ struct sync_options {
 	int64_t run_id;             /* run history row for drift records; 0: none */
 	const char *const *skip_mailboxes; /* no deletions here (safety valve): left queued */
 	size_t nskip;
+	bool force;                 /* pass the safety valve */
 	struct sync_progress progress;
 };
 
@@ -81,7 +84,8 @@ struct finding {
 struct reconcile_report {
 	struct finding *findings;
 	size_t n, cap;
-	int64_t mailboxes, listed, untagged_skipped;
+	int64_t mailboxes, listed;
+	int64_t adopted;            /* events a new or rebuilt store found by their sync key */
 	char **blocked;             /* "MAILBOX: would delete N of M events (>50%): run with --force" */
 	size_t nblocked;
 	struct sync_result sync;    /* the repair run */
@@ -91,6 +95,11 @@ void reconcile_report_free(struct reconcile_report *r);
 
 int reconcile_run(const struct config *cfg, struct store *st, const struct reconcile_options *opt,
 		  struct reconcile_report *r, struct error *err);
+
+/* The safety valve (engine/valve.c): true when deleting `deletions` of a mailbox's `owned` events
+ * needs --force; msg then says so. */
+bool valve_blocks(const struct config *cfg, const char *mailbox, int64_t deletions, int64_t owned,
+		  char *msg, size_t len);
 
 /* Backend chosen for a mailbox, by name. NULL for an unknown name. */
 const struct backend *backend_by_name(const char *name);

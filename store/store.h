@@ -171,6 +171,14 @@ int store_save_targets(struct store *st, const struct target *t, size_t n, struc
 int store_requeue_targets(struct store *st, const char *leave_id, const char *mailbox, bool force,
 			  bool stuck_only, struct error *err);
 
+/* The safety valve's counts: for each mailbox with queued deletions, how many engine-owned events
+ * (targets with a remote item) the queue would delete, and how many it owns. cb returns non-zero to
+ * stop. */
+int store_pending_deletions(struct store *st,
+			    int (*cb)(void *arg, const char *mailbox, int64_t deletions,
+				      int64_t owned),
+			    void *arg, struct error *err);
+
 /* Counts per state, and waiting/failed targets with reasons (status). */
 struct state_counts {
 	int64_t by_state[5];  /* indexed by enum target_state */

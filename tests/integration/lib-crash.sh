@@ -16,7 +16,7 @@ test_expect_success "$BACKEND: setup: 500 leave entries in 5 mailboxes" '
 	"$SRC_DIR/tools/gen-fixture" --mailboxes 5 -o fixture.json &&
 	sim_start --fixture fixture.json &&
 	write_config $BACKEND $MODE &&
-	printf "batch_size = 5\n" >>leavesync.conf &&
+	config_set ews batch_size 5 && config_set graph batch_size 5 &&
 	"$SRC_DIR/tools/gen-leave" --count 500 --mailboxes 5 --seed 7 -o leave.ndjson &&
 	leavesync init && leavesync push leave.ndjson &&
 	sim_ctl POST /_sim/mailboxes/user00001@contoso.com/items "{\"subject\":\"Personal\",\"start\":\"2026-06-01T09:00:00Z\",\"end\":\"2026-06-01T10:00:00Z\"}" >/dev/null
@@ -35,7 +35,7 @@ test_expect_success "$BACKEND: SIGKILL at 32 random moments, with pushes in betw
 		if [ $((i % 8)) -eq 0 ]; then
 			"$SRC_DIR/tools/gen-leave" --count 500 --mailboxes 5 --seed 7 --revision $((i / 8 + 1)) |
 				awk -v r=$i "NR % 25 == r % 25 { sub(/\"approved\"/, \"\\\"cancelled\\\"\") } NR % 31 == r % 31 { sub(/\"cancelled\"/, \"\\\"approved\\\"\") } { print }" >changed.ndjson &&
-			leavesync push changed.ndjson >/dev/null || exit 1
+			leavesync push changed.ndjson >/dev/null || return 1
 		fi
 	done &&
 	echo "killed $kills times" &&
@@ -58,7 +58,7 @@ test_expect_success "$BACKEND: responses dropped after the server committed: no 
 	sim_ctl POST /_sim/faults "{\"kind\":\"drop\",\"after_commit\":true,\"share\":0.3}" >/dev/null &&
 	{ leavesync sync >out 2>&1; echo "first sync: exit $?"; cat out; } &&
 	sim_ctl DELETE /_sim/faults >/dev/null &&
-	n=0 && until leavesync sync >out 2>&1; do n=$((n + 1)); test $n -lt 3 || { cat out; exit 1; }; done &&
+	n=0 && until leavesync sync >out 2>&1; do n=$((n + 1)); test $n -lt 3 || { cat out; return 1; }; done &&
 	check_calendars --expect-untagged 1
 '
 

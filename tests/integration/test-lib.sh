@@ -44,13 +44,18 @@ leavesync() {
 test_expect_success() {
 	test_count=$((test_count + 1))
 	# Evaluated in this shell, as git's test-lib does, so that setup steps (sim_start, exports) last.
-	if { eval "$2"; } >"$TRASH/.out.$test_count" 2>&1; then
+	# A body may `return 1` (from inside loops); never `exit`.
+	if test_run_body_ "$2" >"$TRASH/.out.$test_count" 2>&1; then
 		echo "ok $test_count - $1"
 	else
 		test_failures=$((test_failures + 1))
 		echo "not ok $test_count - $1"
 		sed 's/^/#   /' "$TRASH/.out.$test_count" | tail -n 40
 	fi
+}
+
+test_run_body_() {
+	eval "$1"
 }
 
 test_done() {
@@ -213,4 +218,14 @@ counter() {
 # write_requests: EWS/Graph write operations the simulator served (creates, updates, deletes, batches).
 write_requests() {
 	sim_ctl GET /_sim/counters | jq '[to_entries[] | select(.key | test("CreateItem|UpdateItem|DeleteItem|POST events|PATCH|DELETE event|batch"; "i")) | .value] | add // 0'
+}
+
+# config_set SECTION KEY VALUE: sets a key in a section of leavesync.conf (the section must exist).
+config_set() {
+	awk -v sec="[$1]" -v line="$2 = $3" -v key="$2" '
+		$0 == sec { print; print line; insec = 1; next }
+		/^\[/ { insec = 0 }
+		insec && $1 == key { next }
+		{ print }' leavesync.conf >leavesync.conf.new &&
+	mv leavesync.conf.new leavesync.conf && chmod 600 leavesync.conf
 }
