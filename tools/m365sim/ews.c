@@ -272,10 +272,13 @@ static void handle(struct sim *s, const struct sim_request *req, struct sim_resp
 	                                      : NULL,
 	                    .version_rank = ews_version_rank(env.version)};
 	const char *err = env.impersonation ? impersonate(&c, env.impersonation) : NULL;
-	if (err)
+	if (err) {
 		ews_fault(resp, err, NULL, NULL, NULL, NULL);
-	else
+	} else {
+		c.tz = ews_tz_new();
 		dispatch(&c, resp);
+		ews_tz_free(c.tz);
+	}
 	ews_envelope_free(&env);
 }
 

@@ -219,7 +219,7 @@ static const char *view_time(struct ews_ctx *c, xmlNodePtr view, const char *nam
 	if (rc != 0)
 		return "ErrorInvalidRequest";
 	if (!zone && c->tz_context && c->version_rank >= EWS_RANK_2010 &&
-	    ews_local_to_utc(c->tz_context, *t, t) != 0)
+	    ews_local_to_utc(c->tz, c->tz_context, *t, t) != 0)
 		return "ErrorCalendarInvalidTimeZone";
 	return NULL;
 }

@@ -106,12 +106,16 @@ bool ews_parse_bool(const char *s);
 /* Parses xs:dateTime. *has_zone tells whether it carried Z or an offset (then *utc is final).
  * Otherwise the fields are a wall-clock time to resolve with ews_local_to_utc. Returns 0 or -1. */
 int ews_parse_datetime(const char *s, int64_t *utc, bool *has_zone);
+/* Per-request cache of ICU calendars by Windows zone id. */
+struct ews_tz;
+struct ews_tz *ews_tz_new(void);
+void ews_tz_free(struct ews_tz *tz);
 /* Windows zone id -> is it known (ICU's CLDR windowsZones mapping)? */
-bool ews_tz_known(const char *windows_id);
+bool ews_tz_known(struct ews_tz *tz, const char *windows_id);
 /* Wall-clock seconds (as if UTC) in a Windows zone -> UTC. Returns 0 or -1 (unknown zone). */
-int ews_local_to_utc(const char *windows_id, int64_t wall, int64_t *utc);
+int ews_local_to_utc(struct ews_tz *tz, const char *windows_id, int64_t wall, int64_t *utc);
 /* UTC -> wall-clock seconds (as if UTC) in the zone. */
-int ews_utc_to_local(const char *windows_id, int64_t utc, int64_t *wall);
+int ews_utc_to_local(struct ews_tz *tz, const char *windows_id, int64_t utc, int64_t *wall);
 void ews_format_utc(char out[32], int64_t t);
 
 /* ---- ews_item.c ---- */
@@ -127,6 +131,7 @@ struct ews_ctx {
 	struct sim_mailbox *mailbox; /* the impersonated user's mailbox or NULL */
 	const char *tz_context;      /* TimeZoneContext Windows id or NULL */
 	int version_rank;
+	struct ews_tz *tz; /* ICU calendars for this request */
 	struct ews_out out;
 };
 

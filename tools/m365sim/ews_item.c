@@ -575,33 +575,32 @@ static const char *resolve_time(struct ews_ctx *c, const char *raw, const char *
 	int64_t t;
 	if (ews_parse_datetime(raw, &t, &has_zone) != 0)
 		return "ErrorInvalidValueForProperty";
-	if (!has_zone && strcmp(zone, "UTC") != 0 && ews_local_to_utc(zone, t, &t) != 0)
+	if (!has_zone && strcmp(zone, "UTC") != 0 && ews_local_to_utc(c->tz, zone, t, &t) != 0)
 		return "ErrorCalendarInvalidTimeZone";
-	(void)c;
 	*out = t;
 	return NULL;
 }
 
 /* Moves start back and end forward to midnights in their zones (all-day rule, §3.2). */
-static void widen_all_day(struct sim_item *it)
+static void widen_all_day(struct ews_ctx *c, struct sim_item *it)
 {
 	int64_t wall;
 	const char *sz = it->start_tz ? it->start_tz : "UTC";
 	const char *ez = it->end_tz ? it->end_tz : sz;
-	if (ews_utc_to_local(sz, it->start, &wall) == 0) {
+	if (ews_utc_to_local(c->tz, sz, it->start, &wall) == 0) {
 		int64_t mid = wall - ((wall % 86400) + 86400) % 86400;
-		ews_local_to_utc(sz, mid, &it->start);
+		ews_local_to_utc(c->tz, sz, mid, &it->start);
 	}
-	if (ews_utc_to_local(ez, it->end, &wall) == 0) {
+	if (ews_utc_to_local(c->tz, ez, it->end, &wall) == 0) {
 		int64_t r = ((wall % 86400) + 86400) % 86400;
 		if (r)
-			ews_local_to_utc(ez, wall - r + 86400, &it->end);
+			ews_local_to_utc(c->tz, ez, wall - r + 86400, &it->end);
 	}
 }
 
-static const char *check_zone(const char *id)
+static const char *check_zone(struct ews_ctx *c, const char *id)
 {
-	return id && !ews_tz_known(id) ? "ErrorCalendarInvalidTimeZone" : NULL;
+	return id && !ews_tz_known(c->tz, id) ? "ErrorCalendarInvalidTimeZone" : NULL;
 }
 
 /* Applies the pending times to the item: zones first, then Start/End, then the all-day rule. */
@@ -609,10 +608,10 @@ static const char *resolve_times(struct ews_ctx *c, struct sim_item *it, struct 
                                  bool creating)
 {
 	const char *err;
-	if ((err = check_zone(pt->start_tz)) || (err = check_zone(pt->end_tz)) ||
-	    (err = check_zone(pt->meeting_tz)))
+	if ((err = check_zone(c, pt->start_tz)) || (err = check_zone(c, pt->end_tz)) ||
+	    (err = check_zone(c, pt->meeting_tz)))
 		return err;
-	if (c->tz_context && (pt->start || pt->end) && !ews_tz_known(c->tz_context))
+	if (c->tz_context && (pt->start || pt->end) && !ews_tz_known(c->tz, c->tz_context))
 		return "ErrorCalendarInvalidTimeZone";
 	const char *szone = reading_zone(c, pt->start_tz, pt);
 	const char *ezone = reading_zone(c, pt->end_tz ? pt->end_tz : pt->start_tz, pt);
@@ -635,7 +634,7 @@ static const char *resolve_times(struct ews_ctx *c, struct sim_item *it, struct 
 	if (pt->end_tz)
 		set_str(&it->end_tz, xstrdup(pt->end_tz));
 	if (it->is_all_day && (pt->start || pt->end || pt->all_day_changed || pt->start_tz))
-		widen_all_day(it);
+		widen_all_day(c, it);
 	if (it->end <= it->start)
 		return "ErrorCalendarEndDateIsEarlierThanStartDate";
 	if (it->end - it->start > FIVE_YEARS)

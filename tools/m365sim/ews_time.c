@@ -5,7 +5,10 @@
  * ErrorCalendarInvalidTimeZone. */
 #include "tools/m365sim/ews_int.h"
 
+#include "common/util.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unicode/ucal.h>
 #include <unicode/ustring.h>
@@ -74,6 +77,31 @@ void ews_format_utc(char out[32], int64_t t)
 	         (int)(rem % 3600 / 60), (int)(rem % 60));
 }
 
+/* ICU calendars by Windows zone id, for one request: opening one costs far more than using it. */
+#define TZ_CACHE 8
+struct ews_tz {
+	struct {
+		char id[128];
+		UCalendar *cal; /* NULL: ICU does not know the id */
+	} e[TZ_CACHE];
+	size_t n, next;
+};
+
+struct ews_tz *ews_tz_new(void)
+{
+	return xcalloc(1, sizeof(struct ews_tz));
+}
+
+void ews_tz_free(struct ews_tz *tz)
+{
+	if (!tz)
+		return;
+	for (size_t i = 0; i < tz->n; i++)
+		if (tz->e[i].cal)
+			ucal_close(tz->e[i].cal);
+	free(tz);
+}
+
 /* Opens an ICU calendar in the IANA zone CLDR maps the Windows id to ("001" territory). */
 static UCalendar *open_zone(const char *windows_id)
 {
@@ -94,18 +122,33 @@ static UCalendar *open_zone(const char *windows_id)
 	return cal;
 }
 
-bool ews_tz_known(const char *windows_id)
+static UCalendar *zone(struct ews_tz *tz, const char *windows_id)
 {
-	UCalendar *cal = open_zone(windows_id);
-	if (!cal)
-		return false;
-	ucal_close(cal);
-	return true;
+	if (!windows_id || strlen(windows_id) >= sizeof tz->e[0].id)
+		return NULL;
+	for (size_t i = 0; i < tz->n; i++)
+		if (strcmp(tz->e[i].id, windows_id) == 0)
+			return tz->e[i].cal;
+	size_t slot = tz->n < TZ_CACHE ? tz->n++ : tz->next++ % TZ_CACHE;
+	if (tz->e[slot].cal)
+		ucal_close(tz->e[slot].cal);
+	snprintf(tz->e[slot].id, sizeof tz->e[slot].id, "%s", windows_id);
+	tz->e[slot].cal = open_zone(windows_id);
+	return tz->e[slot].cal;
 }
 
-int ews_local_to_utc(const char *windows_id, int64_t wall, int64_t *utc)
+bool ews_tz_known(struct ews_tz *tz, const char *windows_id)
 {
-	UCalendar *cal = open_zone(windows_id);
+	return zone(tz, windows_id) != NULL;
+}
+
+int ews_local_to_utc(struct ews_tz *tz, const char *windows_id, int64_t wall, int64_t *utc)
+{
+	if (windows_id && strcmp(windows_id, "UTC") == 0) {
+		*utc = wall;
+		return 0;
+	}
+	UCalendar *cal = zone(tz, windows_id);
 	if (!cal)
 		return -1;
 	int64_t days = wall >= 0 ? wall / 86400 : -((-wall + 86399) / 86400);
@@ -117,22 +160,24 @@ int ews_local_to_utc(const char *windows_id, int64_t wall, int64_t *utc)
 	ucal_setDateTime(cal, (int32_t)y, m - 1, d, (int32_t)(rem / 3600),
 	                 (int32_t)(rem % 3600 / 60), (int32_t)(rem % 60), &st);
 	UDate ms = ucal_getMillis(cal, &st);
-	ucal_close(cal);
 	if (U_FAILURE(st))
 		return -1;
 	*utc = (int64_t)(ms / 1000.0);
 	return 0;
 }
 
-int ews_utc_to_local(const char *windows_id, int64_t utc, int64_t *wall)
+int ews_utc_to_local(struct ews_tz *tz, const char *windows_id, int64_t utc, int64_t *wall)
 {
-	UCalendar *cal = open_zone(windows_id);
+	if (windows_id && strcmp(windows_id, "UTC") == 0) {
+		*wall = utc;
+		return 0;
+	}
+	UCalendar *cal = zone(tz, windows_id);
 	if (!cal)
 		return -1;
 	UErrorCode st = U_ZERO_ERROR;
 	ucal_setMillis(cal, (UDate)utc * 1000.0, &st);
 	int32_t off = ucal_get(cal, UCAL_ZONE_OFFSET, &st) + ucal_get(cal, UCAL_DST_OFFSET, &st);
-	ucal_close(cal);
 	if (U_FAILURE(st))
 		return -1;
 	*wall = utc + off / 1000;
