@@ -344,8 +344,10 @@ void sim_fixture_free(struct sim *s)
 		free_list(a->delegated_permissions);
 		free_list(a->scoped_mailboxes);
 	}
-	for (size_t i = 0; i < s->nmailboxes; i++)
+	for (size_t i = 0; i < s->nmailboxes; i++) {
 		sim_mailbox_clear(&s->mailboxes[i]);
+		sim_map_free(s->mailboxes[i].index);
+	}
 	for (size_t i = 0; i < s->nusers; i++) {
 		struct sim_user *u = &s->users[i];
 		free(u->upn);
