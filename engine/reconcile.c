@@ -197,12 +197,16 @@ static void compare_event(struct mailbox_cmp *m, struct list_job *lj, struct rem
 		m->r->adopted++; /* a new or rebuilt store meeting its event: not drift */
 	} else if (t->state != TS_SYNCED || !t->remote_id) {
 		add_finding(m->r, lj->mailbox, t, "stuck", "adopt", "event found by its sync key");
-	} else if (strcmp(t->remote_id, re->remote_id) != 0) {
+	} else if (strcmp(t->remote_id, re->remote_id) != 0 &&
+		   strcmp_null(t->backend, lj->job.be->name) == 0) {
+		/* (Under another backend the id differs by nature: a migration, not drift.) */
 		add_finding(m->r, lj->mailbox, t, "moved", "adopt", "event found under a new id");
 	}
-	if (strcmp_null(t->remote_id, re->remote_id) != 0 || strcmp_null(t->change_key, re->change_key)) {
+	if (strcmp_null(t->remote_id, re->remote_id) != 0 || strcmp_null(t->change_key, re->change_key) ||
+	    strcmp_null(t->backend, lj->job.be->name) != 0) {
 		set_str(&t->remote_id, re->remote_id);
 		set_str(&t->change_key, re->change_key);
+		set_str(&t->backend, lj->job.be->name);
 		m->changed[i] = true;
 	}
 	struct event want;
