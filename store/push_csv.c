@@ -152,8 +152,10 @@ static enum row_result parse_row(struct push_reader *rd, long *row_line, struct 
 		end_cell(rd, off);
 		if (rd->pos < rd->len && d[rd->pos] == ',') {
 			rd->pos++;
-			if (rd->pos == rd->len)
-				end_cell(rd, rd->row.len); /* "a,b," at the very end */
+			if (rd->pos == rd->len) { /* "a,b," at the very end: an empty last cell */
+				end_cell(rd, rd->row.len);
+				return ROW_OK;
+			}
 			continue;
 		}
 		if (rd->pos < rd->len) { /* line end */
