@@ -44,9 +44,9 @@ void sim_reset(struct sim *s)
 	s->token_lifetime = s->default_token_lifetime;
 }
 
-static const char *const fault_kinds[] = {"http503",   "http429", "ews_server_busy",
-                                          "latency",   "drop",    "truncate",
-                                          "malformed", "html",    "token_expired"};
+static const char *const fault_kinds[] = {
+    "http503",   "http429", "ews_server_busy", "latency",       "drop",         "truncate",
+    "malformed", "html",    "token_expired",   "graph_http429", "graph_http503"};
 
 static bool known_kind(const char *k)
 {
