@@ -66,7 +66,7 @@ static void add_fault(struct sim *s, json_t *j, struct sim_response *resp)
 	if (!kind || strlen(kind) >= sizeof f.kind) {
 		fail(resp, 400,
 		     "\"kind\" is required: http503, http429, ews_server_busy, latency, drop, "
-		     "truncate, malformed, html or token_expired");
+		     "truncate, malformed, html, token_expired, graph_http429 or graph_http503");
 		return;
 	}
 	snprintf(f.kind, sizeof f.kind, "%s", kind);
