@@ -63,7 +63,7 @@ static void add_fault(struct sim *s, json_t *j, struct sim_response *resp)
 	json_t *next = json_object_get(j, "next"), *share = json_object_get(j, "share");
 	struct sim_fault f = {0};
 
-	if (!kind || strlen(kind) >= sizeof f.kind) {
+	if (!kind || !known_kind(kind)) {
 		fail(resp, 400,
 		     "\"kind\" is required: http503, http429, ews_server_busy, latency, drop, "
 		     "truncate, malformed, html, token_expired, graph_http429 or graph_http503");
@@ -86,9 +86,7 @@ static void add_fault(struct sim *s, json_t *j, struct sim_response *resp)
 	f.id = s->next_fault_id++;
 	s->faults = xrealloc(s->faults, (s->nfaults + 1) * sizeof *s->faults);
 	s->faults[s->nfaults++] = f;
-	sim_resp_json(
-	    resp, 201,
-	    json_pack("{s:I,s:b}", "id", (json_int_t)f.id, "known_kind", known_kind(kind)));
+	sim_resp_json(resp, 201, json_pack("{s:I}", "id", (json_int_t)f.id));
 }
 
 static void list_faults(struct sim *s, struct sim_response *resp)

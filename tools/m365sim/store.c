@@ -424,7 +424,10 @@ static void load_mailboxes(struct sim *s, json_t *mbs)
 		if (!mb)
 			continue; /* the fixture changed since: drop that mailbox's items */
 		sim_mailbox_clear(mb);
-		json_array_foreach(json_object_get(m, "items"), i, it) load_item(mb, it);
+		json_array_foreach(json_object_get(m, "items"), i, it)
+		{
+			load_item(mb, it);
+		}
 		mb->sync_seq = json_integer_value(json_object_get(m, "sync_seq"));
 	}
 }
