@@ -70,8 +70,36 @@ bench-push: all
 bench: all
 	LS_BUILD=$(BUILD) tools/bench
 
+# ---- fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c, built with clang into build/fuzz/ (the library
+# sources compiled again with -fsanitize=fuzzer-no-link,address,undefined). `make fuzz` runs each
+# target for FUZZ_SECONDS; `tools/fuzz --smoke` (part of `make test`) runs each briefly.
+FUZZ_CC      ?= clang
+FUZZ_BUILD    = build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS   = $(CPPFLAGS) -O1 -g $(filter-out -Werror -Wno-format-truncation,$(WARN)) $(FUZZ_SAN) \
+                -fsanitize=fuzzer-no-link $(shell pkg-config --cflags $(PKGS))
+FUZZ_SRC      = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN      = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJ  = $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BUILD)/libleavesync.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libleavesync.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
 fuzz:
-	tools/fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tools/fuzz
+
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
 
 format:
 	clang-format -i $(wildcard */*.c */*.h tools/m365sim/*.c tools/m365sim/*.h)
@@ -88,7 +116,7 @@ install: $(BUILD)/leavesync
 clean:
 	rm -rf build
 
-.PHONY: all test check-build bench bench-push fuzz format lint install clean
+.PHONY: all test check-build bench bench-push fuzz fuzz-build format lint install clean
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
