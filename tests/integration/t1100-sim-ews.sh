@@ -281,6 +281,14 @@ test_expect_success 'the schema example CreateItem is accepted and answered in E
 	grep -q "^request-id: " example.headers
 '
 
+test_expect_success 'a request without X-AnchorMailbox is still served (Exchange only serves it slower)' '
+	curl -sS --cacert "$SIM_CA" -o noanchor.resp -w "%{http_code}" -H "Authorization: Bearer $TOKEN" \
+		-H "Content-Type: text/xml; charset=utf-8" --data-binary @example.req.xml \
+		"$SIM_URL/EWS/Exchange.asmx" >noanchor.status &&
+	$PY summary.py noanchor.resp "$VALIDATE" >noanchor.sum && expect_ok noanchor &&
+	test "$(msgs noanchor)" = "Success NoError"
+'
+
 test_expect_success 'the out-of-order example is refused with ErrorSchemaValidation naming the element and line' '
 	cp "$SCHEMA/examples/create-calendaritem-out-of-order.xml" order.bad.xml && cp order.bad.xml order.xml &&
 	ews order && expect_fault order ErrorSchemaValidation &&

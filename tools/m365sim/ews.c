@@ -282,6 +282,11 @@ static void handle(struct sim *s, const struct sim_request *req, struct sim_resp
 	ews_envelope_free(&env);
 }
 
+int sim_ews_preload(char *why, size_t why_size)
+{
+	return ews_schema_load(why, why_size);
+}
+
 bool sim_ews_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp)
 {
 	if (strcasecmp(req->path, EWS_PATH) != 0)

@@ -381,7 +381,8 @@ static uint64_t fnv1a(const char *s, size_t n)
 static char *state_encode(struct sync_state *st, const char *smtp, const char *folder)
 {
 	struct buf b = BUF_INIT;
-	qsort(st->v, st->n, sizeof *st->v, by_id);
+	if (st->n)
+		qsort(st->v, st->n, sizeof *st->v, by_id);
 	buf_printf(&b, "LSS1\n%s\n%s\n", smtp, folder);
 	for (size_t i = 0; i < st->n; i++)
 		if (st->v[i].id)
@@ -428,6 +429,8 @@ static int state_decode(const char *text, const char *smtp, const char *folder,
 static struct sync_entry *state_find(struct sync_state *st, const char *id)
 {
 	struct sync_entry key = {(char *)id, 0, false};
+	if (st->n == 0)
+		return NULL;
 	return bsearch(&key, st->v, st->n, sizeof *st->v, by_id);
 }
 
