@@ -192,6 +192,9 @@ bool sim_uses_tls(struct sim *s);
 /* Service handlers: each returns true when it handled the path. Called with the lock held. */
 bool sim_identity_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp);
 bool sim_ews_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp);
+/* ews.c: compiles the EWS schema now rather than on the first EWS request (call once at startup; safe
+ * to skip). Returns 0, or -1 with why filled (the schema file was not found or does not compile). */
+int sim_ews_preload(char *why, size_t why_size);
 bool sim_graph_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp);
 
 #endif
