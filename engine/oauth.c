@@ -284,6 +284,15 @@ static int parse_token(const struct http_response *r, struct oauth_token *out)
 	return 0;
 }
 
+static bool body_is_json(const struct http_response *r)
+{
+	json_t *root = json_loadb(r->body ? r->body : "", r->body_len, 0, NULL);
+	bool ok = root != NULL;
+
+	json_decref(root);
+	return ok;
+}
+
 /* POSTs form to url. On a transport failure fills oe->http_status = 0 and err. */
 static enum be_status post_form(struct http_client *http, const char *url, const struct buf *form,
                                 struct http_response *resp, struct oauth_error *oe,
@@ -325,10 +334,21 @@ static enum be_status token_call(struct http_client *http, const char *url, cons
 			http_response_free(&resp);
 			return BE_OK;
 		}
-		error_set(err, "token endpoint %s answered HTTP 200 without an access_token (%s)",
-		          url, resp.content_type ? resp.content_type : "no content type");
+		st = body_is_json(&resp) ? BE_FINAL : BE_RETRY_LATER;
+		if (st == BE_FINAL)
+			error_set(
+			    err, "token endpoint %s answered HTTP 200 without an access_token (%s)",
+			    url, resp.content_type ? resp.content_type : "no content type");
+		else /* cut short or garbled on the way (a proxy, a dropped connection) */
+			error_set(
+			    err,
+			    "token endpoint %s answered HTTP 200 with an unreadable body (%s, "
+			    "%zu bytes, not JSON): retried; if it persists, check proxies "
+			    "between here and the endpoint",
+			    url, resp.content_type ? resp.content_type : "no content type",
+			    resp.body_len);
 		http_response_free(&resp);
-		return BE_FINAL;
+		return st;
 	}
 	oauth_parse_error(resp.body, resp.body_len, (int)resp.status, oe);
 	oauth_error_message(url, oe, err);
