@@ -34,7 +34,19 @@ __attribute__((weak)) bool sim_graph_handle(struct sim *s, const struct sim_requ
 	return false;
 }
 
+/* Until ews.c provides it: nothing to preload. */
+__attribute__((weak)) int sim_ews_preload(char *why, size_t why_size)
+{
+	(void)why, (void)why_size;
+	return 0;
+}
+
 /* ---- state access (sim.h) ---- */
+
+bool sim_uses_tls(struct sim *s)
+{
+	return s->tls;
+}
 
 void sim_lock(struct sim *s)
 {
@@ -593,6 +605,8 @@ int main(int argc, char **argv)
 		sim_free(&s);
 		return 2;
 	}
+	if (sim_ews_preload(err.msg, sizeof err.msg) < 0) /* not fatal: EWS requests will say why */
+		fprintf(stderr, "m365sim: EWS schema: %s\n", err.msg);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
