@@ -4,6 +4,7 @@
  * (warnings allowed), 1 when a check failed, 2 on bad usage or an unreadable config. */
 #include "common/util.h"
 #include "engine/cli.h"
+#include "engine/aadsts.h"
 #include "engine/doctor.h"
 
 #include <getopt.h>
@@ -13,12 +14,13 @@
 #include <string.h>
 
 static const char doctor_usage[] =
-    "usage: leavesync doctor [--mailbox EMAIL] [--json]\n"
+    "usage: leavesync doctor [--mailbox EMAIL] [--json] | --list-codes\n"
     "Checks the config, the Entra app registration, tokens, permissions and one calendar read,\n"
     "and explains each problem with its fix. Never prints a secret or a token.\n"
     "  --mailbox EMAIL  the mailbox whose calendar is read (default: [sync] test_mailbox)\n"
     "  --json           print {\"ok\": bool, \"checks\": [{\"name\", \"status\", \"cause\", "
     "\"fix\"}]}\n"
+    "  --list-codes     print the AADSTS codes doctor explains (a Markdown table)\n"
     "Exit status: 0 all checks passed (warnings allowed), 1 a check failed, 2 bad usage or "
     "config.\n";
 
@@ -73,6 +75,36 @@ static void print_human(const struct doctor_report *rep)
 	       failed, warned, warned == 1 ? "" : "s");
 }
 
+/* Text for a Markdown table cell: "<app>" outside `code` would be read as an HTML tag. */
+static void put_markdown(const char *s)
+{
+	bool code = false;
+
+	for (; *s; s++) {
+		if (*s == '`')
+			code = !code;
+		if (*s == '<' && !code)
+			putchar('\\');
+		putchar(*s);
+	}
+}
+
+/* The AADSTS table as docs/setup.md carries it (t3000-doctor.sh keeps the two identical). */
+static void print_codes(void)
+{
+	const struct aadsts_info *a;
+
+	puts("| AADSTS | name | cause | fix |");
+	puts("| --- | --- | --- | --- |");
+	for (unsigned long i = 0; (a = aadsts_entry(i)) != NULL; i++) {
+		printf("| %ld | %s | ", a->code, a->name);
+		put_markdown(a->cause);
+		fputs(" | ", stdout);
+		put_markdown(a->fix);
+		puts(" |");
+	}
+}
+
 /* The config could not be read: nothing else can be checked. */
 static int config_unreadable(const char *msg, bool json)
 {
@@ -92,6 +124,7 @@ int cmd_doctor(const struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"mailbox", required_argument, NULL, 'm'},
 	                                     {"json", no_argument, NULL, 'j'},
+	                                     {"list-codes", no_argument, NULL, 'l'},
 	                                     {NULL, 0, NULL, 0}};
 	struct doctor_options opt = {0};
 	struct doctor_report rep = {0};
@@ -107,6 +140,9 @@ int cmd_doctor(const struct cli *cli, int argc, char **argv)
 			opt.mailbox = optarg;
 		} else if (c == 'j') {
 			json = true;
+		} else if (c == 'l') {
+			print_codes();
+			return EXIT_DONE;
 		} else {
 			fputs(doctor_usage, stderr);
 			return EXIT_USAGE;

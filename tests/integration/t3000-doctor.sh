@@ -310,6 +310,26 @@ test_expect_success 'a client_id that is not a GUID' '
 	expect_fail out "\[graph\] client_id" "is not a GUID" "Application (client) ID"
 '
 
+test_expect_success 'a certificate: its key must match, and an unregistered one is AADSTS700027' '
+	openssl req -x509 -newkey rsa:2048 -nodes -days 10 -subj "/CN=leavesync doctor" \
+		-keyout app.key -out app.pem >/dev/null 2>&1 &&
+	openssl req -x509 -newkey rsa:2048 -nodes -days 10 -subj "/CN=other" \
+		-keyout other.key -out other.pem >/dev/null 2>&1 &&
+	chmod 600 app.key other.key &&
+	doctor_conf ews application $DEMO_CLIENT "" &&
+	unset LEAVESYNC_EWS_CLIENT_SECRET &&
+	add_key ews "cert_file = $TRASH/app.pem" &&
+	add_key ews "key_file = $TRASH/other.key" &&
+	test_expect_code 1 leavesync doctor >out 2>&1 &&
+	expect_fail out "\[ews\] certificate" "other.key is not the private key of the certificate" \
+		"set key_file to the key the certificate was made with" &&
+	set_key key_file "$TRASH/app.key" &&
+	test_expect_code 1 leavesync doctor >out 2>&1 &&
+	test_grep "^✓ \[ews\] certificate" out &&
+	expect_fail out "\[ews\] token" "AADSTS700027" "upload the certificate" &&
+	test_grep "^! \[ews\] certificate expiry: the certificate expires on [0-9-]*, in [0-9]* days" out
+'
+
 test_expect_success 'TLS: a certificate not trusted names [tls] ca_file' '
 	doctor_conf ews application $DEMO_CLIENT "$GOOD_SECRET" &&
 	grep -v "^ca_file" leavesync.conf >conf.tmp && cat conf.tmp >leavesync.conf &&
