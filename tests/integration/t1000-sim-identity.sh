@@ -405,10 +405,11 @@ test_expect_success 'device code without consent: 65001' '
 	poll $NOCONSENT && expect_aad 400 invalid_grant 65001
 '
 
-test_expect_success 'MSAL Python: client credentials, device flow, refresh' '
-	$PY "$TEST_DIR/clients/msal_check.py" "$SIM_URL/$T" "$SIM_CA" $GOOD "$GOOD_SECRET" >msal.out 2>&1 ||
-		{ cat msal.out; false; } &&
+test_expect_success 'MSAL Python: client credentials (secret, certificate), device flow, refresh' '
+	$PY "$TEST_DIR/clients/msal_check.py" "$SIM_URL/$T" "$SIM_CA" $GOOD "$GOOD_SECRET" app.key app.pem \
+		>msal.out 2>&1 || { cat msal.out; false; } &&
 	test_grep "^ok client_credentials" msal.out &&
+	test_grep "^ok certificate" msal.out &&
 	test_grep "^ok device_flow alice@fabrikam.com" msal.out &&
 	test_grep "^ok refresh" msal.out
 '

@@ -166,14 +166,21 @@ static X509 *load_cert(const char *pem)
 	return x;
 }
 
-static char *thumbprint(X509 *x, const EVP_MD *md)
+/* Compares a JWT x5t / x5t#S256 header with the certificate's digest, as bytes: clients differ in
+ * padding and alphabet (MSAL Python sends base64url with '=' padding). */
+static bool thumbprint_matches(X509 *x, const EVP_MD *md, const char *b64)
 {
-	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned char d[EVP_MAX_MD_SIZE], *sent;
 	unsigned int len = 0;
+	size_t slen = 0;
+	bool match;
 
 	if (!X509_digest(x, md, d, &len))
-		return NULL;
-	return sim_b64url_encode(d, len);
+		return false;
+	sent = sim_b64url_decode(b64, strlen(b64), &slen);
+	match = sent && slen == len && memcmp(sent, d, len) == 0;
+	free(sent);
+	return match;
 }
 
 static bool verify_signature(X509 *x, const char *alg, const char *jwt, const char *dot2)
@@ -205,17 +212,9 @@ static int check_thumbprint(X509 *x, json_t *hdr, char *msg, size_t msglen)
 {
 	const char *x5t = json_string_value(json_object_get(hdr, "x5t"));
 	const char *x5t256 = json_string_value(json_object_get(hdr, "x5t#S256"));
-	char *have = NULL;
-	bool match = false;
+	bool match = x5t256 ? thumbprint_matches(x, EVP_sha256(), x5t256)
+	                    : x5t && thumbprint_matches(x, EVP_sha1(), x5t);
 
-	if (x5t256) {
-		have = thumbprint(x, EVP_sha256());
-		match = have && strcmp(have, x5t256) == 0;
-	} else if (x5t) {
-		have = thumbprint(x, EVP_sha1());
-		match = have && strcmp(have, x5t) == 0;
-	}
-	free(have);
 	if (match)
 		return 0;
 	snprintf(
@@ -255,12 +254,12 @@ static int check_claims(json_t *p, const struct sim_app *app, const char *const 
 		         app->client_id);
 		return 50012;
 	}
-	if (!json_is_integer(exp) || json_integer_value(exp) <= now ||
-	    (json_is_integer(nbf) && json_integer_value(nbf) > now + 300)) {
+	if (!json_is_number(exp) || json_number_value(exp) <= (double)now ||
+	    (json_is_number(nbf) && json_number_value(nbf) > (double)(now + 300))) {
 		snprintf(msg, msglen,
 		         "Client assertion is not within its valid time range. Current time: %lld, "
 		         "expiry time of assertion %lld.",
-		         (long long)now, (long long)json_integer_value(exp));
+		         (long long)now, (long long)json_number_value(exp));
 		return 700024;
 	}
 	return 0;

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Drives m365sim with Debian's python3-msal, a client nobody here wrote.
 
-usage: msal_check.py AUTHORITY CA_FILE CLIENT_ID CLIENT_SECRET
+usage: msal_check.py AUTHORITY CA_FILE CLIENT_ID CLIENT_SECRET [CERT_KEY CERT_PEM]
 
 AUTHORITY is https://127.0.0.1:PORT/{tenant}. Prints "ok <step> ..." per step; exits 1 on the
 first failure with MSAL's own error. Setup follows research/real-clients.md: https authority,
@@ -40,6 +40,21 @@ def client_credentials(authority, ca, client_id, secret):
     if "access_token" not in result:
         fail("client_credentials", result)
     print("ok client_credentials expires_in=%s" % result.get("expires_in"))
+
+
+def certificate(authority, ca, client_id, key_file, cert_file):
+    """MSAL 1.21 signs the assertion RS256 with an x5t (SHA-1) header from the thumbprint."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    pem = open(cert_file, "rb").read()
+    thumbprint = x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA1()).hex()
+    app = msal.ConfidentialClientApplication(
+        client_id, authority=authority, instance_discovery=False, http_client=session(ca),
+        client_credential={"private_key": open(key_file).read(), "thumbprint": thumbprint})
+    result = app.acquire_token_for_client(scopes=EWS)
+    if "access_token" not in result:
+        fail("certificate", result)
+    print("ok certificate")
 
 
 def approve_later(base, ca, user_code, user):
@@ -82,10 +97,12 @@ def device_flow_and_refresh(authority, ca, client_id):
 
 
 def main():
-    if len(sys.argv) != 5:
+    if len(sys.argv) not in (5, 7):
         sys.exit(__doc__)
-    authority, ca, client_id, secret = sys.argv[1:]
+    authority, ca, client_id, secret = sys.argv[1:5]
     client_credentials(authority, ca, client_id, secret)
+    if len(sys.argv) == 7:
+        certificate(authority, ca, client_id, sys.argv[5], sys.argv[6])
     device_flow_and_refresh(authority, ca, client_id)
 
 
