@@ -449,6 +449,20 @@ test_expect_success 'faults: a share of requests' '
 	test "$(grep -c 429 statuses)" = 2 && sim_ctl DELETE /_sim/faults >/dev/null
 '
 
+test_expect_success 'faults: token_expired makes EWS answer 401 token_expired; latency delays' '
+	token $T -d client_id=$GOOD --data-urlencode "client_secret=$GOOD_SECRET" \
+		-d grant_type=client_credentials --data-urlencode "scope=$EWS" &&
+	at=$(jq -r .access_token out.json) &&
+	sim_ctl POST /_sim/faults "{\"kind\": \"token_expired\"}" >/dev/null &&
+	curl -sS --cacert "$SIM_CA" -D hdr -o /dev/null -H "Authorization: Bearer $at" \
+		-H "Content-Type: text/xml" -d "<x/>" "$SIM_URL/EWS/Exchange.asmx" &&
+	head -n 1 hdr | grep -q " 401" && grep -qi "^x-ms-diagnostics: 2000002" hdr &&
+	sim_ctl POST /_sim/faults "{\"kind\": \"latency\", \"latency_ms\": 400}" >/dev/null &&
+	t=$(curl -sS --cacert "$SIM_CA" -o /dev/null -w "%{time_total}" "$SIM_URL/$T/v2.0/.well-known/openid-configuration") &&
+	awk -v t="$t" "BEGIN { exit !(t >= 0.4) }" &&
+	test_must_fail sim_ctl POST /_sim/faults "{\"kind\": \"http5O3\"}"
+'
+
 test_expect_success 'mailbox items: inject, edit (new change key), move (new id), delete, dump' '
 	sim_ctl POST /_sim/mailboxes/alice@fabrikam.com/items "{\"subject\": \"Dentist\",
 		\"start\": \"2026-12-01T09:00:00Z\", \"end\": \"2026-12-01T10:00:00Z\", \"show_as\": \"Busy\",
