@@ -365,6 +365,13 @@ test_expect_success 'bad usage and an unreadable config exit 2' '
 	jq -e ".ok == false and .checks[0].status == \"fail\"" out.json
 '
 
+test_expect_success 'docs/setup.md carries the AADSTS table exactly as doctor --list-codes prints it' '
+	leavesync doctor --list-codes >codes &&
+	test_grep "^| 7000215 | InvalidClientSecret | " codes &&
+	sed -n "/^<!-- BEGIN AADSTS/,/^<!-- END AADSTS/p" "$SRC_DIR/docs/setup.md" | sed "1d;\$d" >doc-codes &&
+	test_cmp codes doc-codes
+'
+
 # ---- secrets and tokens never appear ----
 
 # no_secret_in FILE...: neither the known secrets, a refresh token of the store, nor a JWT.
