@@ -19,28 +19,6 @@
 
 #define MAX_BODY (64u << 20)
 
-/* Until ews.c and graph.c exist, these keep the simulator linking; the real ones override them. */
-__attribute__((weak)) bool sim_ews_handle(struct sim *s, const struct sim_request *req,
-                                          struct sim_response *resp)
-{
-	(void)s, (void)req, (void)resp;
-	return false;
-}
-
-__attribute__((weak)) bool sim_graph_handle(struct sim *s, const struct sim_request *req,
-                                            struct sim_response *resp)
-{
-	(void)s, (void)req, (void)resp;
-	return false;
-}
-
-/* Until ews.c provides it: nothing to preload. */
-__attribute__((weak)) int sim_ews_preload(char *why, size_t why_size)
-{
-	(void)why, (void)why_size;
-	return 0;
-}
-
 /* ---- state access (sim.h) ---- */
 
 bool sim_uses_tls(struct sim *s)
