@@ -324,6 +324,8 @@ static enum be_status run_group(struct be_session *s, struct graph_subreq *reqs,
 		size_t nresp = 0;
 		json_t *answer = NULL;
 		long status = 0, retry_after = -1, wait;
+		size_t pending;
+		bool progressed;
 		int auth_failed = 0;
 		enum be_status st;
 
@@ -350,18 +352,18 @@ static enum be_status run_group(struct be_session *s, struct graph_subreq *reqs,
 		if (st == BE_OK && graph_parse_batch(answer, &resps, &nresp, err) < 0)
 			st = BE_RETRY_NOW;
 		if (st != BE_OK) {
+			/* The whole batch failed (throttled, unavailable, an HTML page): nothing
+			 * progressed, so the executor retries it, after Retry-After. Retrying here
+			 * as well multiplied the attempts under a persistent fault (rounds x
+			 * rounds). */
 			json_decref(answer);
-			if (st == BE_RETRY_LATER && retry_after > 0 &&
-			    waited + retry_after <= s->max_wait_ms) {
-				graph_pause_ms(s, retry_after);
-				waited += retry_after;
-				continue;
-			}
 			finish_pending(reqs, n, st, err->msg, retry_after);
 			return any_result ? BE_OK : st;
 		}
 		any_result = true;
+		pending = count_pending(reqs, n);
 		wait = graph_batch_apply(s, reqs, n, resps, nresp, &auth_failed);
+		progressed = count_pending(reqs, n) < pending;
 		free(resps);
 		json_decref(answer);
 		if (auth_failed)
@@ -373,7 +375,10 @@ static enum be_status run_group(struct be_session *s, struct graph_subreq *reqs,
 
 			for (size_t i = 0; i < n; i++)
 				throttled_left |= !reqs[i].done && reqs[i].be == BE_RETRY_LATER;
-			if (throttled_left && waited + wait > s->max_wait_ms) {
+			/* Throttled requests are retried here, alone, only while the batch makes
+			 * progress; otherwise they go back to the executor with the wait as hint.
+			 */
+			if (throttled_left && (!progressed || waited + wait > s->max_wait_ms)) {
 				for (size_t i = 0; i < n; i++)
 					if (!reqs[i].done && reqs[i].be == BE_RETRY_LATER) {
 						reqs[i].retry_after_ms = wait;

@@ -47,6 +47,9 @@ static const char fix_invalid_user[] =
 static const char fix_invalid[] =
     "Graph rejected the event's data; the message names the property. Correct the leave (dates, "
     "time zone, kind policy) and push it again.";
+static const char fix_throttled[] =
+    "Nothing to do: leavesync retries after Retry-After, in this run and the next ones. If it "
+    "persists, lower [sync] mailbox_concurrency or concurrency.";
 static const char fix_method[] =
     "Graph does not support this request at [graph] url; check that it ends in /v1.0.";
 
@@ -61,11 +64,11 @@ static const struct graph_error_row rows[] = {
     {404, "itemNotFound", SAME(BE_GONE), SAME("")},
     {0, "ErrorIrresolvableConflict", SAME(BE_CONFLICT), SAME("")},
     {412, NULL, SAME(BE_CONFLICT), SAME("")},
-    {0, "ApplicationThrottled", SAME(BE_RETRY_LATER), SAME("")},
-    {0, "TooManyRequests", SAME(BE_RETRY_LATER), SAME("")},
-    {429, NULL, SAME(BE_RETRY_LATER), SAME("")},
-    {503, NULL, SAME(BE_RETRY_LATER), SAME("")},
-    {504, NULL, SAME(BE_RETRY_LATER), SAME("")},
+    {0, "ApplicationThrottled", SAME(BE_RETRY_LATER), SAME(fix_throttled)},
+    {0, "TooManyRequests", SAME(BE_RETRY_LATER), SAME(fix_throttled)},
+    {429, NULL, SAME(BE_RETRY_LATER), SAME(fix_throttled)},
+    {503, NULL, SAME(BE_RETRY_LATER), SAME(fix_throttled)},
+    {504, NULL, SAME(BE_RETRY_LATER), SAME(fix_throttled)},
     {424, NULL, SAME(BE_RETRY_NOW), SAME("")}, /* failed dependency inside a $batch */
     {0, "ErrorPropertyValidationFailure", SAME(BE_FINAL), SAME(fix_invalid)},
     {0, "ErrorOccurrenceCrossingBoundary", SAME(BE_FINAL), SAME(fix_invalid)},
