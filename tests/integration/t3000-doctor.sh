@@ -118,19 +118,42 @@ test_expect_success 'Graph delegated (public client): after a device-code login 
 	test_grep "^✓ \[graph\] read the calendar of alice@contoso.com" out
 '
 
-test_expect_success 'Graph delegated (Web app): the registered redirect URI passes' '
+# login_web MAILBOX URI: `leavesync auth login --redirect-uri URI`; the "browser" (curl) follows the
+# printed URL as MAILBOX and the URL it is sent back to is pasted into the login.
+login_web() {
+	rm -f paste
+	mkfifo paste || return 1
+	leavesync auth login --mailbox "$1" --redirect-uri "$2" <paste >login.out 2>login.err &
+	login_pid=$!
+	exec 3>paste
+	url=
+	for _ in $(seq 1 100); do
+		url=$(grep -o "https://[^ ]*/oauth2/v2.0/authorize[^ ]*" login.err | head -n 1)
+		[ -n "$url" ] && break
+		sleep 0.1
+	done
+	back=$(curl -sS --cacert "$SIM_CA" -o /dev/null -w "%{redirect_url}" "$url&login_hint=$1")
+	echo "$back" >&3
+	exec 3>&-
+	wait $login_pid
+}
+
+test_expect_success 'Graph delegated (Web app): after a Web sign-in with the secret it is all ✓' '
 	doctor_conf graph delegated $DEMO_CLIENT "$GOOD_SECRET" &&
 	add_key graph "redirect_uri = https://app.contoso.com/callback" &&
-	leavesync doctor >out 2>&1 &&
+	login_web bob@contoso.com https://app.contoso.com/callback &&
+	leavesync doctor --mailbox bob@contoso.com >out 2>&1 &&
 	all_passed out &&
-	test_grep "^✓ \[graph\] redirect_uri registered" out
+	test_grep "^✓ \[graph\] redirect_uri registered" out &&
+	test_grep "^✓ \[graph\] connection bob@contoso.com" out &&
+	test_grep "^✓ \[graph\] read the calendar of bob@contoso.com" out
 '
 
 test_expect_success 'a delegated mailbox without a connection is named with the login command' '
 	doctor_conf graph delegated $DEMO_CLIENT "" &&
-	test_expect_code 1 leavesync doctor --mailbox bob@contoso.com >out 2>&1 &&
-	expect_fail out "\[graph\] connections" "bob@contoso.com has no delegated connection" \
-		"leavesync auth login --mailbox bob@contoso.com"
+	test_expect_code 1 leavesync doctor --mailbox carol@contoso.com >out 2>&1 &&
+	expect_fail out "\[graph\] connections" "carol@contoso.com has no delegated connection" \
+		"leavesync auth login --mailbox carol@contoso.com"
 '
 
 test_expect_success 'a revoked delegated connection: the token fails, then the connection needs login' '
