@@ -229,7 +229,9 @@ static bool has_word(const char *list, const char *word)
 {
 	size_t n = strlen(word);
 
-	for (const char *p = list; p && *p;) {
+	if (!list)
+		return false;
+	for (const char *p = list; *p;) {
 		size_t len = strcspn(p, " ");
 		const char *w = p, *slash;
 
