@@ -68,7 +68,7 @@ bench-push: all
 	LS_BUILD=$(BUILD) tools/bench-push
 
 bench: all
-	LS_BUILD=$(BUILD) tools/bench
+	LS_BUILD=$(BUILD) tools/bench $(BENCH_ARGS)
 
 # ---- fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c, built with clang into build/fuzz/ (the library
 # sources compiled again with -fsanitize=fuzzer-no-link,address,undefined). `make fuzz` runs each
