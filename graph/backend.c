@@ -115,8 +115,10 @@ enum be_status graph_get_json(struct be_session *s, const char *mailbox, const c
 		if (resp.status == 200) {
 			*out = graph_parse_json(resp.body, resp.body_len, resp.content_type, err);
 			http_response_free(&resp);
-			if (!*out)
-				error_prefix(err, "GET %.*s: ", (int)strcspn(url, "?"), url);
+			if (!*out) /* cut short or garbled on the way: worth a retry */
+				error_prefix(err,
+				             "GET %.*s answered HTTP 200: ", (int)strcspn(url, "?"),
+				             url);
 			return *out ? BE_OK : BE_RETRY_NOW;
 		}
 		body = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
