@@ -233,6 +233,8 @@ static int set_sync(struct parse_ctx *x, const char *key, const char *v)
 		return set_int_key(x, key, v, 1, 3660, &c->max_leave_days);
 	if (strcmp(key, "delete_min") == 0)
 		return set_int_key(x, key, v, 0, 1000000, &c->delete_min);
+	if (strcmp(key, "create_grace") == 0)
+		return set_int_key(x, key, v, 0, 3600, &c->create_grace);
 	if (strcmp(key, "delete_share") == 0) {
 		char *end;
 		double d;
@@ -255,7 +257,7 @@ static int set_sync(struct parse_ctx *x, const char *key, const char *v)
 	return fail(
 	    x,
 	    "unknown key \"%s\" in [sync]: expected backend, concurrency, mailbox_concurrency, "
-	    "max_attempts, max_leave_days, delete_share, delete_min or test_mailbox",
+	    "max_attempts, max_leave_days, delete_share, delete_min, create_grace or test_mailbox",
 	    key);
 }
 
@@ -712,6 +714,7 @@ static void config_defaults(struct config *c)
 	c->max_leave_days = 366;
 	c->delete_share = 0.5;
 	c->delete_min = 10;
+	c->create_grace = 60;
 	service_defaults(&c->ews, true);
 	service_defaults(&c->graph, false);
 	c->event.sync = true;

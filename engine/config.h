@@ -74,6 +74,7 @@ struct config {
 	int max_leave_days;       /* [sync] max_leave_days: longest leave accepted at push, default 366 */
 	double delete_share;      /* [sync] delete_share: safety valve share, default 0.5 */
 	int delete_min;           /* [sync] delete_min: valve applies only above this many deletions, default 10 */
+	int create_grace;         /* [sync] create_grace: seconds a create of a dead run may still land, default 60 */
 	char *test_mailbox;       /* [sync] test_mailbox: doctor's harmless read */
 	struct service_config ews;
 	struct service_config graph;

@@ -292,8 +292,20 @@ static int plan_page(struct run_ctx *x, struct target *ts, size_t n, struct plan
 				 x->err.msg);
 			error_clear(&x->err);
 		}
-		if ((act == ACT_CREATE || act == ACT_LOOKUP_CREATE) && it->t.state != TS_CREATING)
+		if (act == ACT_CREATE || act == ACT_LOOKUP_CREATE) {
+			const struct backend *be = backend_by_name(route);
 			it->t.state = TS_CREATING;
+			/* Should this run die, its creates may still be executed by the server after
+			 * the next run looked for them (a request outlives its sender). The next run
+			 * looks them up only after the grace; Graph's transactionId makes it moot. */
+			if (be && !(be->caps & CAP_TRANSACTION_ID))
+				it->t.next_attempt = now_unix() + x->cfg->create_grace;
+		}
+		/* An update or delete may land and its answer be lost: from now on nothing is known of
+		 * the remote fields (the parsed `written` still serves this run). Otherwise a crash
+		 * followed by HR reverting the leave would look like a no-op. */
+		if (act == ACT_UPDATE || act == ACT_DELETE || act == ACT_LOOKUP_DELETE)
+			set_str(&it->t.synced, NULL);
 	}
 	memset(ts, 0, n * sizeof *ts); /* moved into items / quick */
 	return 0;

@@ -22,7 +22,7 @@ case "$LS_BUILD" in /*) BUILD_DIR=$LS_BUILD ;; *) BUILD_DIR=$SRC_DIR/$LS_BUILD ;
 SHARED_DIR=${SHARED_DIR:-$SRC_DIR/../shared}
 PY=/usr/bin/python3
 test_name=$(basename "$0" .sh)
-TRASH=$TEST_DIR/trash.$test_name
+TRASH=$TEST_DIR/trash.$test_name.$$
 rm -rf "$TRASH" && mkdir -p "$TRASH" && cd "$TRASH" || exit 1
 export HOME=$TRASH LEAVESYNC_CONFIG=$TRASH/leavesync.conf
 unset LEAVESYNC_EWS_CLIENT_SECRET LEAVESYNC_GRAPH_CLIENT_SECRET
