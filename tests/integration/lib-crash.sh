@@ -14,7 +14,8 @@ random_delay() {
 
 test_expect_success "$BACKEND: setup: 500 leave entries in 5 mailboxes" '
 	"$SRC_DIR/tools/gen-fixture" --mailboxes 5 -o fixture.json &&
-	sim_start --fixture fixture.json &&
+	mkdir -p requests &&
+	sim_start --fixture fixture.json ${SIM_ARGS:-} &&
 	write_config $BACKEND $MODE &&
 	config_set ews batch_size 5 && config_set graph batch_size 5 &&
 	"$SRC_DIR/tools/gen-leave" --count 500 --mailboxes 5 --seed 7 -o leave.ndjson &&

@@ -29,7 +29,8 @@ count() {
 }
 
 test_expect_success "$BACKEND: setup: 40 leave entries synced" '
-	sim_start &&
+	mkdir -p requests &&
+	sim_start ${SIM_ARGS:-} &&
 	write_config $BACKEND $MODE &&
 	make_leave >leave.ndjson &&
 	leavesync init && leavesync push leave.ndjson && leavesync sync &&

@@ -29,7 +29,7 @@ expect_event() {
 }
 
 test_expect_success "$BACKEND: setup: simulator, config, store, leave" '
-	sim_start &&
+	sim_start ${SIM_ARGS:-} &&
 	write_config $BACKEND $MODE &&
 	printf "\n[kind \"Annual leave\"]\ncategories = Leave\nsubject = {kind}\n" >>leavesync.conf &&
 	leavesync init &&

@@ -1,8 +1,14 @@
 #!/bin/sh
 test_description='sync through EWS: boundaries, idempotency, updates, cancels, resync, user edits'
 . "$(dirname "$0")/test-lib.sh"
-BACKEND=ews MODE=
+BACKEND=ews MODE= SIM_ARGS="--record-ews $TRASH/requests"
+mkdir -p "$TRASH/requests"
 . "$TEST_DIR/lib-sync.sh"
+
+test_expect_success 'every EWS request leavesync sent passes the official schema (validate-request)' '
+	n=$(ls requests | wc -l) && echo "$n requests recorded" && test "$n" -ge 15 &&
+	"$SHARED_DIR/ews-schema/validate-request" -q requests/*.xml
+'
 
 test_expect_success 'exchangelib reads back the same events' '
 	/usr/bin/python3 "$TEST_DIR/clients/exchangelib_read.py" "$SIM_URL" "$SIM_CA" "$DEMO_TENANT" \

@@ -1,6 +1,12 @@
 #!/bin/sh
 test_description='reconcile through EWS: missing, edited, moved, orphaned, duplicated; safety valve; from nothing'
 . "$(dirname "$0")/test-lib.sh"
-BACKEND=ews MODE= MOVED=2
+BACKEND=ews MODE= MOVED=2 SIM_ARGS="--record-ews $TRASH/requests"
 . "$TEST_DIR/lib-reconcile.sh"
+
+test_expect_success 'every EWS request of these reconciles passes the official schema' '
+	n=$(ls requests | wc -l) && echo "$n requests recorded" && test "$n" -ge 20 &&
+	"$SHARED_DIR/ews-schema/validate-request" -q requests/*.xml
+'
+
 test_done

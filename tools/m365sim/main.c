@@ -334,8 +334,25 @@ static void damage_body(struct sim_response *r, const char *kind)
 		buf_puts(&r->body, "<<\x01 m365sim: malformed body {\"");
 }
 
+/* --record-ews: keeps each EWS request exactly as POSTed, for ../shared/ews-schema/validate-request. */
+static void record_ews_request(struct sim *s, const struct sim_request *req)
+{
+	char path[4096];
+	FILE *f;
+
+	if (!s->record_dir || strcmp(req->path, "/EWS/Exchange.asmx") != 0 ||
+	    strcmp(req->method, "POST") != 0)
+		return;
+	snprintf(path, sizeof path, "%s/%06ld.xml", s->record_dir, ++s->recorded);
+	if ((f = fopen(path, "wb")) != NULL) {
+		fwrite(req->body, 1, req->body_len, f);
+		fclose(f);
+	}
+}
+
 static void route(struct sim *s, const struct sim_request *req, struct sim_response *resp)
 {
+	record_ews_request(s, req);
 	if (sim_identity_handle(s, req, resp) || sim_ews_handle(s, req, resp) ||
 	    sim_graph_handle(s, req, resp) || sim_control_handle(s, req, resp))
 		return;
@@ -446,7 +463,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 struct options {
 	int port;
-	const char *fixture, *cert, *key, *state;
+	const char *fixture, *cert, *key, *state, *record_ews;
 	int token_lifetime;
 };
 
@@ -454,7 +471,7 @@ static void usage(FILE *f)
 {
 	fputs(
 	    "usage: m365sim [--port N] [--fixture FILE] [--tls-cert FILE --tls-key FILE]\n"
-	    "               [--state FILE] [--token-lifetime SECONDS]\n"
+	    "               [--state FILE] [--token-lifetime SECONDS] [--record-ews DIR]\n"
 	    "A simulator of the Microsoft identity platform, EWS and Graph (docs/simulator.md).\n",
 	    f);
 }
@@ -467,12 +484,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 	                                         {"tls-key", required_argument, NULL, 'k'},
 	                                         {"state", required_argument, NULL, 's'},
 	                                         {"token-lifetime", required_argument, NULL, 't'},
+	                                         {"record-ews", required_argument, NULL, 'r'},
 	                                         {"help", no_argument, NULL, 'h'},
 	                                         {NULL, 0, NULL, 0}};
 	int ch;
 
 	*o = (struct options){.port = 8443, .token_lifetime = 3600};
-	while ((ch = getopt_long(argc, argv, "p:f:c:k:s:t:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "p:f:c:k:s:t:r:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
 			o->port = atoi(optarg);
@@ -491,6 +509,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 't':
 			o->token_lifetime = atoi(optarg);
+			break;
+		case 'r':
+			o->record_ews = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -551,6 +572,7 @@ static void sim_init(struct sim *s, const struct options *o)
 	s->counters = json_object();
 	s->next_fault_id = 1;
 	s->state_path = o->state ? xstrdup(o->state) : NULL;
+	s->record_dir = o->record_ews ? xstrdup(o->record_ews) : NULL;
 	sim_identity_init(s);
 }
 
@@ -561,6 +583,7 @@ static void sim_free(struct sim *s)
 	sim_fixture_free(s);
 	json_decref(s->counters);
 	free(s->state_path);
+	free(s->record_dir);
 	pthread_mutex_destroy(&s->mu);
 }
 
