@@ -386,6 +386,18 @@ static int run_queue(struct run_ctx *x)
 			free(ts);
 			break;
 		}
+		/* A full page that ends inside a mailbox would split its batch in two requests:
+		 * leave that mailbox's rows to the next page (unless the page is all one mailbox). */
+		if (n == PLAN_PAGE) {
+			size_t keep = n;
+			while (keep > 0 && strcmp(ts[keep - 1].mailbox, ts[n - 1].mailbox) == 0)
+				keep--;
+			if (keep > 0) {
+				for (size_t i = keep; i < n; i++)
+					target_free(&ts[i]);
+				n = keep;
+			}
+		}
 		set_str(&cursor_mailbox, ts[n - 1].mailbox);
 		cursor_id = ts[n - 1].id;
 		if (x->opt->only_mailbox || x->opt->nskip) {

@@ -13,6 +13,7 @@
 #include <libical/ical.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pthread.h>
 #include <string.h>
 
 /* The namespace of every sync key (UUID v5). Changing it would orphan every event ever written:
@@ -150,7 +151,7 @@ static int leave_span(const struct leave *lv, const char *zone, struct span *sp,
 
 /* libical's VTIMEZONE for zone (from the system tzdata), truncated to VTIMEZONE_FROM, with the
  * plain IANA name as TZID instead of libical's "/freeassociation.sourceforge.net/" prefix. */
-static icalcomponent *vtimezone_for(const char *zone, struct error *err)
+static icalcomponent *vtimezone_build(const char *zone, struct error *err)
 {
 	icaltimezone *tz = icaltimezone_get_builtin_timezone(zone);
 	icalcomponent *src = tz ? icaltimezone_get_component(tz) : NULL;
@@ -174,6 +175,38 @@ static icalcomponent *vtimezone_for(const char *zone, struct error *err)
 	if (tzid)
 		icalproperty_set_tzid(tzid, zone);
 	return vtz;
+}
+
+/* Truncating a VTIMEZONE costs more than the rest of a rendering, and a run meets a handful of
+ * zones: the truncated components are kept (a pure function of tzdata) and cloned per use. */
+#define VTZ_MEMO 32
+static struct {
+	pthread_mutex_t mu;
+	char zone[VTZ_MEMO][64];
+	icalcomponent *vtz[VTZ_MEMO];
+	int n;
+} vtz_memo = {PTHREAD_MUTEX_INITIALIZER, {{0}}, {0}, 0};
+
+static icalcomponent *vtimezone_for(const char *zone, struct error *err)
+{
+	icalcomponent *found = NULL, *built;
+
+	pthread_mutex_lock(&vtz_memo.mu);
+	for (int i = 0; i < vtz_memo.n && !found; i++)
+		if (strcmp(vtz_memo.zone[i], zone) == 0)
+			found = icalcomponent_new_clone(vtz_memo.vtz[i]);
+	pthread_mutex_unlock(&vtz_memo.mu);
+	if (found)
+		return found;
+	if (!(built = vtimezone_build(zone, err)))
+		return NULL;
+	pthread_mutex_lock(&vtz_memo.mu);
+	if (vtz_memo.n < VTZ_MEMO && strlen(zone) < sizeof vtz_memo.zone[0]) {
+		strcpy(vtz_memo.zone[vtz_memo.n], zone);
+		vtz_memo.vtz[vtz_memo.n++] = icalcomponent_new_clone(built);
+	}
+	pthread_mutex_unlock(&vtz_memo.mu);
+	return built;
 }
 
 static icalproperty *with_tzid(icalproperty *p, const struct span *sp, const char *zone)

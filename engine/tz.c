@@ -67,13 +67,50 @@ bool tz_is_known_iana(const char *iana)
 	return canonical_iana(iana, canon, sizeof canon) == 0;
 }
 
-int tz_windows_from_iana(const char *iana, char *out, size_t outlen)
+/* ICU's Windows <-> IANA lookups walk resource bundles (a sixth of a sync's CPU when asked per
+ * event); a sync meets a handful of zones, so each thread memoizes the answers. The mapping is a pure
+ * function of the ICU data, so this cache is the one piece of static state it is safe to keep. */
+struct tz_memo {
+	char key[64];
+	char val[64];
+	int rc;
+};
+
+#define TZ_MEMO 32
+static _Thread_local struct tz_memo memo_to_windows[TZ_MEMO], memo_to_iana[TZ_MEMO];
+static _Thread_local unsigned memo_to_windows_next, memo_to_iana_next;
+
+static int memo_get(const struct tz_memo *m, const char *key, char *out, size_t outlen, int *rc)
+{
+	for (int i = 0; i < TZ_MEMO; i++) {
+		if (m[i].key[0] && strcmp(m[i].key, key) == 0) {
+			*rc = m[i].rc;
+			if (*rc == 0 && strlcpy_checked(out, m[i].val, outlen) < 0)
+				*rc = -1;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static void memo_put(struct tz_memo *m, unsigned *next, const char *key, const char *val, int rc)
+{
+	struct tz_memo *e = &m[(*next)++ % TZ_MEMO];
+
+	if (strlen(key) >= sizeof e->key || (rc == 0 && strlen(val) >= sizeof e->val))
+		return;
+	strcpy(e->key, key);
+	strcpy(e->val, rc == 0 ? val : "");
+	e->rc = rc;
+}
+
+static int windows_from_iana_uncached(const char *iana, char *out, size_t outlen)
 {
 	UChar id[TZ_UMAX], win[TZ_UMAX];
 	UErrorCode status = U_ZERO_ERROR;
 	int32_t n;
 
-	if (!iana || to_uchars(iana, id, TZ_UMAX) < 0)
+	if (to_uchars(iana, id, TZ_UMAX) < 0)
 		return -1;
 	n = ucal_getWindowsTimeZoneID(id, -1, win, TZ_UMAX, &status);
 	if (U_FAILURE(status) || n <= 0)
@@ -81,19 +118,51 @@ int tz_windows_from_iana(const char *iana, char *out, size_t outlen)
 	return from_uchars(win, n, out, outlen);
 }
 
-int tz_iana_from_windows(const char *windows, char *out, size_t outlen)
+int tz_windows_from_iana(const char *iana, char *out, size_t outlen)
+{
+	char val[64] = "";
+	int rc;
+
+	if (!iana)
+		return -1;
+	if (memo_get(memo_to_windows, iana, out, outlen, &rc))
+		return rc;
+	rc = windows_from_iana_uncached(iana, val, sizeof val);
+	memo_put(memo_to_windows, &memo_to_windows_next, iana, val, rc);
+	if (rc == 0 && strlcpy_checked(out, val, outlen) < 0)
+		return -1;
+	return rc;
+}
+
+static int iana_from_windows_uncached(const char *windows, char *out, size_t outlen)
 {
 	UChar id[TZ_UMAX], iana[TZ_UMAX];
 	UErrorCode status = U_ZERO_ERROR;
 	int32_t n;
 
-	if (!windows || to_uchars(windows, id, TZ_UMAX) < 0)
+	if (to_uchars(windows, id, TZ_UMAX) < 0)
 		return -1;
 	/* region NULL: the "001" golden zone of the Windows id */
 	n = ucal_getTimeZoneIDForWindowsID(id, -1, NULL, iana, TZ_UMAX, &status);
 	if (U_FAILURE(status) || n <= 0)
 		return -1;
 	return from_uchars(iana, n, out, outlen);
+}
+
+int tz_iana_from_windows(const char *windows, char *out, size_t outlen)
+{
+	char val[64] = "";
+	int rc;
+
+	if (!windows)
+		return -1;
+	if (memo_get(memo_to_iana, windows, out, outlen, &rc))
+		return rc;
+	rc = iana_from_windows_uncached(windows, val, sizeof val);
+	memo_put(memo_to_iana, &memo_to_iana_next, windows, val, rc);
+	if (rc == 0 && strlcpy_checked(out, val, outlen) < 0)
+		return -1;
+	return rc;
 }
 
 /* An IANA id for zone, which may be IANA already or a Windows id. */

@@ -21,11 +21,44 @@ int db_error(struct store *st, struct error *err, const char *what)
 
 int db_prepare(struct store *st, const char *sql, sqlite3_stmt **out, struct error *err)
 {
-	if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK) {
+	struct stmt_cache_entry *free_slot = NULL;
+
+	for (int i = 0; i < STMT_CACHE; i++) {
+		struct stmt_cache_entry *e = &st->cache[i];
+		if (e->sql == sql && !e->in_use) {
+			e->in_use = 1;
+			*out = e->stmt;
+			return 0;
+		}
+		if (!e->sql && !free_slot)
+			free_slot = e;
+	}
+	if (sqlite3_prepare_v3(st->db, sql, -1, free_slot ? SQLITE_PREPARE_PERSISTENT : 0, out,
+			       NULL) != SQLITE_OK) {
 		*out = NULL;
 		return db_error(st, err, "cannot prepare a statement");
 	}
+	if (free_slot) {
+		free_slot->sql = sql;
+		free_slot->stmt = *out;
+		free_slot->in_use = 1;
+	}
 	return 0;
+}
+
+void db_finish(struct store *st, sqlite3_stmt *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < STMT_CACHE; i++) {
+		if (st->cache[i].stmt == s) {
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			st->cache[i].in_use = 0;
+			return;
+		}
+	}
+	sqlite3_finalize(s);
 }
 
 int db_exec(struct store *st, const char *sql, struct error *err)
@@ -160,6 +193,8 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	for (int i = 0; i < STMT_CACHE; i++)
+		sqlite3_finalize(st->cache[i].stmt);
 	if (st->db)
 		sqlite3_close_v2(st->db);
 	if (st->lock_fd >= 0)

@@ -25,7 +25,7 @@ int store_run_begin(struct store *st, const char *command, int64_t *run_id, stru
 	db_bind_text(s, 1, command);
 	sqlite3_bind_int64(s, 2, now_unix());
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "cannot record the start of a run");
 	*run_id = sqlite3_last_insert_rowid(st->db);
@@ -57,7 +57,7 @@ int store_run_end(struct store *st, const struct run_record *r, struct error *er
 	sqlite3_bind_int64(s, 11, r->requests);
 	db_bind_text(s, 12, r->summary);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "cannot record the end of a run");
 	if (sqlite3_changes(st->db) == 0)
@@ -110,7 +110,7 @@ int store_recent_runs(struct store *st, const char *command, size_t limit, struc
 		memset(&runs[count], 0, sizeof *runs);
 		run_from_row(s, &runs[count++]);
 	}
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE) {
 		for (size_t i = 0; i < count; i++)
 			run_record_free(&runs[i]);
@@ -142,7 +142,7 @@ int store_add_drift(struct store *st, const struct drift_record *d, struct error
 	db_bind_text(s, 7, d->result ? d->result : "ok");
 	db_bind_text(s, 8, d->detail);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "cannot record drift");
 	return 0;
@@ -179,7 +179,7 @@ int store_each_drift(struct store *st, int64_t run_id,
 			break;
 		}
 	}
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "cannot read drift");
 	return 0;

@@ -55,7 +55,7 @@ int store_get_leave(struct store *st, const char *id, struct leave *out, struct 
 		leave_from_row(s, 0, out);
 	else if (rc != SQLITE_DONE)
 		db_error(st, err, "cannot read a leave");
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -86,7 +86,7 @@ int store_each_leave(struct store *st, const char *mailbox,
 	}
 	if (rc != SQLITE_DONE)
 		db_error(st, err, "cannot list leave");
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -140,11 +140,11 @@ int store_dirty_leaves(struct store *st, size_t limit, struct dirty_leave **out,
 	}
 	if (rc != SQLITE_DONE) {
 		db_error(st, err, "cannot read the queue of changed leave");
-		sqlite3_finalize(s);
+		db_finish(st, s);
 		dirty_leaves_free(d, count);
 		return -1;
 	}
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	*out = d;
 	*n = count;
 	return 0;
@@ -169,12 +169,12 @@ int store_dirty_done(struct store *st, const struct dirty_leave *d, size_t n, st
 		sqlite3_bind_int64(s, 2, d[i].seq);
 		if (sqlite3_step(s) != SQLITE_DONE) {
 			db_error(st, err, "cannot update the queue of changed leave");
-			sqlite3_finalize(s);
+			db_finish(st, s);
 			db_tx_rollback(st);
 			return -1;
 		}
 	}
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	return db_tx_commit(st, err);
 }
 
@@ -196,7 +196,7 @@ int store_requeue_leaves(struct store *st, const char *leave_id, const char *mai
 	db_bind_text(s, 1, leave_id);
 	db_bind_text(s, 2, mailbox);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "cannot queue leave again");
 	return 0;

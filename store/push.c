@@ -418,9 +418,9 @@ static int writer_prepare(struct writer *w, struct error *err)
 
 static void writer_finalize(struct writer *w)
 {
-	sqlite3_finalize(w->sel);
-	sqlite3_finalize(w->ins);
-	sqlite3_finalize(w->upd);
+	db_finish(w->st, w->sel);
+	db_finish(w->st, w->ins);
+	db_finish(w->st, w->upd);
 }
 
 static int write_all(struct store *st, struct push_reader *rd, const struct push_options *opt,

@@ -6,8 +6,18 @@
 
 #include <sqlite3.h>
 
+#define STMT_CACHE 48
+
+/* Prepared statements kept for reuse, keyed by the address of their SQL text (always a literal). */
+struct stmt_cache_entry {
+	const char *sql;
+	sqlite3_stmt *stmt;
+	int in_use;
+};
+
 struct store {
 	sqlite3 *db;
+	struct stmt_cache_entry cache[STMT_CACHE];
 	char *path;  /* as given to store_open, for messages */
 	int lock_fd; /* PATH.lock while store_lock_run holds it, else -1 */
 };
@@ -15,8 +25,11 @@ struct store {
 /* Sets err to "what: sqlite's message (STORE)" and returns -1. */
 int db_error(struct store *st, struct error *err, const char *what);
 
-/* Prepares sql; -1 with err on failure. */
+/* Prepares sql (a string literal: cached by its address, so a hot statement is compiled once per
+ * connection); -1 with err on failure. Release with db_finish, never sqlite3_finalize. */
 int db_prepare(struct store *st, const char *sql, sqlite3_stmt **out, struct error *err);
+/* Resets a cached statement for its next use, or finalizes an uncached one. NULL is fine. */
+void db_finish(struct store *st, sqlite3_stmt *s);
 
 /* Runs one or more statements without results. */
 int db_exec(struct store *st, const char *sql, struct error *err);

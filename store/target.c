@@ -89,7 +89,7 @@ static int collect_targets(struct store *st, sqlite3_stmt *s, struct target **ou
 		memset(&t[count], 0, sizeof *t);
 		target_from_row(s, &t[count++]);
 	}
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE) {
 		targets_free(t, count);
 		return db_error(st, err, "cannot read targets");
@@ -103,7 +103,7 @@ static int step_done(struct store *st, sqlite3_stmt *s, const char *what, struct
 {
 	int rc = sqlite3_step(s);
 
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, what);
 	return 0;
@@ -251,7 +251,7 @@ int store_mailboxes(struct store *st, char ***out, size_t *n, struct error *err)
 		}
 		list[count++] = db_column_strdup(s, 0);
 	}
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE) {
 		for (size_t i = 0; i < count; i++)
 			free(list[i]);
@@ -300,7 +300,7 @@ int store_save_targets(struct store *st, const struct target *t, size_t n, struc
 	if (db_tx_begin(st, err) < 0)
 		return -1;
 	if (db_prepare(st, save_sql, &save, err) < 0 || db_prepare(st, gone_sql, &gone, err) < 0) {
-		sqlite3_finalize(save);
+		db_finish(st, save);
 		db_tx_rollback(st);
 		return -1;
 	}
@@ -313,8 +313,8 @@ int store_save_targets(struct store *st, const struct target *t, size_t n, struc
 	}
 	if (!ok)
 		db_error(st, err, "cannot save targets");
-	sqlite3_finalize(save);
-	sqlite3_finalize(gone);
+	db_finish(st, save);
+	db_finish(st, gone);
 	if (!ok) {
 		db_tx_rollback(st);
 		return -1;
@@ -367,7 +367,7 @@ int store_state_counts(struct store *st, struct state_counts *out, struct error 
 			out->by_state[state] = sqlite3_column_int64(s, 1);
 		out->dirty += sqlite3_column_int64(s, 2);
 	}
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "cannot count targets");
 	return 0;
@@ -398,7 +398,7 @@ int store_each_problem_target(struct store *st, size_t limit,
 			break;
 		}
 	}
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "cannot list failed targets");
 	return 0;

@@ -49,7 +49,7 @@ int store_get_connection(struct store *st, const char *mailbox, struct connectio
 		connection_from_row(s, out);
 	else if (rc != SQLITE_DONE)
 		db_error(st, err, "cannot read the connection of a mailbox");
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -72,7 +72,7 @@ int store_put_connection(struct store *st, const struct connection *c, struct er
 	db_bind_text(s, 4, c->user);
 	db_bind_text(s, 5, now);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "cannot save the connection of a mailbox");
 	return 0;
@@ -97,7 +97,7 @@ int store_mark_needs_login(struct store *st, const char *mailbox, const char *re
 	db_bind_text(s, 2, reason);
 	db_bind_text(s, 3, now);
 	rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "cannot mark a connection as needing login");
 	return 0;
@@ -124,7 +124,7 @@ int store_each_connection(struct store *st, int (*cb)(void *arg, const struct co
 			break;
 		}
 	}
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "cannot list connections");
 	return 0;

@@ -26,7 +26,7 @@ int store_pending_deletions(struct store *st,
 			break;
 		}
 	}
-	sqlite3_finalize(s);
+	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "cannot count pending deletions");
 	return 0;
