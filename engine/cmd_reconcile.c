@@ -202,7 +202,7 @@ int cmd_reconcile(const struct cli *cli, int argc, char **argv)
 	progress_finish(&prog);
 	if (rc < 0) {
 		cli_error("reconcile: %s", err.msg);
-		rc = EXIT_PARTIAL;
+		rc = r.sync.config_error ? EXIT_USAGE : EXIT_PARTIAL;
 	} else {
 		if (a.json) {
 			json_t *j = report_json(&r, &a.opt);
@@ -231,8 +231,7 @@ int cmd_reconcile(const struct cli *cli, int argc, char **argv)
 		rec.summary = summary;
 		store_run_end(st, &rec, &err);
 	}
-	if (rc != EXIT_USAGE)
-		reconcile_report_free(&r);
+	reconcile_report_free(&r);
 	store_close(st);
 	config_free(&cfg);
 	return rc;

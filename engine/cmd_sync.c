@@ -28,9 +28,23 @@ static void print_summary(const char *cmd, const struct sync_result *r, int64_t 
 	       cmd, (long long)s->created, (long long)s->updated, (long long)s->deleted,
 	       (long long)s->adopted, (long long)s->unchanged, (long long)s->failed,
 	       (long long)s->waiting, (double)ms / 1000.0);
-	for (size_t i = 0; i < r->nkept; i++)
-		fprintf(stderr, "%s: %s %s: %s: %s\n", cmd, r->problems[i].mailbox,
-			r->problems[i].leave_id, r->problems[i].state, r->problems[i].message);
+	/* One line per item, but a reason shared by many items (a mailbox that does not exist, an
+	 * outage) is shown three times and counted, not repeated a hundred times. */
+	for (size_t i = 0; i < r->nkept; i++) {
+		size_t same = 0;
+		for (size_t j = 0; j < i; j++)
+			same += strcmp(r->problems[j].message, r->problems[i].message) == 0;
+		if (same < 3)
+			fprintf(stderr, "%s: %s %s: %s: %s\n", cmd, r->problems[i].mailbox,
+				r->problems[i].leave_id, r->problems[i].state, r->problems[i].message);
+		else if (same == 3) {
+			size_t total = same + 1;
+			for (size_t j = i + 1; j < r->nkept; j++)
+				total += strcmp(r->problems[j].message, r->problems[i].message) == 0;
+			fprintf(stderr, "%s: ... %zu more items with the same reason\n", cmd,
+				total - 3);
+		}
+	}
 	if (r->nproblems > r->nkept)
 		fprintf(stderr, "%s: ... and %zu more (see leavesync status)\n", cmd,
 			r->nproblems - r->nkept);
@@ -101,7 +115,7 @@ static int run_sync(const struct cli *cli, const char *cmd, struct sync_options 
 	progress_finish(&prog);
 	if (rc < 0) {
 		cli_error("%s: %s", cmd, err.msg);
-		rc = EXIT_PARTIAL;
+		rc = r.config_error ? EXIT_USAGE : EXIT_PARTIAL;
 	} else {
 		if (!cli->quiet || r.nproblems || r.nblocked)
 			print_summary(cmd, &r, now_ms() - t0);

@@ -44,6 +44,25 @@ const struct backend_env *backend_envs_get(void *arg, const struct backend *be)
 	return &e->env[be == &graph_backend ? 1 : 0];
 }
 
+static int check_one(const struct backend_envs *e, const char *name, struct error *err)
+{
+	int i = strcmp(name, "graph") == 0 ? 1 : 0;
+
+	if (e->tokens[i])
+		return 0;
+	return error_set(err, "%s", e->failing[i].why.msg);
+}
+
+int backend_envs_check(const struct backend_envs *e, const struct config *cfg, struct error *err)
+{
+	if (check_one(e, cfg->backend, err) < 0)
+		return -1;
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		if (check_one(e, cfg->routes[i].backend, err) < 0)
+			return error_prefix(err, "[mailbox \"%s\"]: ", cfg->routes[i].mailbox);
+	return 0;
+}
+
 void backend_envs_free(struct backend_envs *e)
 {
 	for (int i = 0; i < 2; i++)

@@ -20,6 +20,9 @@ struct backend_envs {
 
 void backend_envs_init(struct backend_envs *e, const struct config *cfg);
 const struct backend_env *backend_envs_get(void *arg, const struct backend *be);
+/* -1 with the reason when a backend that mailboxes are routed to ([sync] backend, [mailbox]
+ * routes) has no usable credentials: a configuration error, reported once instead of per item. */
+int backend_envs_check(const struct backend_envs *e, const struct config *cfg, struct error *err);
 void backend_envs_free(struct backend_envs *e);
 
 #endif

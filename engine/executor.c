@@ -496,6 +496,12 @@ int sync_run(const struct config *cfg, struct store *st, const struct sync_optio
 	o.skip_mailboxes = skip;
 	x.total = counts.dirty;
 	backend_envs_init(&envs, cfg);
+	if (backend_envs_check(&envs, cfg, err) < 0) {
+		r->config_error = true;
+		backend_envs_free(&envs);
+		free(skip);
+		return -1;
+	}
 	x.pool = pool_new(backend_envs_get, &envs, cfg->concurrency, cfg->mailbox_concurrency);
 	rc = run_queue(&x);
 	pool_free(x.pool);

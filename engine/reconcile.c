@@ -540,6 +540,11 @@ int reconcile_run(const struct config *cfg, struct store *st, const struct recon
 	if (render_pass(cfg, st, err) < 0)
 		return -1;
 	backend_envs_init(&envs, cfg);
+	if (backend_envs_check(&envs, cfg, err) < 0) {
+		r->sync.config_error = true;
+		backend_envs_free(&envs);
+		return -1;
+	}
 	x.pool = pool_new(backend_envs_get, &envs, cfg->concurrency, cfg->mailbox_concurrency);
 	rc = list_and_compare(&x);
 	if (rc == 0 && !opt->dry_run) {

@@ -38,6 +38,7 @@ struct sync_result {
 	size_t nproblems, nkept;
 	char **blocked;                /* safety valve: "MAILBOX: would delete N of M ..." */
 	size_t nblocked;
+	bool config_error;             /* the run could not start: a configuration problem (exit 2) */
 };
 void sync_result_free(struct sync_result *r);
 

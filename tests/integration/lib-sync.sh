@@ -152,3 +152,11 @@ test_expect_success "$BACKEND: status shows the counts and the runs" '
 	leavesync status --json >st.json &&
 	jq -e ".targets.synced == 6 and .queued == 0 and (.runs | length) > 0" st.json
 '
+
+test_expect_success "$BACKEND: a missing secret is one configuration error (exit 2), not a failure per item" '
+	echo "{\"id\":\"LV-9\",\"mailbox\":\"carol@contoso.com\",\"kind\":\"Annual leave\",\"start\":\"2027-05-03\",\"end\":\"2027-05-04\",\"status\":\"approved\",\"revision\":1,\"time_zone\":\"UTC\"}" | leavesync push - &&
+	(unset LEAVESYNC_EWS_CLIENT_SECRET LEAVESYNC_GRAPH_CLIENT_SECRET; test_expect_code 2 leavesync sync >out 2>err) &&
+	test "$(wc -l <err)" = 1 && test_grep "client_secret" err &&
+	test "$(sqlite3 leavesync.db "select state from target where leave_id = \"LV-9\"")" = pending &&
+	leavesync sync >out && test_grep "1 created" out
+'
