@@ -116,6 +116,17 @@ static void set_written(struct work_item *it, const struct event *ev)
 	it->has_written = true;
 }
 
+/* The item is gone from the calendar (deleted by a person or the server): create it again. */
+static void recreate_missing(struct work_item *it)
+{
+	snprintf(it->drift_kind, sizeof it->drift_kind, "missing");
+	snprintf(it->drift_detail, sizeof it->drift_detail, "event deleted in the calendar");
+	free(it->t.remote_id);
+	free(it->t.change_key);
+	it->t.remote_id = it->t.change_key = NULL;
+	it->action = ACT_CREATE;
+}
+
 /* A stale change key: re-read, record whether a person changed owned fields, rewrite them. */
 static void repair_conflict(struct write_job *wj, struct be_session *s, struct work_item *it)
 {
@@ -128,12 +139,7 @@ static void repair_conflict(struct write_job *wj, struct be_session *s, struct w
 	wj->requests++;
 	st = wj->job.be->get_event(s, it->t.mailbox, it->t.remote_id, &re, &err);
 	if (st == BE_GONE) {
-		snprintf(it->drift_kind, sizeof it->drift_kind, "missing");
-		snprintf(it->drift_detail, sizeof it->drift_detail, "event deleted in the calendar");
-		free(it->t.remote_id);
-		free(it->t.change_key);
-		it->t.remote_id = it->t.change_key = NULL;
-		it->action = ACT_CREATE;
+		recreate_missing(it);
 		return;
 	}
 	if (st != BE_OK) {
@@ -168,12 +174,7 @@ static void on_updated(struct write_job *wj, struct be_session *s, struct work_i
 	} else if (b->status == BE_CONFLICT) {
 		repair_conflict(wj, s, it);
 	} else if (b->status == BE_GONE) {
-		snprintf(it->drift_kind, sizeof it->drift_kind, "missing");
-		snprintf(it->drift_detail, sizeof it->drift_detail, "event deleted in the calendar");
-		free(it->t.remote_id);
-		free(it->t.change_key);
-		it->t.remote_id = it->t.change_key = NULL;
-		it->action = ACT_CREATE;
+		recreate_missing(it);
 	} else {
 		item_fail(it, b->status, b->retry_after_ms, b->message);
 	}

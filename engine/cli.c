@@ -51,6 +51,31 @@ int cli_open_store(const struct config *cfg, bool create, struct store **st)
 	return 0;
 }
 
+int cli_open(const struct cli *cli, const char *cmd, enum cli_open_mode mode, struct config *cfg,
+	     struct store **st)
+{
+	struct error err = {{0}};
+
+	if (cli_load_config(cli, mode != CLI_RUN, cfg) < 0)
+		return EXIT_USAGE;
+	if (cli_open_store(cfg, mode == CLI_CREATE, st) < 0) {
+		config_free(cfg);
+		return EXIT_USAGE;
+	}
+	if (mode == CLI_RUN && store_lock_run(*st, &err) < 0) {
+		cli_error("%s: %s; nothing was done", cmd, err.msg);
+		cli_close(cfg, *st);
+		return EXIT_PARTIAL;
+	}
+	return EXIT_DONE;
+}
+
+void cli_close(struct config *cfg, struct store *st)
+{
+	store_close(st);
+	config_free(cfg);
+}
+
 bool cli_wants_help(int argc, char **argv, const char *usage)
 {
 	for (int i = 1; i < argc; i++) {

@@ -29,6 +29,14 @@ void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_load_config(const struct cli *cli, bool allow_missing, struct config *cfg);
 int cli_open_store(const struct config *cfg, bool create, struct store **st);
 
+/* Config, then the store (and for a run, the run lock), as one step: prints what failed and
+ * returns the exit status to use (EXIT_USAGE, or EXIT_PARTIAL when another run holds the lock), or
+ * EXIT_DONE with both open. cli_close releases what cli_open opened. */
+enum cli_open_mode { CLI_READ, CLI_CREATE, CLI_RUN };
+int cli_open(const struct cli *cli, const char *cmd, enum cli_open_mode mode, struct config *cfg,
+	     struct store **st);
+void cli_close(struct config *cfg, struct store *st);
+
 /* Returns true when argv holds -h/--help (after the command name); prints usage to stdout then. */
 bool cli_wants_help(int argc, char **argv, const char *usage);
 

@@ -140,12 +140,8 @@ int cmd_export(const struct cli *cli, int argc, char **argv)
 		fputs(export_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (cli_load_config(cli, true, &cfg) < 0)
-		return EXIT_USAGE;
-	if (cli_open_store(&cfg, false, &st) < 0) {
-		config_free(&cfg);
-		return EXIT_USAGE;
-	}
+	if ((rc = cli_open(cli, "export", CLI_READ, &cfg, &st)) != EXIT_DONE)
+		return rc;
 	x.cfg = &cfg;
 	x.out = path ? fopen(path, "w") : stdout;
 	if (!x.out) {
@@ -164,7 +160,6 @@ int cmd_export(const struct cli *cli, int argc, char **argv)
 		fprintf(stderr, "export: %zu events written to %s\n", x.events, path);
 	buf_free(&x.zones);
 	buf_free(&x.tzids);
-	store_close(st);
-	config_free(&cfg);
+	cli_close(&cfg, st);
 	return rc;
 }

@@ -181,18 +181,8 @@ int cmd_reconcile(const struct cli *cli, int argc, char **argv)
 		fputs(reconcile_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (cli_load_config(cli, false, &cfg) < 0)
-		return EXIT_USAGE;
-	if (cli_open_store(&cfg, false, &st) < 0) {
-		config_free(&cfg);
-		return EXIT_USAGE;
-	}
-	if (store_lock_run(st, &err) < 0) {
-		cli_error("reconcile: %s; nothing was done", err.msg);
-		store_close(st);
-		config_free(&cfg);
-		return EXIT_PARTIAL;
-	}
+	if ((rc = cli_open(cli, "reconcile", CLI_RUN, &cfg, &st)) != EXIT_DONE)
+		return rc;
 	if (!a.opt.dry_run && store_run_begin(st, "reconcile", &a.opt.run_id, &err) < 0)
 		cli_warn("could not record the run: %s", err.msg);
 	progress_init(&prog, "reconcile");
@@ -232,7 +222,6 @@ int cmd_reconcile(const struct cli *cli, int argc, char **argv)
 		store_run_end(st, &rec, &err);
 	}
 	reconcile_report_free(&r);
-	store_close(st);
-	config_free(&cfg);
+	cli_close(&cfg, st);
 	return rc;
 }

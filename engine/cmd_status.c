@@ -146,12 +146,8 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 		fputs(status_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (cli_load_config(cli, true, &cfg) < 0)
-		return EXIT_USAGE;
-	if (cli_open_store(&cfg, false, &st) < 0) {
-		config_free(&cfg);
-		return EXIT_USAGE;
-	}
+	if ((rc = cli_open(cli, "status", CLI_READ, &cfg, &st)) != EXIT_DONE)
+		return rc;
 	if (gather(st, &d, &err) < 0) {
 		cli_error("status: %s", err.msg);
 		rc = EXIT_USAGE;
@@ -166,8 +162,6 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 	json_decref(d.problems);
 	json_decref(d.connections);
 	json_decref(d.runs);
-	store_close(st);
-	config_free(&cfg);
-	(void)cli;
+	cli_close(&cfg, st);
 	return rc;
 }

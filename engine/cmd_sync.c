@@ -93,18 +93,8 @@ static int run_sync(const struct cli *cli, const char *cmd, struct sync_options 
 	int64_t started = now_unix(), t0 = now_ms(), run_id = 0;
 	int rc;
 
-	if (cli_load_config(cli, false, &cfg) < 0)
-		return EXIT_USAGE;
-	if (cli_open_store(&cfg, false, &st) < 0) {
-		config_free(&cfg);
-		return EXIT_USAGE;
-	}
-	if (store_lock_run(st, &err) < 0) {
-		cli_error("%s: %s; nothing was done", cmd, err.msg);
-		store_close(st);
-		config_free(&cfg);
-		return EXIT_PARTIAL;
-	}
+	if ((rc = cli_open(cli, cmd, CLI_RUN, &cfg, &st)) != EXIT_DONE)
+		return rc;
 	if (store_run_begin(st, cmd, &run_id, &err) < 0)
 		cli_warn("could not record the run: %s", err.msg);
 	progress_init(&prog, cmd);
@@ -124,8 +114,7 @@ static int run_sync(const struct cli *cli, const char *cmd, struct sync_options 
 	if (run_id)
 		record_run(st, run_id, cmd, started, &r, rc);
 	sync_result_free(&r);
-	store_close(st);
-	config_free(&cfg);
+	cli_close(&cfg, st);
 	return rc;
 }
 

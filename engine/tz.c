@@ -118,22 +118,6 @@ static int windows_from_iana_uncached(const char *iana, char *out, size_t outlen
 	return from_uchars(win, n, out, outlen);
 }
 
-int tz_windows_from_iana(const char *iana, char *out, size_t outlen)
-{
-	char val[64] = "";
-	int rc;
-
-	if (!iana)
-		return -1;
-	if (memo_get(memo_to_windows, iana, out, outlen, &rc))
-		return rc;
-	rc = windows_from_iana_uncached(iana, val, sizeof val);
-	memo_put(memo_to_windows, &memo_to_windows_next, iana, val, rc);
-	if (rc == 0 && strlcpy_checked(out, val, outlen) < 0)
-		return -1;
-	return rc;
-}
-
 static int iana_from_windows_uncached(const char *windows, char *out, size_t outlen)
 {
 	UChar id[TZ_UMAX], iana[TZ_UMAX];
@@ -149,20 +133,33 @@ static int iana_from_windows_uncached(const char *windows, char *out, size_t out
 	return from_uchars(iana, n, out, outlen);
 }
 
-int tz_iana_from_windows(const char *windows, char *out, size_t outlen)
+static int memoized(struct tz_memo *m, unsigned *next, const char *key,
+		    int (*lookup)(const char *, char *, size_t), char *out, size_t outlen)
 {
 	char val[64] = "";
 	int rc;
 
-	if (!windows)
+	if (!key)
 		return -1;
-	if (memo_get(memo_to_iana, windows, out, outlen, &rc))
+	if (memo_get(m, key, out, outlen, &rc))
 		return rc;
-	rc = iana_from_windows_uncached(windows, val, sizeof val);
-	memo_put(memo_to_iana, &memo_to_iana_next, windows, val, rc);
+	rc = lookup(key, val, sizeof val);
+	memo_put(m, next, key, val, rc);
 	if (rc == 0 && strlcpy_checked(out, val, outlen) < 0)
 		return -1;
 	return rc;
+}
+
+int tz_windows_from_iana(const char *iana, char *out, size_t outlen)
+{
+	return memoized(memo_to_windows, &memo_to_windows_next, iana, windows_from_iana_uncached,
+			out, outlen);
+}
+
+int tz_iana_from_windows(const char *windows, char *out, size_t outlen)
+{
+	return memoized(memo_to_iana, &memo_to_iana_next, windows, iana_from_windows_uncached, out,
+			outlen);
 }
 
 /* An IANA id for zone, which may be IANA already or a Windows id. */
