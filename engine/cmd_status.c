@@ -21,6 +21,7 @@ struct status_data {
 	json_t *problems;    /* array */
 	json_t *connections; /* array */
 	json_t *runs;        /* array */
+	json_t *last_reconcile; /* object or null */
 };
 
 static int add_problem(void *arg, const struct target *t)
@@ -74,6 +75,13 @@ static int gather(struct store *st, struct status_data *d, struct error *err)
 		run_record_free(&runs[i]);
 	}
 	free(runs);
+	runs = NULL;
+	if (store_recent_runs(st, "reconcile", 1, &runs, &nruns, err) < 0)
+		return -1;
+	d->last_reconcile = nruns ? run_json(&runs[0]) : json_null();
+	for (size_t i = 0; i < nruns; i++)
+		run_record_free(&runs[i]);
+	free(runs);
 	return 0;
 }
 
@@ -84,9 +92,10 @@ static json_t *status_json(const struct status_data *d)
 	for (int s = TS_PENDING; s <= TS_WAITING; s++)
 		json_object_set_new(states, target_state_name((enum target_state)s),
 				    json_integer(d->counts.by_state[s]));
-	return json_pack("{s:I, s:o, s:I, s:O, s:O, s:O}", "leaves", (json_int_t)d->counts.leaves,
-			 "targets", states, "queued", (json_int_t)d->counts.dirty, "problems",
-			 d->problems, "connections", d->connections, "runs", d->runs);
+	return json_pack("{s:I, s:o, s:I, s:O, s:O, s:O, s:O}", "leaves",
+			 (json_int_t)d->counts.leaves, "targets", states, "queued",
+			 (json_int_t)d->counts.dirty, "problems", d->problems, "connections",
+			 d->connections, "runs", d->runs, "last_reconcile", d->last_reconcile);
 }
 
 static void print_human(const struct status_data *d)
@@ -114,6 +123,13 @@ static void print_human(const struct status_data *d)
 			       json_string_value(json_object_get(v, "mailbox")),
 			       json_string_value(json_object_get(v, "reason")) ?: "",
 			       json_string_value(json_object_get(v, "mailbox")));
+	if (json_is_object(d->last_reconcile))
+		printf("last reconcile: %s, exit %lld: %s\n",
+		       json_string_value(json_object_get(d->last_reconcile, "started_at")),
+		       (long long)json_integer_value(json_object_get(d->last_reconcile, "exit_code")),
+		       json_string_value(json_object_get(d->last_reconcile, "summary")) ?: "(running or interrupted)");
+	else
+		printf("last reconcile: never\n");
 	if (json_array_size(d->runs))
 		printf("\nrecent runs:\n");
 	json_array_foreach(d->runs, i, v)
@@ -162,6 +178,7 @@ int cmd_status(const struct cli *cli, int argc, char **argv)
 	json_decref(d.problems);
 	json_decref(d.connections);
 	json_decref(d.runs);
+	json_decref(d.last_reconcile);
 	cli_close(&cfg, st);
 	return rc;
 }

@@ -92,7 +92,8 @@ test_expect_success "$BACKEND: the personal events were not touched" '
 
 test_expect_success "$BACKEND: the drift is recorded and shown" '
 	test "$(sqlite3 leavesync.db "select count(*) from drift where kind in (\"missing\",\"edited\",\"duplicated\",\"orphaned\")")" -ge 15 &&
-	leavesync status >st.txt && test_grep reconcile st.txt
+	leavesync status >st.txt && test_grep "last reconcile: .*exit 0: [0-9]* findings, 0 unrepaired" st.txt &&
+	leavesync status --json | jq -e ".last_reconcile.command == \"reconcile\" and .last_reconcile.exit_code == 0"
 '
 
 test_expect_success "$BACKEND: a second reconcile finds no drift and writes nothing" '
