@@ -155,17 +155,20 @@ struct mailbox_cmp {
 	const struct reconcile_options *opt;
 	struct target *ts;
 	size_t nts;
-	bool *seen;      /* per target: a tagged event was found */
-	char **seen_id;  /* its id */
+	size_t *keeper;  /* per target: 1 + index of its event in the listing, 0 if none found */
 	bool *changed;   /* per target: store row to save */
 	int64_t owned;   /* tagged events found */
 };
 
 /* One listed event against the store. */
-static void compare_event(struct mailbox_cmp *m, struct list_job *lj, struct remote_event *re)
+/* First pass, one listed event: an orphan, or a candidate for its target. Of several events for one
+ * target the one whose id the store knows is kept; the others are duplicates. */
+static void classify_event(struct mailbox_cmp *m, struct list_job *lj, size_t e)
 {
+	struct remote_event *re = &lj->ev[e];
 	struct target *t = target_for_key(m->ts, m->nts, re->ev.sync_key);
 	size_t i = t ? (size_t)(t - m->ts) : 0;
+	size_t dup;
 
 	m->owned++;
 	if (!t || !t->desired) {
@@ -181,18 +184,27 @@ static void compare_event(struct mailbox_cmp *m, struct list_job *lj, struct rem
 		}
 		return;
 	}
-	if (m->seen[i]) {
-		/* A second event for one target: keep the one the store knows, delete the other. */
-		bool this_is_known = t->remote_id && strcmp(t->remote_id, re->remote_id) == 0;
-		struct finding *f = add_finding(m->r, lj->mailbox, t, "duplicated", "delete",
-						"two tagged events for one leave");
-		f->remote_id = xstrdup(this_is_known ? m->seen_id[i] : re->remote_id);
-		if (this_is_known)
-			set_str(&m->seen_id[i], re->remote_id);
+	if (!m->keeper[i]) {
+		m->keeper[i] = e + 1;
 		return;
 	}
-	m->seen[i] = true;
-	m->seen_id[i] = xstrdup(re->remote_id);
+	dup = e;
+	if (strcmp_null(t->remote_id, re->remote_id) == 0) {
+		dup = m->keeper[i] - 1;
+		m->keeper[i] = e + 1;
+	}
+	add_finding(m->r, lj->mailbox, t, "duplicated", "delete", "two tagged events for one leave")
+	    ->remote_id = xstrdup(lj->ev[dup].remote_id);
+}
+
+/* Second pass, a target and its event: adopt the id, and rewrite what a person changed. */
+static void compare_keeper(struct mailbox_cmp *m, struct list_job *lj, size_t i)
+{
+	struct target *t = &m->ts[i];
+	struct remote_event *re = &lj->ev[m->keeper[i] - 1];
+	struct error err = {{0}};
+	struct event want;
+
 	if (!t->remote_id && !t->synced) {
 		m->r->adopted++; /* a new or rebuilt store meeting its event: not drift */
 	} else if (t->state != TS_SYNCED || !t->remote_id) {
@@ -202,15 +214,13 @@ static void compare_event(struct mailbox_cmp *m, struct list_job *lj, struct rem
 		/* (Under another backend the id differs by nature: a migration, not drift.) */
 		add_finding(m->r, lj->mailbox, t, "moved", "adopt", "event found under a new id");
 	}
-	if (strcmp_null(t->remote_id, re->remote_id) != 0 || strcmp_null(t->change_key, re->change_key) ||
-	    strcmp_null(t->backend, lj->job.be->name) != 0) {
+	if (strcmp_null(t->remote_id, re->remote_id) || strcmp_null(t->change_key, re->change_key) ||
+	    strcmp_null(t->backend, lj->job.be->name)) {
 		set_str(&t->remote_id, re->remote_id);
 		set_str(&t->change_key, re->change_key);
 		set_str(&t->backend, lj->job.be->name);
 		m->changed[i] = true;
 	}
-	struct event want;
-	struct error err = {{0}};
 	if (event_from_vevent(t->desired, &want, &err) < 0)
 		return;
 	if (!event_owned_equal(&re->ev, &want)) {
@@ -221,15 +231,15 @@ static void compare_event(struct mailbox_cmp *m, struct list_job *lj, struct rem
 		set_str(&t->synced, NULL); /* rewrite every owned field */
 		t->dirty = true;
 		t->state = TS_PENDING;
+		m->changed[i] = true;
 	} else if (t->state != TS_SYNCED || strcmp_null(t->synced, t->desired) != 0) {
 		set_str(&t->synced, t->desired); /* adopted as it is: no write needed */
 		t->state = TS_SYNCED;
 		t->dirty = t->force = false;
 		t->attempts = 0;
 		set_str(&t->last_error, NULL);
-		set_str(&t->backend, lj->job.be->name);
+		m->changed[i] = true;
 	}
-	m->changed[i] = true;
 	event_free(&want);
 }
 
@@ -242,7 +252,7 @@ static void compare_targets(struct mailbox_cmp *m, struct list_job *lj)
 		struct error err = {{0}};
 		bool inside;
 
-		if (m->seen[i] || !t->desired)
+		if (m->keeper[i] || !t->desired)
 			continue;
 		if (t->state == TS_CREATING || t->state == TS_FAILED || t->state == TS_WAITING) {
 			add_finding(m->r, lj->mailbox, t, "stuck", "retry",
@@ -348,11 +358,13 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 		return;
 	}
 	qsort(m.ts, m.nts, sizeof *m.ts, by_key);
-	m.seen = xcalloc(m.nts + 1, sizeof *m.seen);
-	m.seen_id = xcalloc(m.nts + 1, sizeof *m.seen_id);
+	m.keeper = xcalloc(m.nts + 1, sizeof *m.keeper);
 	m.changed = xcalloc(m.nts + 1, sizeof *m.changed);
 	for (size_t i = 0; i < lj->n; i++)
-		compare_event(&m, lj, &lj->ev[i]);
+		classify_event(&m, lj, i);
+	for (size_t i = 0; i < m.nts; i++)
+		if (m.keeper[i])
+			compare_keeper(&m, lj, i);
 	compare_targets(&m, lj);
 	if (mailbox_blocked(x, lj->mailbox, count_deletions(x->r, first, m.ts, m.nts), m.owned)) {
 		block_findings(x->r, first);
@@ -371,11 +383,8 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 			x->failed = 1;
 		free(save);
 	}
-	for (size_t i = 0; i < m.nts; i++)
-		free(m.seen_id[i]);
 	targets_free(m.ts, m.nts);
-	free(m.seen);
-	free(m.seen_id);
+	free(m.keeper);
 	free(m.changed);
 	if (lj->ndelete) {
 		lj->delete_status = xcalloc(lj->ndelete, sizeof *lj->delete_status);

@@ -62,6 +62,7 @@ test_expect_success "$BACKEND: people and servers change the calendars" '
 test_expect_success "$BACKEND: --dry-run reports the drift and changes nothing" '
 	before=$(write_requests) &&
 	leavesync reconcile --dry-run --json >reconcile.json &&
+	jq -c .counts reconcile.json &&
 	test "$(count missing)" = 5 && test "$(count edited)" = 5 &&
 	test "$(write_requests)" = "$before" &&
 	test_must_fail check_calendars
@@ -69,6 +70,7 @@ test_expect_success "$BACKEND: --dry-run reports the drift and changes nothing" 
 
 test_expect_success "$BACKEND: one reconcile reports exactly those findings and repairs them" '
 	leavesync reconcile --json >reconcile.json &&
+	jq -c .counts reconcile.json &&
 	test "$(count missing)" = 5 &&
 	test "$(count edited)" = 5 &&
 	test "$(count moved)" = $MOVED &&
