@@ -227,7 +227,7 @@ static const char *view_time(struct ews_ctx *c, xmlNodePtr view, const char *nam
 static void find_calendar_view(struct ews_ctx *c, xmlNodePtr view, struct sim_mailbox *mb,
                                const char *folder, const struct ews_shape *shape)
 {
-	int64_t start, end;
+	int64_t start = 0, end = 0;
 	const char *err = view_time(c, view, "StartDate", &start);
 	if (!err)
 		err = view_time(c, view, "EndDate", &end);

@@ -626,8 +626,7 @@ static const char *resolve_times(struct ews_ctx *c, struct sim_item *it, struct 
 		                     : (pt->start_tz    ? pt->start_tz
 		                        : c->tz_context ? c->tz_context
 		                                        : "UTC");
-		if (creating || pt->start_tz || pt->meeting_tz)
-			set_str(&it->start_tz, xstrdup(cz));
+		set_str(&it->start_tz, xstrdup(cz));
 		if (creating || pt->start_tz)
 			set_str(&it->end_tz, xstrdup(pt->end_tz ? pt->end_tz : cz));
 	}
