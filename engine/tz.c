@@ -1,11 +1,10 @@
 /* Time zones through ICU: IANA <-> Windows ids (CLDR's windowsZones data, as ICU ships it), wall
- * time
- * <-> Unix time. Every call opens its own UCalendar, so these functions are safe from any thread.
- */
+ * time <-> Unix time. Safe from any thread: the memos below are per thread or locked. */
 #include "engine/tz.h"
 
 #include "common/util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -60,16 +59,10 @@ static int canonical_iana(const char *iana, char *out, size_t outlen)
 	return from_uchars(canon, n, out, outlen);
 }
 
-bool tz_is_known_iana(const char *iana)
-{
-	char canon[TZ_UMAX];
-
-	return canonical_iana(iana, canon, sizeof canon) == 0;
-}
-
 /* ICU's Windows <-> IANA lookups walk resource bundles (a sixth of a sync's CPU when asked per
- * event); a sync meets a handful of zones, so each thread memoizes the answers. The mapping is a pure
- * function of the ICU data, so this cache is the one piece of static state it is safe to keep. */
+ * event); a sync meets a handful of zones, so each thread memoizes the answers. The mapping is a
+ * pure function of the ICU data, so this cache is the one piece of static state it is safe to keep.
+ */
 struct tz_memo {
 	char key[64];
 	char val[64];
@@ -77,8 +70,18 @@ struct tz_memo {
 };
 
 #define TZ_MEMO 32
-static _Thread_local struct tz_memo memo_to_windows[TZ_MEMO], memo_to_iana[TZ_MEMO];
-static _Thread_local unsigned memo_to_windows_next, memo_to_iana_next;
+static _Thread_local struct tz_memo memo_to_windows[TZ_MEMO], memo_to_iana[TZ_MEMO],
+    memo_canonical[TZ_MEMO];
+static _Thread_local unsigned memo_to_windows_next, memo_to_iana_next, memo_canonical_next;
+
+static int canonical_iana_lookup(const char *iana, char *out, size_t outlen)
+{
+	char canon[TZ_UMAX];
+
+	if (canonical_iana(iana, canon, sizeof canon) < 0)
+		return -1;
+	return strlcpy_checked(out, canon, outlen);
+}
 
 static int memo_get(const struct tz_memo *m, const char *key, char *out, size_t outlen, int *rc)
 {
@@ -134,7 +137,7 @@ static int iana_from_windows_uncached(const char *windows, char *out, size_t out
 }
 
 static int memoized(struct tz_memo *m, unsigned *next, const char *key,
-		    int (*lookup)(const char *, char *, size_t), char *out, size_t outlen)
+                    int (*lookup)(const char *, char *, size_t), char *out, size_t outlen)
 {
 	char val[64] = "";
 	int rc;
@@ -150,16 +153,31 @@ static int memoized(struct tz_memo *m, unsigned *next, const char *key,
 	return rc;
 }
 
+/* canonical_iana through the memo: a sync asks it for every event (render, zone comparisons), a
+ * push for every record. */
+static int canonical_iana_memo(const char *iana, char *out, size_t outlen)
+{
+	return memoized(memo_canonical, &memo_canonical_next, iana, canonical_iana_lookup, out,
+	                outlen);
+}
+
+bool tz_is_known_iana(const char *iana)
+{
+	char canon[64];
+
+	return canonical_iana_memo(iana, canon, sizeof canon) == 0;
+}
+
 int tz_windows_from_iana(const char *iana, char *out, size_t outlen)
 {
 	return memoized(memo_to_windows, &memo_to_windows_next, iana, windows_from_iana_uncached,
-			out, outlen);
+	                out, outlen);
 }
 
 int tz_iana_from_windows(const char *windows, char *out, size_t outlen)
 {
 	return memoized(memo_to_iana, &memo_to_iana_next, windows, iana_from_windows_uncached, out,
-			outlen);
+	                outlen);
 }
 
 /* An IANA id for zone, which may be IANA already or a Windows id. */
@@ -249,24 +267,72 @@ static bool valid_fields(const int f[6])
 	return f[3] <= 23 && f[4] <= 59 && f[5] <= 59;
 }
 
+/* ucal_open (locale and zone data) costs far more than the conversion itself, and a run meets a
+ * handful of zones: the calendars are opened once per zone name and kept for the process (a pure
+ * function of the ICU data), each used under the lock (a UCalendar is not thread-safe). A zone past
+ * the cache's size gets a calendar of its own per call, as before. */
+#define CAL_MEMO 32
+static struct {
+	pthread_mutex_t mu;
+	char zone[CAL_MEMO][64];
+	UCalendar *cal[CAL_MEMO];
+	int n;
+} cal_memo = {PTHREAD_MUTEX_INITIALIZER, {{0}}, {0}, 0};
+
+/* A calendar for zone, or NULL. *kept: it is the memo's, and cal_memo.mu is held until
+ * release_calendar; otherwise it is the caller's own, closed by release_calendar. */
+static UCalendar *acquire_calendar(const char *zone, bool *kept)
+{
+	UCalendar *cal;
+
+	*kept = false;
+	if (!zone)
+		return NULL;
+	pthread_mutex_lock(&cal_memo.mu);
+	for (int i = 0; i < cal_memo.n; i++) {
+		if (strcmp(cal_memo.zone[i], zone) == 0) {
+			*kept = true;
+			return cal_memo.cal[i];
+		}
+	}
+	cal = open_calendar(zone);
+	if (cal && cal_memo.n < CAL_MEMO && strlen(zone) < sizeof cal_memo.zone[0]) {
+		strcpy(cal_memo.zone[cal_memo.n], zone);
+		cal_memo.cal[cal_memo.n++] = cal;
+		*kept = true;
+		return cal;
+	}
+	pthread_mutex_unlock(&cal_memo.mu);
+	return cal;
+}
+
+static void release_calendar(UCalendar *cal, bool kept)
+{
+	if (kept)
+		pthread_mutex_unlock(&cal_memo.mu);
+	else
+		ucal_close(cal);
+}
+
 int tz_local_to_unix(const char *local, const char *zone, int64_t *out)
 {
 	int f[6];
 	UErrorCode status = U_ZERO_ERROR;
 	UCalendar *cal;
 	UDate ms;
+	bool kept;
 
 	if (!local || parse_local(local, f) < 0)
 		return -1;
 	if (!valid_fields(f))
 		return -1;
-	cal = open_calendar(zone);
+	cal = acquire_calendar(zone, &kept);
 	if (!cal)
 		return -1;
 	ucal_clear(cal);
 	ucal_setDateTime(cal, f[0], f[1] - 1, f[2], f[3], f[4], f[5], &status);
 	ms = ucal_getMillis(cal, &status);
-	ucal_close(cal);
+	release_calendar(cal, kept);
 	if (U_FAILURE(status))
 		return -1;
 	*out = (int64_t)(ms / 1000.0);
@@ -276,11 +342,13 @@ int tz_local_to_unix(const char *local, const char *zone, int64_t *out)
 int tz_unix_to_local(int64_t t, const char *zone, char out[20])
 {
 	UErrorCode status = U_ZERO_ERROR;
-	UCalendar *cal = open_calendar(zone);
+	bool kept;
+	UCalendar *cal = acquire_calendar(zone, &kept);
 	int f[6];
 
 	if (!cal)
 		return -1;
+	ucal_clear(cal);
 	ucal_setMillis(cal, (UDate)t * 1000.0, &status);
 	f[0] = ucal_get(cal, UCAL_EXTENDED_YEAR, &status);
 	f[1] = ucal_get(cal, UCAL_MONTH, &status) + 1;
@@ -288,7 +356,7 @@ int tz_unix_to_local(int64_t t, const char *zone, char out[20])
 	f[3] = ucal_get(cal, UCAL_HOUR_OF_DAY, &status);
 	f[4] = ucal_get(cal, UCAL_MINUTE, &status);
 	f[5] = ucal_get(cal, UCAL_SECOND, &status);
-	ucal_close(cal);
+	release_calendar(cal, kept);
 	if (U_FAILURE(status) || f[0] < 0 || f[0] > 9999)
 		return -1;
 	snprintf(out, 20, "%04d-%02d-%02dT%02d:%02d:%02d", f[0], f[1], f[2], f[3], f[4], f[5]);
@@ -307,7 +375,8 @@ bool tz_same_zone(const char *a, const char *b)
 		return a == b;
 	if (strcasecmp(a, b) == 0)
 		return true;
-	if (canonical_iana(a, ca, sizeof ca) == 0 && canonical_iana(b, cb, sizeof cb) == 0)
+	if (canonical_iana_memo(a, ca, sizeof ca) == 0 &&
+	    canonical_iana_memo(b, cb, sizeof cb) == 0)
 		return strcmp(ca, cb) == 0;
 	if (tz_is_known_iana(a) ? tz_windows_from_iana(a, ca, sizeof ca) < 0
 	                        : strlcpy_checked(ca, a, sizeof ca) < 0)
