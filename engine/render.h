@@ -16,4 +16,9 @@ void render_sync_key(const char *mailbox, const char *leave_id, char out[37]);
 int render_leave(const struct config *cfg, const struct leave *lv, const char *sync_key, char **ics,
 		 struct error *err);
 
+/* render_leave always through libical's serializer (render_leave writes the common case directly,
+ * byte for byte the same): the reference for tests. */
+int render_leave_libical(const struct config *cfg, const struct leave *lv, const char *sync_key,
+			 char **ics, struct error *err);
+
 #endif
