@@ -6,6 +6,7 @@
 #include "engine/tz.h"
 
 #include <libical/ical.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,7 +242,332 @@ static char *text_or_null(const char *s)
 	return s && *s ? xstrdup(s) : NULL;
 }
 
+/* ---- the direct reader ----
+ * libical's parser builds a component tree for every text (a seventh of a sync's CPU). The text
+ * render_leave writes in the common case is read here directly: one VCALENDAR, an optional
+ * VTIMEZONE (not needed: the TZID parameter names the zone), one VEVENT of the properties render.c
+ * writes, every value plain (printable ASCII without backslash, semicolon, comma, or surrounding
+ * blanks: nothing libical would unescape, unfold or trim). Anything else, including every error,
+ * goes to libical. tests/unit/test_render_fast.c compares both readers. */
+
+struct line {
+	const char *name, *params, *value; /* params: after the name up to ':', may be empty */
+	size_t name_len, params_len, value_len;
+};
+
+/* The next CRLF-terminated line at *p; false at the end of the text or for a line that is folded,
+ * bare-LF terminated or otherwise not plain. */
+static bool next_line(const char **p, struct line *l)
+{
+	const char *s = *p, *e = strstr(s, "\r\n"), *colon;
+
+	if (!e || e == s || s[0] == ' ' || s[0] == '\t' || e[2] == ' ' || e[2] == '\t')
+		return false;
+	colon = memchr(s, ':', (size_t)(e - s));
+	if (!colon)
+		return false;
+	l->name = s;
+	l->name_len = strcspn(s, ";:");
+	l->params = s + l->name_len;
+	l->params_len = (size_t)(colon - l->params);
+	l->value = colon + 1;
+	l->value_len = (size_t)(e - l->value);
+	*p = e + 2;
+	for (const char *c = s; c < e; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e || *c == '\\')
+			return false;
+	return true;
+}
+
+static bool is_line(const struct line *l, const char *name, const char *value)
+{
+	return l->params_len == 0 && l->name_len == strlen(name) &&
+	       !memcmp(l->name, name, l->name_len) && l->value_len == strlen(value) &&
+	       !memcmp(l->value, value, l->value_len);
+}
+
+static bool name_is(const struct line *l, const char *name)
+{
+	return l->name_len == strlen(name) && !memcmp(l->name, name, l->name_len);
+}
+
+/* A value libical returns unchanged. */
+static bool value_is_plain(const struct line *l)
+{
+	const char *v = l->value;
+	size_t n = l->value_len;
+
+	if (!n || v[0] == ' ' || v[n - 1] == ' ' || memchr(v, ';', n) || memchr(v, ',', n))
+		return false;
+	return true;
+}
+
+static int two(const char *s)
+{
+	return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
+static int atoi_n(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v * 10 + (s[i] - '0');
+	return v;
+}
+
+/* params is exactly ";TZID=zone" with a plain zone name (letters, digits, / _ + -). */
+static bool tzid_param(const struct line *l, char *tzid, size_t tzid_len)
+{
+	static const char key[] = ";TZID=";
+	size_t n;
+
+	if (l->params_len <= sizeof key - 1 || memcmp(l->params, key, sizeof key - 1) != 0)
+		return false;
+	n = l->params_len - (sizeof key - 1);
+	if (n >= tzid_len)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = l->params[sizeof key - 1 + i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("/_+-", c)))
+			return false;
+	}
+	memcpy(tzid, l->params + sizeof key - 1, n);
+	tzid[n] = '\0';
+	return true;
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* DTSTART/DTEND: ";VALUE=DATE:YYYYMMDD", ":YYYYMMDDTHHMMSSZ" or ";TZID=zone:YYYYMMDDTHHMMSS" into
+ * the event's form; *tzid is the zone ("UTC" for Z, "" for a floating time). */
+static bool direct_time(const struct line *l, bool *is_date, char out[20], char *tzid,
+                        size_t tzid_len)
+{
+	const char *v = l->value;
+	int y, mo, d, h = 0, mi = 0, sec = 0;
+	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool date = l->value_len == 8, utc = l->value_len == 16 && v[15] == 'Z';
+
+	if (!all_digits(v, 8) || (!date && (l->value_len != 15 && !utc)))
+		return false;
+	if (!date && (v[8] != 'T' || !all_digits(v + 9, 6)))
+		return false;
+	y = atoi_n(v, 4);
+	mo = two(v + 4);
+	d = two(v + 6);
+	if (!date) {
+		h = two(v + 9);
+		mi = two(v + 11);
+		sec = two(v + 13);
+	}
+	if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 ||
+	    sec > 59 || (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)))
+		return false;
+	tzid[0] = '\0';
+	if (date) {
+		if (l->params_len != 11 || memcmp(l->params, ";VALUE=DATE", 11) != 0)
+			return false;
+		snprintf(out, 20, "%04d-%02d-%02d", y, mo, d);
+	} else {
+		if (utc ? l->params_len != 0 : !tzid_param(l, tzid, tzid_len))
+			return false;
+		if (utc)
+			strcpy(tzid, "UTC");
+		snprintf(out, 20, "%04d-%02d-%02dT%02d:%02d:%02d", y, mo, d, h, mi, sec);
+	}
+	*is_date = date;
+	return true;
+}
+#define DIRECT_MAX_PROPS 48
+
+/* The VEVENT's property lines of a plain VCALENDAR, or false when the text has another shape. */
+static bool direct_envelope(const char *ics, struct line *props, size_t *nprops)
+{
+	const char *p = ics;
+	struct line l;
+	bool in_event = false, seen_event = false;
+
+	*nprops = 0;
+	if (!next_line(&p, &l) || !is_line(&l, "BEGIN", "VCALENDAR"))
+		return false;
+	while (next_line(&p, &l)) {
+		if (in_event) {
+			if (is_line(&l, "END", "VEVENT"))
+				in_event = false;
+			else if (name_is(&l, "BEGIN") || name_is(&l, "END") ||
+			         *nprops == DIRECT_MAX_PROPS)
+				return false; /* a VALARM, or something odd: libical */
+			else
+				props[(*nprops)++] = l;
+		} else if (is_line(&l, "BEGIN", "VEVENT") && !seen_event) {
+			in_event = seen_event = true;
+		} else if (is_line(&l, "BEGIN", "VTIMEZONE") && !seen_event) {
+			while (next_line(&p, &l) && !is_line(&l, "END", "VTIMEZONE"))
+				if (name_is(&l, "BEGIN") && !is_line(&l, "BEGIN", "STANDARD") &&
+				    !is_line(&l, "BEGIN", "DAYLIGHT"))
+					return false;
+			if (!is_line(&l, "END", "VTIMEZONE"))
+				return false;
+		} else if (is_line(&l, "END", "VCALENDAR")) {
+			return seen_event && *p == '\0';
+		} else if (!(name_is(&l, "PRODID") || name_is(&l, "VERSION")) || seen_event) {
+			return false;
+		}
+	}
+	return false;
+}
+
+/* The properties the event is made of, each at most once (CATEGORIES repeats). */
+struct direct_props {
+	const struct line *uid, *start, *end, *summary, *description, *transp, *class_, *busy,
+	    *zone_hint, *sensitivity;
+	const struct line *categories[DIRECT_MAX_PROPS];
+	size_t ncategories;
+};
+
+static bool direct_pick(const struct line *l, struct direct_props *d)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} once[] = {
+	    {"UID", offsetof(struct direct_props, uid)},
+	    {"DTSTART", offsetof(struct direct_props, start)},
+	    {"DTEND", offsetof(struct direct_props, end)},
+	    {"SUMMARY", offsetof(struct direct_props, summary)},
+	    {"DESCRIPTION", offsetof(struct direct_props, description)},
+	    {"TRANSP", offsetof(struct direct_props, transp)},
+	    {"CLASS", offsetof(struct direct_props, class_)},
+	    {"X-MICROSOFT-CDO-BUSYSTATUS", offsetof(struct direct_props, busy)},
+	    {"X-LEAVESYNC-TIME-ZONE", offsetof(struct direct_props, zone_hint)},
+	    {"X-LEAVESYNC-SENSITIVITY", offsetof(struct direct_props, sensitivity)},
+	};
+
+	if (name_is(l, "DTSTAMP"))
+		return true;
+	if (l->params_len && !name_is(l, "DTSTART") && !name_is(l, "DTEND"))
+		return false;
+	if (!name_is(l, "DTSTART") && !name_is(l, "DTEND") && !name_is(l, "DTSTAMP") &&
+	    !value_is_plain(l))
+		return false;
+	if (name_is(l, "X-MICROSOFT-CDO-ALLDAYEVENT") || name_is(l, "X-LEAVESYNC-LEAVE-ID"))
+		return true;
+	if (name_is(l, "CATEGORIES")) {
+		d->categories[d->ncategories++] = l;
+		return true;
+	}
+	for (size_t i = 0; i < NELEM(once); i++) {
+		const struct line **slot = (const struct line **)((char *)d + once[i].offset);
+
+		if (!name_is(l, once[i].name))
+			continue;
+		if (*slot)
+			return false;
+		*slot = l;
+		return true;
+	}
+	return false;
+}
+
+static bool value_eq(const struct line *l, const char *v)
+{
+	return l->value_len == strlen(v) && !memcmp(l->value, v, l->value_len);
+}
+
+static bool value_caseeq(const struct line *l, const char *v)
+{
+	return l->value_len == strlen(v) && !strncasecmp(l->value, v, l->value_len);
+}
+
+static char *value_dup(const struct line *l)
+{
+	return xstrndup(l->value, l->value_len);
+}
+
+static enum show_as direct_show_as(const struct direct_props *d)
+{
+	for (size_t i = 0; d->busy && i < NELEM(busystatus_names); i++)
+		if (value_caseeq(d->busy, busystatus_names[i]))
+			return (enum show_as)i;
+	return d->transp && value_eq(d->transp, "TRANSPARENT") ? SHOW_FREE : SHOW_BUSY;
+}
+
+static enum sensitivity direct_sensitivity(const struct direct_props *d)
+{
+	for (size_t i = 0; d->sensitivity && i < NELEM(sensitivity_names); i++)
+		if (value_caseeq(d->sensitivity, sensitivity_names[i]))
+			return (enum sensitivity)i;
+	if (d->class_ && value_eq(d->class_, "PRIVATE"))
+		return SENS_PRIVATE;
+	if (d->class_ && value_eq(d->class_, "CONFIDENTIAL"))
+		return SENS_CONFIDENTIAL;
+	return SENS_NORMAL;
+}
+
+/* Reads a text of the direct form into *ev: true, or false (nothing allocated) for libical. */
+static bool event_direct(const char *ics, struct event *ev)
+{
+	struct line props[DIRECT_MAX_PROPS];
+	struct direct_props d = {0};
+	size_t n;
+	bool sdate, edate;
+	char stz[64], etz[64];
+
+	if (!direct_envelope(ics, props, &n))
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!direct_pick(&props[i], &d))
+			return false;
+	if (!d.uid || !d.start || !d.end ||
+	    (d.transp && !value_eq(d.transp, "OPAQUE") && !value_eq(d.transp, "TRANSPARENT")) ||
+	    (d.class_ && !value_eq(d.class_, "PUBLIC") && !value_eq(d.class_, "PRIVATE") &&
+	     !value_eq(d.class_, "CONFIDENTIAL")))
+		return false;
+	if (!direct_time(d.start, &sdate, ev->start, stz, sizeof stz) ||
+	    !direct_time(d.end, &edate, ev->end, etz, sizeof etz) || sdate != edate)
+		return false;
+	if (sdate || !stz[0]) {
+		if (d.zone_hint && d.zone_hint->value_len >= sizeof ev->time_zone)
+			return false;
+		snprintf(ev->time_zone, sizeof ev->time_zone, "%.*s",
+		         d.zone_hint ? (int)d.zone_hint->value_len : 3,
+		         d.zone_hint ? d.zone_hint->value : "UTC");
+	} else {
+		strcpy(ev->time_zone, stz);
+	}
+	ev->all_day = sdate;
+	ev->sync_key = value_dup(d.uid);
+	ev->subject = d.summary ? value_dup(d.summary) : xstrdup("");
+	ev->body = d.description ? value_dup(d.description) : NULL;
+	ev->show_as = direct_show_as(&d);
+	ev->sensitivity = direct_sensitivity(&d);
+	for (size_t i = 0; i < d.ncategories; i++) {
+		ev->categories = xrealloc(ev->categories, (i + 2) * sizeof *ev->categories);
+		ev->categories[i] = value_dup(d.categories[i]);
+		ev->categories[i + 1] = NULL;
+	}
+	ev->reminder_minutes = -1;
+	return true;
+}
+
 int event_from_vevent(const char *ics, struct event *ev, struct error *err)
+{
+	memset(ev, 0, sizeof *ev);
+	if (ics && event_direct(ics, ev))
+		return 0;
+	event_free(ev);
+	return event_from_vevent_libical(ics, ev, err);
+}
+
+int event_from_vevent_libical(const char *ics, struct event *ev, struct error *err)
 {
 	icalcomponent *root, *ve;
 	const char *uid;

@@ -38,6 +38,9 @@ struct event {
 /* Parses one VEVENT (a full VCALENDAR or a bare VEVENT) rendered by render_leave() into *ev.
  * On success *ev owns fresh strings; on failure *ev is zeroed and err says why. */
 int event_from_vevent(const char *ics, struct event *ev, struct error *err);
+/* The same through libical's parser always (event_from_vevent reads render_leave's common form
+ * directly, to the same result): the reference for tests. */
+int event_from_vevent_libical(const char *ics, struct event *ev, struct error *err);
 
 /* True when every owned field is equal (subject, body, all_day, start, end, zone, show_as, sensitivity,
  * categories as a set, reminder). Time zones compare by meaning (Windows and IANA names of one zone are

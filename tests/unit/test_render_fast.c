@@ -1,6 +1,9 @@
 /* The direct VCALENDAR writer of engine/render.c against libical's serializer: render_leave must be
  * byte for byte render_leave_libical for every leave, policy and zone (random leaves with plain and
- * awkward text: commas, semicolons, backslashes, quotes, control characters, UTF-8, long lines). */
+ * awkward text: commas, semicolons, backslashes, quotes, control characters, UTF-8, long lines).
+ * And the direct reader of engine/event.c against libical's parser: event_from_vevent gives
+ * exactly what event_from_vevent_libical gives, for every rendered text and for texts changed the
+ * way another program might change them. */
 #include "common/buf.h"
 #include "common/util.h"
 #include "engine/config.h"
@@ -91,6 +94,121 @@ static void random_times(unsigned *seed, char *starts, char *ends)
 	}
 }
 
+static bool same_strings(char *const *a, char *const *b)
+{
+	size_t i = 0;
+
+	for (; a && b && a[i] && b[i]; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return false;
+	return (!a || !a[i]) && (!b || !b[i]);
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Every field of the two events, exactly (not event_owned_equal's meaning). */
+static bool same_event(const struct event *a, const struct event *b)
+{
+	return same_str(a->sync_key, b->sync_key) && same_str(a->subject, b->subject) &&
+	       same_str(a->body, b->body) && a->all_day == b->all_day &&
+	       !strcmp(a->start, b->start) && !strcmp(a->end, b->end) &&
+	       !strcmp(a->time_zone, b->time_zone) && a->show_as == b->show_as &&
+	       a->sensitivity == b->sensitivity && same_strings(a->categories, b->categories) &&
+	       a->reminder_minutes == b->reminder_minutes;
+}
+
+/* Both readers on text: same result, same fields, same error. */
+static bool readers_agree(const char *text)
+{
+	struct event a, b;
+	struct error ea = {{0}}, eb = {{0}};
+	int ra = event_from_vevent(text, &a, &ea), rb = event_from_vevent_libical(text, &b, &eb);
+	bool same = ra == rb && (ra < 0 ? !strcmp(ea.msg, eb.msg) : same_event(&a, &b));
+
+	if (!same)
+		printf("# readers differ (%d/%d: %s / %s) on:\n%s\n", ra, rb, ea.msg, eb.msg, text);
+	event_free(&a);
+	event_free(&b);
+	return same;
+}
+
+/* text changed the way another program (or a hand) might: a line dropped, doubled, lower-cased,
+ * folded, a bare LF, a parameter, an alarm, a second event, trailing blanks, garbage. */
+static char *mutate(const char *text, unsigned *seed)
+{
+	static const char *const inserts[] = {
+	    "SUMMARY;LANGUAGE=en:Away\r\n",
+	    "X-LEAVESYNC-TIME-ZONE:Europe/Riga\r\n",
+	    "CLASS:PUBLIC\r\n",
+	    "CATEGORIES:  x  \r\n",
+	    "X-MICROSOFT-CDO-BUSYSTATUS:free\r\n",
+	    "x-leavesync-sensitivity:normal\r\n",
+	    "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\n",
+	    "DTEND:20270101T000000Z\r\n",
+	    "UID:\r\n",
+	    "DESCRIPTION:a  \r\n",
+	    "TRANSP:TRANSPARENT\r\n",
+	    "DTSTART;TZID=\"Europe/Riga\":20270101T100000\r\n",
+	    "BEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\n",
+	    "X-LEAVESYNC-SENSITIVITY:Personal\r\n",
+	    "SUMMARY:a\\,b\r\n",
+	};
+	size_t len = strlen(text), at;
+	struct buf b = BUF_INIT;
+	const char *line;
+
+	/* a point at the start of a line inside the VEVENT */
+	line = strstr(text, "BEGIN:VEVENT\r\n");
+	if (!line)
+		return xstrdup(text);
+	line += 14;
+	for (int skip = rand_r(seed) % 8;
+	     skip > 0 && strstr(line, "\r\n") && strncmp(strstr(line, "\r\n") + 2, "END:", 4) != 0;
+	     skip--)
+		line = strstr(line, "\r\n") + 2;
+	at = (size_t)(line - text);
+	buf_append(&b, text, at);
+	switch (rand_r(seed) % 8) {
+	case 0: /* drop the line */
+		buf_puts(&b, strstr(line, "\r\n") + 2);
+		break;
+	case 1: /* double it */
+		buf_append(&b, line, (size_t)(strstr(line, "\r\n") + 2 - line));
+		buf_puts(&b, line);
+		break;
+	case 2: /* lower-case its name */
+		for (const char *p = line; *p && *p != ':' && *p != ';'; p++) {
+			char c = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+			buf_append(&b, &c, 1);
+			line = p + 1;
+		}
+		buf_puts(&b, line);
+		break;
+	case 3: /* fold it after 3 characters */
+		buf_append(&b, line, 3);
+		buf_puts(&b, "\r\n ");
+		buf_puts(&b, line + 3);
+		break;
+	case 4: /* a bare LF */
+		buf_append(&b, line, (size_t)(strstr(line, "\r\n") - line));
+		buf_puts(&b, strstr(line, "\r\n") + 1);
+		break;
+	case 5: /* garbage after the calendar */
+		buf_puts(&b, line);
+		buf_puts(&b, rand_r(seed) % 2 ? "X" : "\r\n");
+		break;
+	default:
+		buf_puts(&b, inserts[rand_r(seed) % (int)(sizeof inserts / sizeof inserts[0])]);
+		buf_puts(&b, line);
+		break;
+	}
+	(void)len;
+	return buf_steal(&b);
+}
+
 /* Renders n random leaves with both writers; returns how many differed (the first is shown). */
 static int compare_writers(const struct config *cfg, unsigned seed, int n, int *rendered)
 {
@@ -127,6 +245,14 @@ static int compare_writers(const struct config *cfg, unsigned seed, int n, int *
 				       b ? b : eb.msg);
 		}
 		*rendered += a != NULL;
+		if (a && (!readers_agree(a) || !readers_agree(b)))
+			differ++;
+		for (int m = 0; a && m < 3; m++) {
+			char *t = mutate(a, &seed);
+			if (!readers_agree(t))
+				differ++;
+			free(t);
+		}
 		free(a);
 		free(b);
 		free(id);
@@ -178,7 +304,8 @@ int main(void)
 		}
 		differ = compare_writers(&cfg, (unsigned)c + 1, LEAVES_PER_CONFIG, &rendered);
 		ok(differ == 0 && rendered > LEAVES_PER_CONFIG / 2,
-		   "config %zu: %d leaves rendered, direct writer == libical's for all (%d differ)",
+		   "config %zu: %d leaves rendered; direct writer == libical's, direct reader == "
+		   "libical's (%d differ)",
 		   c, rendered, differ);
 		config_free(&cfg);
 	}
