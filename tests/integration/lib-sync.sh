@@ -160,3 +160,13 @@ test_expect_success "$BACKEND: a missing secret is one configuration error (exit
 	test "$(sqlite3 leavesync.db "select state from target where leave_id = \"LV-9\"")" = pending &&
 	leavesync sync >out && test_grep "1 created" out
 '
+
+test_expect_success "$BACKEND: one run at a time per store; a push still works during it" '
+	flock leavesync.db.lock sleep 3 &
+	holder=$! && sleep 0.3 &&
+	test_expect_code 1 leavesync sync >out 2>err &&
+	test_grep "nothing was done" err &&
+	echo "{\"id\":\"LV-10\",\"mailbox\":\"carol@contoso.com\",\"kind\":\"Annual leave\",\"start\":\"2027-05-10\",\"end\":\"2027-05-10\",\"status\":\"approved\",\"revision\":1,\"time_zone\":\"UTC\"}" | leavesync push - &&
+	wait $holder &&
+	leavesync sync >out && test_grep "1 created" out
+'
