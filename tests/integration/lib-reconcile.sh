@@ -117,7 +117,8 @@ test_expect_success "$BACKEND: the safety valve stops deleting 80% of a mailbox"
 	test "$(calendar carol@contoso.com | jq length)" = "$before"'
 
 test_expect_success "$BACKEND: --force lets it proceed" '
-	leavesync reconcile --force --json >reconcile.json &&
+	{ leavesync reconcile --force --json >reconcile.json; rc=$?; } &&
+	jq -c "[.counts, .unrepaired, .blocked, .repair]" reconcile.json && test $rc = 0 &&
 	test "$(calendar carol@contoso.com | jq length)" = 2 &&
 	check_calendars --expect-untagged 2
 '
