@@ -180,10 +180,11 @@ test_expect_success "$BACKEND: updates and deletes whose responses are dropped a
 	calendars_equal_store
 '
 
-test_expect_success "$BACKEND: tokens expire mid-run (2 s lifetime, requests slowed by 1.2 s)" '
+test_expect_success "$BACKEND: tokens expire mid-run (3 s lifetime; requests take 0.4 s, some 1.2 s)" '
 	begin_scenario && push_new TOK 60 15 && push_changes DROP.ndjson 3 &&
-	sim_ctl POST /_sim/token-lifetime "{\"seconds\":2}" >/dev/null &&
+	sim_ctl POST /_sim/token-lifetime "{\"seconds\":3}" >/dev/null &&
 	fault "{\"kind\":\"latency\",\"share\":0.3,\"latency_ms\":1200}" &&
+	fault "{\"kind\":\"latency\",\"share\":1,\"latency_ms\":400}" &&
 	sync_ok && fired latency &&
 	sim_ctl POST /_sim/token-lifetime "{\"seconds\":3600}" >/dev/null &&
 	tokens=$(counter token) && echo "tokens fetched: $tokens" && test "$tokens" -ge 2 &&
@@ -192,7 +193,7 @@ test_expect_success "$BACKEND: tokens expire mid-run (2 s lifetime, requests slo
 
 test_expect_success "$BACKEND: the service calls tokens expired (401 token_expired)" '
 	begin_scenario && push_new EXP 60 20 && push_changes SLOW.ndjson 6 &&
-	fault "{\"kind\":\"token_expired\",\"share\":0.2}" &&
+	fault "{\"kind\":\"token_expired\",\"share\":0.1}" &&
 	sync_ok && fired token_expired &&
 	calendars_equal_store
 '
