@@ -5,6 +5,7 @@ VERSION   = 0.1.0
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
+TEST_JOBS ?= 2
 PKGS      = libcurl libxml-2.0 jansson libical sqlite3 icu-uc icu-i18n inih libcrypto
 SIM_PKGS  = libmicrohttpd libxml-2.0 jansson libcrypto icu-uc icu-i18n
 
@@ -61,7 +62,7 @@ check-build: all $(UNIT_BIN)
 
 # Every test: C unit tests (TAP) and shell scenarios, through prove.
 test: all $(UNIT_BIN)
-	LS_BUILD=$(BUILD) VALGRIND=$(VALGRIND) prove --exec '' $(UNIT_BIN) \
+	LS_BUILD=$(BUILD) VALGRIND=$(VALGRIND) prove -j$(TEST_JOBS) --exec '' $(UNIT_BIN) \
 	    $(sort $(wildcard tests/integration/t[0-9]*.sh))
 
 bench-push: all
