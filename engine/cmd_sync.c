@@ -50,6 +50,13 @@ static void print_summary(const char *cmd, const struct sync_result *r, int64_t 
 			r->nproblems - r->nkept);
 	for (size_t i = 0; i < r->nblocked; i++)
 		fprintf(stderr, "%s: safety valve: %s\n", cmd, r->blocked[i]);
+	if (s->deferred) {
+		char when[21];
+		format_utc(when, s->deferred_until);
+		fprintf(stderr, "%s: %lld item%s wait for a retry (the next from %s); a later run "
+				"writes them (leavesync status lists the reasons)\n",
+			cmd, (long long)s->deferred, s->deferred == 1 ? "" : "s", when);
+	}
 }
 
 static int record_run(struct store *st, int64_t run_id, const char *cmd, int64_t started,
@@ -107,9 +114,11 @@ static int run_sync(const struct cli *cli, const char *cmd, struct sync_options 
 		cli_error("%s: %s", cmd, err.msg);
 		rc = r.config_error ? EXIT_USAGE : EXIT_PARTIAL;
 	} else {
-		if (!cli->quiet || r.nproblems || r.nblocked)
+		if (!cli->quiet || r.nproblems || r.nblocked || r.stats.deferred)
 			print_summary(cmd, &r, now_ms() - t0);
-		rc = (r.stats.failed || r.stats.waiting || r.nblocked) ? EXIT_PARTIAL : EXIT_DONE;
+		rc = (r.stats.failed || r.stats.waiting || r.nblocked || r.stats.deferred)
+			     ? EXIT_PARTIAL
+			     : EXIT_DONE;
 	}
 	if (run_id)
 		record_run(st, run_id, cmd, started, &r, rc);

@@ -507,6 +507,9 @@ int sync_run(const struct config *cfg, struct store *st, const struct sync_optio
 	pool_free(x.pool);
 	backend_envs_free(&envs);
 	free(skip);
+	if (rc == 0 && store_count_deferred(st, now_unix(), &r->stats.deferred,
+					    &r->stats.deferred_until, &x.err) < 0)
+		rc = -1;
 	if (rc < 0)
 		memcpy(err, &x.err, sizeof *err);
 	return rc;

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#define LIST_ATTEMPTS 5
 
 struct list_job {
 	struct job job; /* first */
@@ -52,8 +55,27 @@ static void list_job_run(struct job *job, struct be_session *s, enum be_status o
 		lj->err = *open_err;
 		return;
 	}
-	lj->status = job->be->list_events(s, lj->mailbox, lj->from, lj->to, collect_event, lj,
-					  &lj->err);
+	/* Reading is safe to repeat: a throttled, dropped or garbled listing is tried again (what the
+	 * failed attempt collected is dropped), backing off from 250 ms, before the mailbox counts as
+	 * unlisted for this run. */
+	for (int attempt = 0; attempt < LIST_ATTEMPTS; attempt++) {
+		struct timespec ts = {0, 0};
+		long ms = 250L << attempt;
+		error_clear(&lj->err);
+		lj->status = job->be->list_events(s, lj->mailbox, lj->from, lj->to, collect_event,
+						  lj, &lj->err);
+		if (lj->status != BE_RETRY_NOW && lj->status != BE_RETRY_LATER)
+			return;
+		for (size_t i = 0; i < lj->n; i++)
+			remote_event_free(&lj->ev[i]);
+		lj->n = 0;
+		if (attempt + 1 == LIST_ATTEMPTS)
+			return;
+		ts.tv_sec = ms / 1000;
+		ts.tv_nsec = (ms % 1000) * 1000000L;
+		while (nanosleep(&ts, &ts) != 0)
+			;
+	}
 }
 
 static void delete_job_run(struct job *job, struct be_session *s, enum be_status open_status,

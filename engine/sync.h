@@ -20,6 +20,8 @@ struct sync_stats {
 	int64_t waiting;   /* needs login, or transient failures left for a later run */
 	int64_t retried;   /* in-run retries after throttling or transient errors */
 	int64_t conflicts; /* stale change keys repaired */
+	int64_t deferred;  /* queued but not due yet (retry later): a later run writes them */
+	int64_t deferred_until; /* the earliest of their next attempts (Unix seconds) */
 };
 
 struct sync_progress {

@@ -179,6 +179,11 @@ int store_pending_deletions(struct store *st,
 				      int64_t owned),
 			    void *arg, struct error *err);
 
+/* Queued targets not yet due (a retry later, or a create's grace): how many, and the earliest
+ * next_attempt (Unix seconds). */
+int store_count_deferred(struct store *st, int64_t now, int64_t *count, int64_t *next_at,
+			 struct error *err);
+
 /* Counts per state, and waiting/failed targets with reasons (status). */
 struct state_counts {
 	int64_t by_state[5];  /* indexed by enum target_state */

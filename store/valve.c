@@ -31,3 +31,26 @@ int store_pending_deletions(struct store *st,
 		return db_error(st, err, "cannot count pending deletions");
 	return 0;
 }
+
+int store_count_deferred(struct store *st, int64_t now, int64_t *count, int64_t *next_at,
+			 struct error *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (db_prepare(st,
+		       "SELECT count(*), min(next_attempt) FROM target INDEXED BY target_due"
+		       " WHERE dirty AND next_attempt > ?1",
+		       &s, err) < 0)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*count = sqlite3_column_int64(s, 0);
+		*next_at = sqlite3_column_int64(s, 1);
+	}
+	db_finish(st, s);
+	if (rc != SQLITE_ROW)
+		return db_error(st, err, "cannot count deferred targets");
+	return 0;
+}

@@ -290,18 +290,6 @@ list_path() {
 	esac
 }
 
-# test_expect_todo BUG WHAT BODY: a test of a known, reported bug, printed as TAP "not ok ... # TODO"
-# so that it does not fail the suite while the bug is open. Its assertions are what they should be.
-test_expect_todo() {
-	test_count=$((test_count + 1))
-	if { eval "$3"; } >"$TRASH/.out.$test_count" 2>&1; then
-		echo "ok $test_count - $2 # TODO passes now ($1): make it test_expect_success"
-	else
-		echo "not ok $test_count - $2 # TODO $1"
-		sed 's/^/#   /' "$TRASH/.out.$test_count" | tail -n 15
-	fi
-}
-
 # drift: people delete 3 events, edit 3 and copy 2 (duplicates carrying the tag), SKIP leave in.
 drift() {
 	person_deletes $(synced_leave 3 "$1") &&
@@ -317,10 +305,7 @@ reconciled() {
 		.counts.duplicated == 2 and .unrepaired == 0" reconcile.json >/dev/null
 }
 
-# TODO(engine/reconcile.c, list_job_run): a listing that fails transiently (throttled, 503, connection
-# dropped, body cut short) is not retried: the mailbox is reported "unlisted" for the whole run and
-# its drift stays until the next reconcile. Reads are safe to retry; see the report of issue 8 item 4.
-test_expect_todo "reconcile does not retry a transiently failed listing (engine/reconcile.c)" \
+test_expect_success \
 	"$BACKEND: reconcile retries listings that are throttled, refused or cut short" '
 	begin_scenario && drift 0 &&
 	fault "{\"kind\":\"http503\",\"next\":1,\"retry_after\":0.2,\"path_prefix\":\"$(list_path 0)\"}" &&
