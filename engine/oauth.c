@@ -364,12 +364,28 @@ static enum be_status token_call(struct http_client *http, const char *url, cons
 
 /* ---- grants ---- */
 
+/* The end of every confidential grant: client authentication (secret or assertion) added to the
+ * form, which goes to the token endpoint; frees the form and the URL. */
+static enum be_status post_grant(struct http_client *http, const struct oauth_app *app, char *url,
+				 struct buf *form, bool refresh, struct oauth_token *out,
+				 struct oauth_error *oe, struct error *err)
+{
+	enum be_status st;
+
+	if (add_client_auth(form, app, url, err))
+		st = BE_FINAL;
+	else
+		st = token_call(http, url, form, refresh, app->client_secret, out, oe, err);
+	form_free(form);
+	free(url);
+	return st;
+}
+
 enum be_status oauth_client_credentials(struct http_client *http, const struct oauth_app *app,
                                         const char *scope, struct oauth_token *out,
                                         struct oauth_error *oe, struct error *err)
 {
 	struct buf form = BUF_INIT;
-	enum be_status st;
 	char *url;
 
 	memset(oe, 0, sizeof *oe);
@@ -384,13 +400,7 @@ enum be_status oauth_client_credentials(struct http_client *http, const struct o
 	form_add(&form, "grant_type", "client_credentials");
 	form_add(&form, "client_id", app->client_id);
 	form_add(&form, "scope", scope);
-	if (add_client_auth(&form, app, url, err))
-		st = BE_FINAL;
-	else
-		st = token_call(http, url, &form, false, app->client_secret, out, oe, err);
-	form_free(&form);
-	free(url);
-	return st;
+	return post_grant(http, app, url, &form, false, out, oe, err);
 }
 
 enum be_status oauth_refresh(struct http_client *http, const struct oauth_app *app,
@@ -398,7 +408,6 @@ enum be_status oauth_refresh(struct http_client *http, const struct oauth_app *a
                              struct oauth_error *oe, struct error *err)
 {
 	struct buf form = BUF_INIT;
-	enum be_status st;
 	char *url;
 
 	memset(oe, 0, sizeof *oe);
@@ -410,13 +419,7 @@ enum be_status oauth_refresh(struct http_client *http, const struct oauth_app *a
 	form_add(&form, "refresh_token", refresh_token ? refresh_token : "");
 	if (scope)
 		form_add(&form, "scope", scope);
-	if (add_client_auth(&form, app, url, err))
-		st = BE_FINAL;
-	else
-		st = token_call(http, url, &form, true, app->client_secret, out, oe, err);
-	form_free(&form);
-	free(url);
-	return st;
+	return post_grant(http, app, url, &form, true, out, oe, err);
 }
 
 char *oauth_authorize_url(const struct oauth_app *app, const char *redirect_uri, const char *scope,
@@ -453,7 +456,6 @@ enum be_status oauth_redeem_code(struct http_client *http, const struct oauth_ap
                                  struct oauth_error *oe, struct error *err)
 {
 	struct buf form = BUF_INIT;
-	enum be_status st;
 	char *url;
 
 	memset(oe, 0, sizeof *oe);
@@ -467,13 +469,7 @@ enum be_status oauth_redeem_code(struct http_client *http, const struct oauth_ap
 	form_add(&form, "redirect_uri", redirect_uri);
 	if (code_verifier)
 		form_add(&form, "code_verifier", code_verifier);
-	if (add_client_auth(&form, app, url, err))
-		st = BE_FINAL;
-	else
-		st = token_call(http, url, &form, false, app->client_secret, out, oe, err);
-	form_free(&form);
-	free(url);
-	return st;
+	return post_grant(http, app, url, &form, false, out, oe, err);
 }
 
 /* ---- device code (RFC 8628; ENTRA v2-oauth2-device-code) ---- */
