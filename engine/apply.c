@@ -33,6 +33,7 @@ static void item_fail(struct work_item *it, enum be_status st, int retry_after_m
 		it->retry = true;
 		break;
 	case BE_NEEDS_LOGIN:
+	case BE_BLOCKED:
 		it->action = ACT_DONE;
 		it->outcome = OUT_WAITING;
 		break;

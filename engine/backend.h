@@ -34,6 +34,8 @@ enum be_status {
 	BE_CONFLICT,    /* change key / etag is stale: re-read the item, then rewrite the owned fields */
 	BE_GONE,        /* the item does not exist (deleted by a user or the server) */
 	BE_FINAL,       /* permanent for this item or mailbox: invalid data, access denied, no such mailbox */
+	BE_BLOCKED,     /* the setup is wrong, not the item (wrong secret, no consent, TLS trust): the
+			 * target waits, untouched, and the next run tries again once an admin fixed it */
 };
 
 const char *be_status_name(enum be_status s); /* "ok", "retry", "throttled", "needs-login", ... */

@@ -22,6 +22,8 @@ const char *be_status_name(enum be_status s)
 		return "gone";
 	case BE_FINAL:
 		return "failed";
+	case BE_BLOCKED:
+		return "blocked";
 	}
 	return "unknown";
 }

@@ -12,7 +12,7 @@ static enum be_status failing_get(struct token_source *ts, const char *mailbox, 
 	(void)force_refresh;
 	*token = NULL;
 	error_set(err, "%s", f->why.msg);
-	return BE_FINAL;
+	return BE_BLOCKED;
 }
 
 void backend_envs_init(struct backend_envs *e, const struct config *cfg)

@@ -354,6 +354,21 @@ static void settle(struct src *s, struct entry *e, enum be_status st, struct oau
 }
 
 static enum be_status source_get(struct token_source *ts, const char *mailbox, bool force_refresh,
+				 const char **token, struct error *err);
+
+/* What a backend sees: a token that cannot be had for a reason of setup (wrong secret, consent,
+ * TLS trust) blocks the items instead of failing them, so that the next run retries them once an
+ * administrator fixed it. */
+static enum be_status source_get_for_backend(struct token_source *ts, const char *mailbox,
+					     bool force_refresh, const char **token,
+					     struct error *err)
+{
+	enum be_status st = source_get(ts, mailbox, force_refresh, token, err);
+
+	return st == BE_FINAL ? BE_BLOCKED : st;
+}
+
+static enum be_status source_get(struct token_source *ts, const char *mailbox, bool force_refresh,
                                  const char **token, struct error *err)
 {
 	struct src *s = ts->ctx;
@@ -441,7 +456,7 @@ static struct src *src_new(const struct oauth_app *app, const char *scope, const
 	s->ca_file = xstrdup(ca_file);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->done, NULL);
-	s->ts.get = source_get;
+	s->ts.get = source_get_for_backend;
 	s->ts.ctx = s;
 	return s;
 }

@@ -137,7 +137,7 @@ static enum be_status post(struct be_session *s, const char *mailbox, const char
 		req.bearer = token;
 		enum http_failure f = http_perform(s->http, &req, resp, err);
 		if (f == HTTP_ERR_TLS)
-			return BE_FINAL;
+			return BE_BLOCKED; /* fails closed; trust is setup, not the item */
 		if (f != HTTP_OK)
 			return BE_RETRY_NOW; /* the engine looks creates up by sync key before
 			                        resending */

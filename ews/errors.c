@@ -202,6 +202,8 @@ static const char *status_word(enum be_status s)
 		return "gone";
 	case BE_FINAL:
 		return "failed";
+	case BE_BLOCKED:
+		return "waits for the setup to be fixed";
 	}
 	return "?";
 }

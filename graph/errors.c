@@ -155,7 +155,7 @@ enum be_status graph_transport_status(int failure)
 	case HTTP_ERR_CONNECT:
 		return BE_RETRY_LATER;
 	case HTTP_ERR_TLS:
-		return BE_FINAL; /* fails closed: a certificate problem is configuration */
+		return BE_BLOCKED; /* fails closed: a certificate problem is setup, not the item */
 	default:
 		return BE_RETRY_NOW; /* timeout, dropped: a create may have happened (sync key) */
 	}

@@ -91,7 +91,7 @@ test_expect_success 'leavesync auth login --device-code connects a mailbox' '
 	done &&
 	test -n "$code" &&
 	sim_ctl POST /_sim/devicecode/approve "{\"user_code\":\"$code\",\"user\":\"dave@contoso.com\"}" &&
-	for _ in $(seq 1 150); do
+	for _ in $(seq 1 400); do
 		kill -0 "$(cat login.pid)" 2>/dev/null || break
 		sleep 0.1
 	done &&
