@@ -38,6 +38,10 @@ struct graph_state {
 	uint64_t epoch;
 	struct window *w;
 	size_t nw, capw;
+	/* Open-addressing index over w by key (case-insensitive): 1 + index into w, 0 = empty. A
+	 * linear scan per request cost O(mailboxes) and dominated $batch handling at 10,000. */
+	size_t *slots;
+	size_t nslots; /* a power of two, at least twice nw */
 };
 
 static struct graph_state *the_state;
@@ -49,6 +53,39 @@ static void clear_windows(struct graph_state *st)
 		free(st->w[i].b);
 	}
 	st->nw = 0;
+	if (st->slots)
+		memset(st->slots, 0, st->nslots * sizeof *st->slots);
+}
+
+/* FNV-1a of the lower-cased key. */
+static size_t key_hash(const char *key)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (const unsigned char *p = (const unsigned char *)key; *p; p++) {
+		h ^= (uint64_t)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+		h *= 1099511628211ULL;
+	}
+	return (size_t)h;
+}
+
+/* The slot holding key, or the empty slot where it belongs. */
+static size_t *slot_for(struct graph_state *st, const char *key)
+{
+	size_t mask = st->nslots - 1, i = key_hash(key) & mask;
+
+	while (st->slots[i] && strcasecmp(st->w[st->slots[i] - 1].key, key) != 0)
+		i = (i + 1) & mask;
+	return &st->slots[i];
+}
+
+static void grow_slots(struct graph_state *st)
+{
+	free(st->slots);
+	st->nslots = st->nslots ? st->nslots * 2 : 64;
+	st->slots = xcalloc(st->nslots, sizeof *st->slots);
+	for (size_t i = 0; i < st->nw; i++)
+		*slot_for(st, st->w[i].key) = i + 1;
 }
 
 static void free_state(void)
@@ -57,6 +94,7 @@ static void free_state(void)
 		return;
 	clear_windows(the_state);
 	free(the_state->w);
+	free(the_state->slots);
 	free(the_state);
 	the_state = NULL;
 }
@@ -89,12 +127,15 @@ static struct window *window_for(struct graph_state *st, const char *app, const 
 {
 	struct buf key = BUF_INIT;
 
+	size_t *slot;
+
 	buf_printf(&key, "%s|%s", app, mailbox);
-	for (size_t i = 0; i < st->nw; i++) {
-		if (strcasecmp(st->w[i].key, key.data) == 0) {
-			buf_free(&key);
-			return &st->w[i];
-		}
+	if (2 * (st->nw + 1) > st->nslots)
+		grow_slots(st);
+	slot = slot_for(st, key.data);
+	if (*slot) {
+		buf_free(&key);
+		return &st->w[*slot - 1];
 	}
 	if (st->nw == st->capw) {
 		st->capw = st->capw ? st->capw * 2 : 16;
@@ -103,6 +144,7 @@ static struct window *window_for(struct graph_state *st, const char *app, const 
 	struct window *w = &st->w[st->nw++];
 	memset(w, 0, sizeof *w);
 	w->key = buf_steal(&key);
+	*slot = st->nw;
 	return w;
 }
 

@@ -5,6 +5,8 @@
 
 #include "common/util.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unicode/ucal.h>
@@ -49,6 +51,52 @@ int graph_tz_resolve(const char *name, char *win, size_t winsz, char *iana, size
 	return strlcpy_checked(iana, name, ianasz);
 }
 
+/* ucal_open (locale data, zone rules) was a third of the simulator's Graph CPU, called for every
+ * conversion: calendars are kept per zone for the life of the process (a pure function of the ICU
+ * data, never freed) and used under a lock (a UCalendar is not thread-safe). A zone past the
+ * cache's size gets a calendar of its own per call. */
+#define CAL_CACHE 64
+static struct {
+	pthread_mutex_t mu;
+	char zone[CAL_CACHE][ZONE_MAX];
+	UCalendar *cal[CAL_CACHE];
+	int n;
+} cal_cache = {PTHREAD_MUTEX_INITIALIZER, {{0}}, {0}, 0};
+
+static UCalendar *open_cal(const char *iana);
+
+/* A calendar for iana; *kept: the cache's, with cal_cache.mu held until release_cal. */
+static UCalendar *acquire_cal(const char *iana, bool *kept)
+{
+	UCalendar *cal;
+
+	*kept = false;
+	pthread_mutex_lock(&cal_cache.mu);
+	for (int i = 0; i < cal_cache.n; i++) {
+		if (strcmp(cal_cache.zone[i], iana) == 0) {
+			*kept = true;
+			return cal_cache.cal[i];
+		}
+	}
+	cal = open_cal(iana);
+	if (cal && cal_cache.n < CAL_CACHE && strlen(iana) < ZONE_MAX) {
+		strcpy(cal_cache.zone[cal_cache.n], iana);
+		cal_cache.cal[cal_cache.n++] = cal;
+		*kept = true;
+		return cal;
+	}
+	pthread_mutex_unlock(&cal_cache.mu);
+	return cal;
+}
+
+static void release_cal(UCalendar *cal, bool kept)
+{
+	if (kept)
+		pthread_mutex_unlock(&cal_cache.mu);
+	else
+		ucal_close(cal);
+}
+
 static UCalendar *open_cal(const char *iana)
 {
 	UChar zone[ZONE_MAX];
@@ -68,14 +116,15 @@ static UCalendar *open_cal(const char *iana)
 
 int graph_local_to_utc(const char *iana, int y, int mo, int d, int h, int mi, int sec, int64_t *out)
 {
-	UCalendar *cal = open_cal(iana);
+	bool kept;
+	UCalendar *cal = acquire_cal(iana, &kept);
 	UErrorCode e = U_ZERO_ERROR;
 	if (!cal)
 		return -1;
 	ucal_clear(cal);
 	ucal_setDateTime(cal, y, mo - 1, d, h, mi, sec, &e);
 	UDate ms = ucal_getMillis(cal, &e);
-	ucal_close(cal);
+	release_cal(cal, kept);
 	if (U_FAILURE(e))
 		return -1;
 	*out = (int64_t)(ms / 1000.0);
@@ -85,10 +134,12 @@ int graph_local_to_utc(const char *iana, int y, int mo, int d, int h, int mi, in
 int graph_utc_to_local(const char *iana, int64_t t, int *y, int *mo, int *d, int *h, int *mi,
                        int *sec)
 {
-	UCalendar *cal = open_cal(iana);
+	bool kept;
+	UCalendar *cal = acquire_cal(iana, &kept);
 	UErrorCode e = U_ZERO_ERROR;
 	if (!cal)
 		return -1;
+	ucal_clear(cal);
 	ucal_setMillis(cal, (UDate)t * 1000.0, &e);
 	*y = ucal_get(cal, UCAL_YEAR, &e);
 	if (ucal_get(cal, UCAL_ERA, &e) == 0)
@@ -98,7 +149,7 @@ int graph_utc_to_local(const char *iana, int64_t t, int *y, int *mo, int *d, int
 	*h = ucal_get(cal, UCAL_HOUR_OF_DAY, &e);
 	*mi = ucal_get(cal, UCAL_MINUTE, &e);
 	*sec = ucal_get(cal, UCAL_SECOND, &e);
-	ucal_close(cal);
+	release_cal(cal, kept);
 	return U_FAILURE(e) ? -1 : 0;
 }
 
