@@ -84,11 +84,13 @@ test_expect_success 'leavesync auth login --device-code connects a mailbox' '
 	leavesync init >/dev/null 2>&1 &&
 	(leavesync auth login --mailbox Dave@Contoso.com --device-code >login.out 2>login.err &
 	 echo $! >login.pid) &&
-	for _ in $(seq 1 100); do
-		code=$(sed -n "s/.*enter the code \([A-Z0-9]*\) .*/\1/p" login.err) &&
+	code= &&
+	for _ in $(seq 1 300); do
+		code=$(sed -n "s/.*enter the code \([A-Z0-9]*\) .*/\1/p" login.err)
 		test -n "$code" && break
 		sleep 0.1
 	done &&
+	echo "user code: ${code:-(none after 30 s)}" &&
 	test -n "$code" &&
 	sim_ctl POST /_sim/devicecode/approve "{\"user_code\":\"$code\",\"user\":\"dave@contoso.com\"}" &&
 	for _ in $(seq 1 400); do
