@@ -387,8 +387,11 @@ static int run_queue(struct run_ctx *x)
 			break;
 		}
 		/* A full page that ends inside a mailbox would split its batch in two requests:
-		 * leave that mailbox's rows to the next page (unless the page is all one mailbox). */
-		if (n == PLAN_PAGE) {
+		 * leave that mailbox's rows to the next page (unless the page is all one mailbox).
+		 * Backends that batch across mailboxes fill their batches regardless. */
+		if (n == PLAN_PAGE && !(backend_by_name(config_backend_for(
+						x->cfg, ts[n - 1].mailbox))->caps &
+					CAP_CROSS_MAILBOX_BATCH)) {
 			size_t keep = n;
 			while (keep > 0 && strcmp(ts[keep - 1].mailbox, ts[n - 1].mailbox) == 0)
 				keep--;

@@ -27,7 +27,7 @@ test_expect_success "$BACKEND: setup: 500 leave entries in 5 mailboxes" '
 '
 
 test_expect_success "$BACKEND: SIGKILL at 32 random moments, with pushes in between" '
-	config_set sync create_grace 2 &&
+	config_set sync create_grace 4 &&
 	sim_ctl POST /_sim/faults "{\"kind\":\"latency\",\"latency_ms\":25,\"share\":1}" >/dev/null &&
 	i=0 && kills=0 &&
 	while [ $kills -lt 32 ] && [ $i -lt 100 ]; do
@@ -45,7 +45,7 @@ test_expect_success "$BACKEND: SIGKILL at 32 random moments, with pushes in betw
 	echo "killed $kills times in $i runs" &&
 	test $kills -ge 32 &&
 	sim_ctl DELETE /_sim/faults >/dev/null &&
-	sleep 3 &&
+	sleep 5 &&
 	leavesync sync &&
 	check_calendars --expect-untagged 1
 '
