@@ -10,13 +10,16 @@ struct buf {
 	size_t cap;
 };
 
-#define BUF_INIT {NULL, 0, 0}
+#define BUF_INIT                                                                                   \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 void buf_append(struct buf *b, const void *data, size_t len); /* aborts on out-of-memory */
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_reset(struct buf *b);           /* len = 0, keeps memory */
-char *buf_steal(struct buf *b);          /* returns data (caller frees), buffer becomes empty */
+void buf_reset(struct buf *b);  /* len = 0, keeps memory */
+char *buf_steal(struct buf *b); /* returns data (caller frees), buffer becomes empty */
 void buf_free(struct buf *b);
 
 #endif

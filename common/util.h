@@ -1,4 +1,5 @@
-/* Small helpers shared by every module: allocation that aborts on out-of-memory, strings, UUIDs, time. */
+/* Small helpers shared by every module: allocation that aborts on out-of-memory, strings, UUIDs,
+ * time. */
 #ifndef COMMON_UTIL_H
 #define COMMON_UTIL_H
 
@@ -9,7 +10,7 @@
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
-char *xstrdup(const char *s);           /* NULL stays NULL */
+char *xstrdup(const char *s); /* NULL stays NULL */
 char *xstrndup(const char *s, size_t n);
 
 /* strcmp that treats NULL as less than any string and equal to NULL. */
@@ -31,10 +32,12 @@ int64_t now_unix(void);
 /* "2026-11-25T13:34:53Z" for a Unix time. */
 void format_utc(char out[21], int64_t unix_seconds);
 
-/* Writes a whole file atomically with the given mode (temp file + rename). Returns 0 or -1 with errno. */
+/* Writes a whole file atomically with the given mode (temp file + rename). Returns 0 or -1 with
+ * errno. */
 int write_file_atomic(const char *path, const void *data, size_t len, int mode);
 
-/* Reads a whole file (or stdin for "-") into memory; caller frees *out. Returns 0 or -1 with errno. */
+/* Reads a whole file (or stdin for "-") into memory; caller frees *out. Returns 0 or -1 with errno.
+ */
 int read_file(const char *path, char **out, size_t *len);
 
 #endif

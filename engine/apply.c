@@ -13,7 +13,7 @@
 #define MAX_CONFLICTS 3
 
 typedef enum be_status (*write_fn)(struct be_session *s, struct be_item *items, size_t n,
-				   struct error *err);
+                                   struct error *err);
 
 static void replace_str(char **dst, const char *src)
 {
@@ -92,7 +92,7 @@ static void adopt_ids(struct work_item *it, const struct be_item *b)
 }
 
 static void on_created(struct write_job *wj, struct be_session *s, struct work_item *it,
-		       struct be_item *b)
+                       struct be_item *b)
 {
 	(void)wj;
 	(void)s;
@@ -103,7 +103,7 @@ static void on_created(struct write_job *wj, struct be_session *s, struct work_i
 		return;
 	}
 	item_fail(it, b->status == BE_OK ? BE_RETRY_NOW : b->status, b->retry_after_ms,
-		  b->status == BE_OK ? "create answered without an item id" : b->message);
+	          b->status == BE_OK ? "create answered without an item id" : b->message);
 	/* The create may have happened: a retry must look it up first (crash-safe create). */
 	if (it->retry && b->status != BE_RETRY_LATER)
 		it->action = ACT_LOOKUP_CREATE;
@@ -167,7 +167,7 @@ static void repair_conflict(struct write_job *wj, struct be_session *s, struct w
 }
 
 static void on_updated(struct write_job *wj, struct be_session *s, struct work_item *it,
-		       struct be_item *b)
+                       struct be_item *b)
 {
 	if (b->status == BE_OK) {
 		adopt_ids(it, b);
@@ -182,7 +182,7 @@ static void on_updated(struct write_job *wj, struct be_session *s, struct work_i
 }
 
 static void on_deleted(struct write_job *wj, struct be_session *s, struct work_item *it,
-		       struct be_item *b)
+                       struct be_item *b)
 {
 	(void)wj;
 	(void)s;
@@ -193,8 +193,8 @@ static void on_deleted(struct write_job *wj, struct be_session *s, struct work_i
 }
 
 static void run_writes(struct write_job *wj, struct be_session *s, enum action act, write_fn fn,
-		       void (*on_result)(struct write_job *, struct be_session *, struct work_item *,
-					 struct be_item *))
+                       void (*on_result)(struct write_job *, struct be_session *,
+                                         struct work_item *, struct be_item *))
 {
 	size_t max = wj->job.be->max_batch ? wj->job.be->max_batch : 1;
 	size_t *idx = xcalloc(max, sizeof *idx), pos = 0, n;
@@ -236,7 +236,7 @@ static int collect_found(void *arg, struct remote_event *re)
 }
 
 static void delete_duplicates(struct write_job *wj, struct be_session *s, struct work_item *it,
-			      struct remote_event **dups, size_t ndups)
+                              struct remote_event **dups, size_t ndups)
 {
 	for (size_t i = 0; i < ndups; i++) {
 		struct be_item b;
@@ -252,14 +252,14 @@ static void delete_duplicates(struct write_job *wj, struct be_session *s, struct
 	}
 	if (ndups) {
 		snprintf(it->drift_kind, sizeof it->drift_kind, "duplicated");
-		snprintf(it->drift_detail, sizeof it->drift_detail, "%zu extra tagged event%s deleted",
-			 ndups, ndups == 1 ? "" : "s");
+		snprintf(it->drift_detail, sizeof it->drift_detail,
+		         "%zu extra tagged event%s deleted", ndups, ndups == 1 ? "" : "s");
 	}
 }
 
 /* After a lookup: adopt what was found (deleting duplicates), or fall back to create. */
 static void resolve_lookup(struct write_job *wj, struct be_session *s, struct work_item *it,
-			   struct found *f)
+                           struct found *f)
 {
 	struct remote_event *keep = NULL, **dups = xcalloc(f->n + 1, sizeof *dups);
 	size_t ndups = 0;
@@ -268,7 +268,8 @@ static void resolve_lookup(struct write_job *wj, struct be_session *s, struct wo
 		struct remote_event *re = &f->ev[i];
 		if (!re->ev.sync_key || strcmp(re->ev.sync_key, it->t.sync_key) != 0)
 			continue;
-		if (!keep || (it->t.remote_id && strcmp_null(re->remote_id, it->t.remote_id) == 0)) {
+		if (!keep ||
+		    (it->t.remote_id && strcmp_null(re->remote_id, it->t.remote_id) == 0)) {
 			if (keep)
 				dups[ndups++] = keep;
 			keep = re;
@@ -306,7 +307,8 @@ static void run_lookups(struct write_job *wj, struct be_session *s)
 		const char **keys = xcalloc(max, sizeof *keys);
 		bool cross = wj->job.be->caps & CAP_CROSS_MAILBOX_BATCH;
 
-		/* find_by_sync_keys takes one mailbox: chunk per mailbox even when writes may cross. */
+		/* find_by_sync_keys takes one mailbox: chunk per mailbox even when writes may
+		 * cross. */
 		while ((n = next_chunk(wj, act, &pos, idx)) > 0) {
 			struct found f = {0};
 			struct error err = {{0}};
@@ -314,15 +316,17 @@ static void run_lookups(struct write_job *wj, struct be_session *s)
 			enum be_status st;
 			for (size_t i = 0; i < n; i++) {
 				if (cross && i > start &&
-				    strcmp(wj->items[idx[i]].t.mailbox, wj->items[idx[start]].t.mailbox))
+				    strcmp(wj->items[idx[i]].t.mailbox,
+				           wj->items[idx[start]].t.mailbox))
 					break;
 				keys[k++] = wj->items[idx[i]].t.sync_key;
 			}
 			if (k < n)
-				pos = idx[k]; /* the rest of the chunk is another mailbox: next round */
+				pos = idx[k]; /* the rest of the chunk is another mailbox: next
+				                 round */
 			wj->requests++;
 			st = wj->job.be->find_by_sync_keys(s, wj->items[idx[0]].t.mailbox, keys, k,
-							   collect_found, &f, &err);
+			                                   collect_found, &f, &err);
 			for (size_t i = 0; i < k; i++) {
 				struct work_item *it = &wj->items[idx[i]];
 				if (st == BE_OK)
@@ -355,7 +359,8 @@ static void sleep_ms(int ms)
 		;
 }
 
-/* Exponential backoff with jitter when the server gave no hint: 250 ms, 500 ms, ... capped at 8 s. */
+/* Exponential backoff with jitter when the server gave no hint: 250 ms, 500 ms, ... capped at 8 s.
+ */
 static int retry_delay_ms(const struct write_job *wj, int round)
 {
 	int hint = 0, base = 250 << (round < 5 ? round : 5);
@@ -385,7 +390,7 @@ static void run_stages(struct write_job *wj, struct be_session *s)
 }
 
 void write_job_run(struct job *job, struct be_session *s, enum be_status open_status,
-		   const struct error *open_err)
+                   const struct error *open_err)
 {
 	struct write_job *wj = (struct write_job *)job;
 	int waited = 0, max_wait = wj->max_wait_ms > 0 ? wj->max_wait_ms : 60000;

@@ -12,7 +12,8 @@
 enum action {
 	ACT_DONE,          /* nothing (left) to do */
 	ACT_CREATE,        /* create: never sent before */
-	ACT_LOOKUP_CREATE, /* a create may have happened (crash, lost response, other backend): find first */
+	ACT_LOOKUP_CREATE, /* a create may have happened (crash, lost response, other backend): find
+	                      first */
 	ACT_UPDATE,        /* rewrite the owned fields */
 	ACT_DELETE,        /* delete remote_id */
 	ACT_LOOKUP_DELETE, /* find by sync key, then delete what is found */
@@ -25,40 +26,41 @@ enum outcome {
 	OUT_ADOPTED,   /* found by its sync key and already equal: no write */
 	OUT_UNCHANGED, /* no request needed */
 	OUT_DELETED,
-	OUT_RETRY,     /* transient failure: a later run tries again */
-	OUT_WAITING,   /* needs login */
-	OUT_FAILED,    /* permanent failure */
+	OUT_RETRY,   /* transient failure: a later run tries again */
+	OUT_WAITING, /* needs login */
+	OUT_FAILED,  /* permanent failure */
 };
 
 struct work_item {
-	struct target t;          /* owned; remote_id/change_key updated by the worker */
-	struct event desired;     /* parsed t.desired when has_desired */
-	struct event written;     /* what the remote item holds as far as we know, when has_written */
+	struct target t;      /* owned; remote_id/change_key updated by the worker */
+	struct event desired; /* parsed t.desired when has_desired */
+	struct event written; /* what the remote item holds as far as we know, when has_written */
 	bool has_desired, has_written;
 	enum action action;
 	enum outcome outcome;
-	bool retry;               /* the last attempt failed transiently; action is to be redone */
-	bool created_before;      /* a create was sent in this job (a retry must look up first) */
+	bool retry;          /* the last attempt failed transiently; action is to be redone */
+	bool created_before; /* a create was sent in this job (a retry must look up first) */
 	int conflicts;
 	enum be_status status;
 	int retry_after_ms;
 	char message[512];
-	char drift_kind[16];      /* set when the worker repaired drift: "edited", "missing", "duplicated" */
+	char drift_kind[16]; /* set when the worker repaired drift: "edited", "missing",
+	                        "duplicated" */
 	char drift_detail[160];
 	int duplicates_deleted;
 };
 
 struct write_job {
-	struct job job;           /* first: the pool hands this back */
-	struct work_item *items;  /* owned array */
+	struct job job;          /* first: the pool hands this back */
+	struct work_item *items; /* owned array */
 	size_t n;
-	const char **mailboxes;   /* points into items' t.mailbox */
+	const char **mailboxes; /* points into items' t.mailbox */
 	int64_t retried, conflicts, requests;
-	int max_wait_ms;          /* total in-run waiting allowed for retries (default 60 s) */
+	int max_wait_ms; /* total in-run waiting allowed for retries (default 60 s) */
 };
 
 void write_job_run(struct job *job, struct be_session *s, enum be_status open_status,
-		   const struct error *open_err);
+                   const struct error *open_err);
 void write_job_free(struct write_job *wj);
 void work_item_free(struct work_item *it);
 

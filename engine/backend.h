@@ -1,15 +1,17 @@
-/* The interface between the sync core and a calendar service (EWS, Graph; CalDAV would be one more).
+/* The interface between the sync core and a calendar service (EWS, Graph; CalDAV would be one
+ * more).
  *
  * Modelled on isync's struct driver: one struct of function pointers per backend, exported as
  * `ews_backend` and `graph_backend`; the engine never asks "is this EWS", it reads `caps`.
  *
  * Threads: the engine runs several worker threads; each opens its own session and never shares it.
- * A session is not tied to one mailbox: every item and query names its mailbox, so that a backend that
- * can batch across mailboxes (Graph $batch with an app-only token) may do so.
+ * A session is not tied to one mailbox: every item and query names its mailbox, so that a backend
+ * that can batch across mailboxes (Graph $batch with an app-only token) may do so.
  *
- * Memory: everything passed in is borrowed for the duration of the call. Everything a backend writes into
- * a be_item or remote_event is heap memory owned by that struct afterwards (freed by be_item_clear /
- * remote_event_free, which the engine calls). Backends never print; they return a status and a message. */
+ * Memory: everything passed in is borrowed for the duration of the call. Everything a backend
+ * writes into a be_item or remote_event is heap memory owned by that struct afterwards (freed by
+ * be_item_clear / remote_event_free, which the engine calls). Backends never print; they return a
+ * status and a message. */
 #ifndef ENGINE_BACKEND_H
 #define ENGINE_BACKEND_H
 
@@ -24,18 +26,23 @@ struct config;
 struct http_client;
 struct be_session;
 
-/* What to do next. Every EWS ResponseCode and Graph error code maps onto one of these, in one table per
- * backend (ews/errors.c, graph/errors.c). */
+/* What to do next. Every EWS ResponseCode and Graph error code maps onto one of these, in one table
+ * per backend (ews/errors.c, graph/errors.c). */
 enum be_status {
 	BE_OK = 0,
 	BE_RETRY_NOW,   /* transient (connection reset, 500): retry soon with backoff */
-	BE_RETRY_LATER, /* throttled or unavailable: retry after retry_after_ms (0: engine's backoff) */
-	BE_NEEDS_LOGIN, /* delegated connection must log in again; the target waits, it does not fail */
-	BE_CONFLICT,    /* change key / etag is stale: re-read the item, then rewrite the owned fields */
-	BE_GONE,        /* the item does not exist (deleted by a user or the server) */
-	BE_FINAL,       /* permanent for this item or mailbox: invalid data, access denied, no such mailbox */
-	BE_BLOCKED,     /* the setup is wrong, not the item (wrong secret, no consent, TLS trust): the
-			 * target waits, untouched, and the next run tries again once an admin fixed it */
+	BE_RETRY_LATER, /* throttled or unavailable: retry after retry_after_ms (0: engine's
+	                   backoff) */
+	BE_NEEDS_LOGIN, /* delegated connection must log in again; the target waits, it does not
+	                   fail */
+	BE_CONFLICT, /* change key / etag is stale: re-read the item, then rewrite the owned fields
+	              */
+	BE_GONE,     /* the item does not exist (deleted by a user or the server) */
+	BE_FINAL,    /* permanent for this item or mailbox: invalid data, access denied, no such
+	                mailbox */
+	BE_BLOCKED,  /* the setup is wrong, not the item (wrong secret, no consent, TLS trust): the
+	              * target waits, untouched, and the next run tries again once an admin fixed it
+	              */
 };
 
 const char *be_status_name(enum be_status s); /* "ok", "retry", "throttled", "needs-login", ... */
@@ -43,8 +50,8 @@ const char *be_status_name(enum be_status s); /* "ok", "retry", "throttled", "ne
 /* Capabilities: what the engine may rely on. */
 enum {
 	CAP_CROSS_MAILBOX_BATCH = 1 << 0, /* one write call may hold items of several mailboxes */
-	CAP_TRANSACTION_ID = 1 << 1,      /* the service deduplicates creates by a client id (Graph) */
-	CAP_IMMUTABLE_IDS = 1 << 2,       /* ids survive moves between folders */
+	CAP_TRANSACTION_ID = 1 << 1, /* the service deduplicates creates by a client id (Graph) */
+	CAP_IMMUTABLE_IDS = 1 << 2,  /* ids survive moves between folders */
 };
 
 /* What the engine lends a backend. Outlives every session opened with it. */
@@ -52,10 +59,11 @@ struct token_source {
 	/* Returns an access token for calls on behalf of mailbox (app-only sources ignore mailbox).
 	 * *token stays owned by the source, valid until the next call on it from the same thread.
 	 * force_refresh: the service answered 401 with this token; get a new one.
-	 * Returns BE_OK, BE_NEEDS_LOGIN (delegated connection revoked/expired), BE_RETRY_LATER (token
-	 * endpoint unreachable or throttled) or BE_FINAL (wrong secret, no consent...: err says the fix). */
+	 * Returns BE_OK, BE_NEEDS_LOGIN (delegated connection revoked/expired), BE_RETRY_LATER
+	 * (token endpoint unreachable or throttled) or BE_FINAL (wrong secret, no consent...: err
+	 * says the fix). */
 	enum be_status (*get)(struct token_source *ts, const char *mailbox, bool force_refresh,
-			      const char **token, struct error *err);
+	                      const char **token, struct error *err);
 	void *ctx;
 };
 
@@ -68,18 +76,19 @@ struct backend_env {
 /* One write. The engine fills the inputs; the backend fills the outputs. */
 struct be_item {
 	/* in (borrowed) */
-	const char *mailbox;         /* SMTP address */
-	const struct event *ev;      /* create, update: desired fields */
-	const struct event *written; /* update: fields last written (send only what differs); NULL: send all */
-	const char *remote_id;       /* update, delete */
-	const char *change_key;      /* update: NULL overwrites unconditionally; stale -> BE_CONFLICT */
-	void *ctx;                   /* the engine's; untouched */
+	const char *mailbox;    /* SMTP address */
+	const struct event *ev; /* create, update: desired fields */
+	const struct event
+	    *written; /* update: fields last written (send only what differs); NULL: send all */
+	const char *remote_id;  /* update, delete */
+	const char *change_key; /* update: NULL overwrites unconditionally; stale -> BE_CONFLICT */
+	void *ctx;              /* the engine's; untouched */
 	/* out (owned by the item; be_item_clear frees) */
 	enum be_status status;
-	int retry_after_ms;          /* BE_RETRY_LATER: server's hint in ms, 0 if none */
-	char *new_remote_id;         /* create; update when the id changed */
-	char *new_change_key;        /* create, update */
-	char message[512];           /* status != BE_OK: what happened, naming the server's error code */
+	int retry_after_ms;   /* BE_RETRY_LATER: server's hint in ms, 0 if none */
+	char *new_remote_id;  /* create; update when the id changed */
+	char *new_change_key; /* create, update */
+	char message[512];    /* status != BE_OK: what happened, naming the server's error code */
 };
 
 void be_item_clear(struct be_item *it); /* frees outputs, keeps inputs */
@@ -100,45 +109,50 @@ typedef int (*remote_event_cb)(void *arg, struct remote_event *re);
 struct backend {
 	const char *name; /* "ews", "graph" */
 	unsigned caps;
-	size_t max_batch; /* most items one write call accepts (EWS: config, default 50; Graph: 20) */
+	size_t
+	    max_batch; /* most items one write call accepts (EWS: config, default 50; Graph: 20) */
 
-	/* Opens a session (an HTTP connection pool, parsed config). *out owned by the caller, closed with
-	 * session_close. Fails only on configuration errors (BE_FINAL). */
+	/* Opens a session (an HTTP connection pool, parsed config). *out owned by the caller,
+	 * closed with session_close. Fails only on configuration errors (BE_FINAL). */
 	enum be_status (*session_open)(const struct backend_env *env, struct be_session **out,
-				       struct error *err);
+	                               struct error *err);
 	void (*session_close)(struct be_session *s);
 
-	/* Writes. Preconditions: 1 <= n <= max_batch; without CAP_CROSS_MAILBOX_BATCH all items share one
-	 * mailbox. Every item gets a status, also when the whole request failed (then all share it).
-	 * create: sets new_remote_id and new_change_key, and writes ev->sync_key into the item as the
-	 * engine's tag (and a transactionId where CAP_TRANSACTION_ID). update: sends the owned fields that
-	 * differ from `written`, with change_key. delete: BE_GONE counts as done for the engine.
-	 * The return value is BE_OK when per-item results were obtained, else the status shared by all. */
+	/* Writes. Preconditions: 1 <= n <= max_batch; without CAP_CROSS_MAILBOX_BATCH all items
+	 * share one mailbox. Every item gets a status, also when the whole request failed (then all
+	 * share it). create: sets new_remote_id and new_change_key, and writes ev->sync_key into
+	 * the item as the engine's tag (and a transactionId where CAP_TRANSACTION_ID). update:
+	 * sends the owned fields that differ from `written`, with change_key. delete: BE_GONE
+	 * counts as done for the engine. The return value is BE_OK when per-item results were
+	 * obtained, else the status shared by all. */
 	enum be_status (*create_events)(struct be_session *s, struct be_item *items, size_t n,
-					struct error *err);
+	                                struct error *err);
 	enum be_status (*update_events)(struct be_session *s, struct be_item *items, size_t n,
-					struct error *err);
+	                                struct error *err);
 	enum be_status (*delete_events)(struct be_session *s, struct be_item *items, size_t n,
-					struct error *err);
+	                                struct error *err);
 
 	/* Reads one item by id into *out (caller frees with remote_event_free). BE_GONE if absent.
 	 * out->ev.sync_key is NULL when the item carries no tag. */
-	enum be_status (*get_event)(struct be_session *s, const char *mailbox, const char *remote_id,
-				    struct remote_event *out, struct error *err);
+	enum be_status (*get_event)(struct be_session *s, const char *mailbox,
+	                            const char *remote_id, struct remote_event *out,
+	                            struct error *err);
 
-	/* Finds the engine-tagged events of mailbox whose sync key is one of keys[0..n-1] (n <= max_batch);
-	 * cb once per event found (several per key when duplicated). */
+	/* Finds the engine-tagged events of mailbox whose sync key is one of keys[0..n-1] (n <=
+	 * max_batch); cb once per event found (several per key when duplicated). */
 	enum be_status (*find_by_sync_keys)(struct be_session *s, const char *mailbox,
-					    const char *const *keys, size_t n, remote_event_cb cb,
-					    void *arg, struct error *err);
+	                                    const char *const *keys, size_t n, remote_event_cb cb,
+	                                    void *arg, struct error *err);
 
-	/* Lists every engine-tagged event of mailbox overlapping [from, to) (Unix seconds), following
-	 * paging; untagged events are skipped and never read beyond what listing needs. */
+	/* Lists every engine-tagged event of mailbox overlapping [from, to) (Unix seconds),
+	 * following paging; untagged events are skipped and never read beyond what listing needs.
+	 */
 	enum be_status (*list_events)(struct be_session *s, const char *mailbox, int64_t from,
-				      int64_t to, remote_event_cb cb, void *arg, struct error *err);
+	                              int64_t to, remote_event_cb cb, void *arg, struct error *err);
 
 	/* A harmless read proving access to mailbox's calendar (doctor). */
-	enum be_status (*probe_mailbox)(struct be_session *s, const char *mailbox, struct error *err);
+	enum be_status (*probe_mailbox)(struct be_session *s, const char *mailbox,
+	                                struct error *err);
 };
 
 extern const struct backend ews_backend;

@@ -52,7 +52,7 @@ int cli_open_store(const struct config *cfg, bool create, struct store **st)
 }
 
 int cli_open(const struct cli *cli, const char *cmd, enum cli_open_mode mode, struct config *cfg,
-	     struct store **st)
+             struct store **st)
 {
 	struct error err = {{0}};
 

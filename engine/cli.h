@@ -1,5 +1,5 @@
-/* The command line: main.c dispatches to one function per command (engine/cmd_*.c). These files are the
- * only code that prints to the user; everything they call returns errors instead. */
+/* The command line: main.c dispatches to one function per command (engine/cmd_*.c). These files are
+ * the only code that prints to the user; everything they call returns errors instead. */
 #ifndef ENGINE_CLI_H
 #define ENGINE_CLI_H
 
@@ -10,9 +10,9 @@
 
 /* Exit status (contract): */
 enum {
-	EXIT_DONE = 0,   /* everything done */
+	EXIT_DONE = 0,    /* everything done */
 	EXIT_PARTIAL = 1, /* the run finished but some items failed or wait (listed) */
-	EXIT_USAGE = 2,  /* bad usage, config or input */
+	EXIT_USAGE = 2,   /* bad usage, config or input */
 };
 
 struct cli {
@@ -25,7 +25,8 @@ struct cli {
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Loads the config (printing its warnings) and opens the store; on failure prints and returns -1. */
+/* Loads the config (printing its warnings) and opens the store; on failure prints and returns -1.
+ */
 int cli_load_config(const struct cli *cli, bool allow_missing, struct config *cfg);
 int cli_open_store(const struct config *cfg, bool create, struct store **st);
 
@@ -34,7 +35,7 @@ int cli_open_store(const struct config *cfg, bool create, struct store **st);
  * EXIT_DONE with both open. cli_close releases what cli_open opened. */
 enum cli_open_mode { CLI_READ, CLI_CREATE, CLI_RUN };
 int cli_open(const struct cli *cli, const char *cmd, enum cli_open_mode mode, struct config *cfg,
-	     struct store **st);
+             struct store **st);
 void cli_close(struct config *cfg, struct store *st);
 
 /* Returns true when argv holds -h/--help (after the command name); prints usage to stdout then. */

@@ -9,12 +9,14 @@
 #include <string.h>
 
 static const char auth_usage[] =
-	"usage: leavesync auth login --mailbox EMAIL [--device-code | --loopback | --redirect-uri URI]\n"
-	"Connects a mailbox for Microsoft Graph delegated access and stores its refresh token\n"
-	"(in the store, mode 0600; never printed).\n"
-	"  --device-code     sign in on another device with a code (default)\n"
-	"  --loopback        public client: browser sign-in redirected to http://localhost:PORT (PKCE)\n"
-	"  --redirect-uri U  Web app: open the printed URL, then paste the URL you were sent to\n";
+    "usage: leavesync auth login --mailbox EMAIL [--device-code | --loopback | --redirect-uri "
+    "URI]\n"
+    "Connects a mailbox for Microsoft Graph delegated access and stores its refresh token\n"
+    "(in the store, mode 0600; never printed).\n"
+    "  --device-code     sign in on another device with a code (default)\n"
+    "  --loopback        public client: browser sign-in redirected to http://localhost:PORT "
+    "(PKCE)\n"
+    "  --redirect-uri U  Web app: open the printed URL, then paste the URL you were sent to\n";
 
 static void say(void *arg, const char *line)
 {
@@ -50,10 +52,10 @@ static void open_url(void *arg, const char *url)
 int cmd_auth(const struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"mailbox", required_argument, NULL, 'm'},
-					     {"device-code", no_argument, NULL, 'd'},
-					     {"loopback", no_argument, NULL, 'l'},
-					     {"redirect-uri", required_argument, NULL, 'r'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"device-code", no_argument, NULL, 'd'},
+	                                     {"loopback", no_argument, NULL, 'l'},
+	                                     {"redirect-uri", required_argument, NULL, 'r'},
+	                                     {NULL, 0, NULL, 0}};
 	struct login_ui ui = {.say = say, .ask = ask, .open_url = open_url};
 	enum login_flow flow = LOGIN_DEVICE_CODE;
 	const char *redirect = NULL;

@@ -1,4 +1,5 @@
-/* leavesync export --ics: the same VEVENTs that sync writes, as one calendar file any client imports. */
+/* leavesync export --ics: the same VEVENTs that sync writes, as one calendar file any client
+ * imports. */
 #include "common/buf.h"
 #include "common/util.h"
 #include "engine/cli.h"
@@ -11,14 +12,14 @@
 #include <string.h>
 
 static const char export_usage[] =
-	"usage: leavesync export --ics [--mailbox EMAIL] [-o FILE]\n"
-	"Writes every approved leave (of one mailbox) as an iCalendar file (standard output by\n"
-	"default), rendered exactly as sync writes it.\n";
+    "usage: leavesync export --ics [--mailbox EMAIL] [-o FILE]\n"
+    "Writes every approved leave (of one mailbox) as an iCalendar file (standard output by\n"
+    "default), rendered exactly as sync writes it.\n";
 
 struct export_ctx {
 	const struct config *cfg;
-	struct buf zones;   /* VTIMEZONE blocks, deduplicated */
-	struct buf tzids;   /* "\nTZID\n" list for dedupe */
+	struct buf zones; /* VTIMEZONE blocks, deduplicated */
+	struct buf tzids; /* "\nTZID\n" list for dedupe */
 	FILE *out;
 	bool second_pass;
 	size_t events;
@@ -112,9 +113,9 @@ static int export_calendar(struct store *st, const char *mailbox, struct export_
 int cmd_export(const struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"ics", no_argument, NULL, 'i'},
-					     {"mailbox", required_argument, NULL, 'm'},
-					     {"output", required_argument, NULL, 'o'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"mailbox", required_argument, NULL, 'm'},
+	                                     {"output", required_argument, NULL, 'o'},
+	                                     {NULL, 0, NULL, 0}};
 	const char *mailbox = NULL, *path = NULL;
 	struct export_ctx x = {.zones = BUF_INIT, .tzids = BUF_INIT};
 	struct config cfg;

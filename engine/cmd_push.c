@@ -10,8 +10,8 @@
 #include <string.h>
 
 static const char init_usage[] =
-	"usage: leavesync init\n"
-	"Creates the store at [store] path (mode 0600), or migrates an existing one.\n";
+    "usage: leavesync init\n"
+    "Creates the store at [store] path (mode 0600), or migrates an existing one.\n";
 
 int cmd_init(const struct cli *cli, int argc, char **argv)
 {
@@ -39,10 +39,10 @@ int cmd_init(const struct cli *cli, int argc, char **argv)
 }
 
 static const char push_usage[] =
-	"usage: leavesync push [FILE|-] [--format json|ndjson|csv]\n"
-	"Upserts leave entries from HR. The whole input is validated first: any invalid record\n"
-	"means nothing is written (exit 2, every problem listed). Records with a revision lower\n"
-	"than the stored one are skipped with a notice. FILE defaults to standard input.\n";
+    "usage: leavesync push [FILE|-] [--format json|ndjson|csv]\n"
+    "Upserts leave entries from HR. The whole input is validated first: any invalid record\n"
+    "means nothing is written (exit 2, every problem listed). Records with a revision lower\n"
+    "than the stored one are skipped with a notice. FILE defaults to standard input.\n";
 
 static int parse_format(const char *s, enum push_format *out)
 {
@@ -82,21 +82,22 @@ static void print_push_problems(const struct push_report *r)
 		const struct push_problem *p = &r->problems[i];
 		if (p->field[0])
 			fprintf(stderr, "push: %s %ld: %s: %s\n", unit, p->record, p->field,
-				p->reason);
+			        p->reason);
 		else
 			fprintf(stderr, "push: %s %ld: %s\n", unit, p->record, p->reason);
 	}
-	fprintf(stderr, "push: %zu problem%s found; nothing was written. Fix the input and push again.\n",
-		r->nproblems, r->nproblems == 1 ? "" : "s");
+	fprintf(stderr,
+	        "push: %zu problem%s found; nothing was written. Fix the input and push again.\n",
+	        r->nproblems, r->nproblems == 1 ? "" : "s");
 }
 
 static int push_data(const struct cli *cli, const struct config *cfg, const char *data, size_t len,
-		     enum push_format format)
+                     enum push_format format)
 {
 	struct push_options opt = {.format = format,
-				   .max_leave_days = cfg->max_leave_days,
-				   .tz_known = tz_is_known_iana,
-				   .default_time_zone = cfg->default_time_zone};
+	                           .max_leave_days = cfg->max_leave_days,
+	                           .tz_known = tz_is_known_iana,
+	                           .default_time_zone = cfg->default_time_zone};
 	struct push_report rep;
 	struct error err = {{0}};
 	struct store *st;
@@ -130,7 +131,7 @@ static int push_data(const struct cli *cli, const struct config *cfg, const char
 int cmd_push(const struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-					     {NULL, 0, NULL, 0}};
+	                                     {NULL, 0, NULL, 0}};
 	enum push_format format = PUSH_AUTO;
 	const char *path = "-";
 	struct config cfg;
@@ -143,7 +144,8 @@ int cmd_push(const struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
 		if (c != 'f' || parse_format(optarg, &format) < 0) {
 			if (c == 'f')
-				cli_error("push: unknown format '%s' (use json, ndjson or csv)", optarg);
+				cli_error("push: unknown format '%s' (use json, ndjson or csv)",
+				          optarg);
 			fputs(push_usage, stderr);
 			return EXIT_USAGE;
 		}
@@ -157,8 +159,8 @@ int cmd_push(const struct cli *cli, int argc, char **argv)
 	if (cli_load_config(cli, true, &cfg) < 0)
 		return EXIT_USAGE;
 	if (read_file(path, &data, &len) < 0) {
-		cli_error("push: cannot read %s: %s", strcmp(path, "-") == 0 ? "standard input" : path,
-			  strerror(errno));
+		cli_error("push: cannot read %s: %s",
+		          strcmp(path, "-") == 0 ? "standard input" : path, strerror(errno));
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}

@@ -12,14 +12,14 @@
 #include <time.h>
 
 static const char reconcile_usage[] =
-	"usage: leavesync reconcile [--from DATE] [--to DATE] [--mailbox EMAIL] [--dry-run] [--force]\n"
-	"                           [--json]\n"
-	"Lists the engine's events in each mailbox (default window: 30 days back to 365 days ahead),\n"
-	"compares them with the store and repairs missing, edited, moved, orphaned, duplicated and\n"
-	"stuck events. Events leavesync did not create are never touched. --dry-run reports only.\n"
-	"A run that would delete more than [sync] delete_share of a mailbox's events stops there\n"
-	"and needs --force. Exit status: 0 calendars equal the store, 1 something was not\n"
-	"repaired (listed), 2 bad usage or config.\n";
+    "usage: leavesync reconcile [--from DATE] [--to DATE] [--mailbox EMAIL] [--dry-run] [--force]\n"
+    "                           [--json]\n"
+    "Lists the engine's events in each mailbox (default window: 30 days back to 365 days ahead),\n"
+    "compares them with the store and repairs missing, edited, moved, orphaned, duplicated and\n"
+    "stuck events. Events leavesync did not create are never touched. --dry-run reports only.\n"
+    "A run that would delete more than [sync] delete_share of a mailbox's events stops there\n"
+    "and needs --force. Exit status: 0 calendars equal the store, 1 something was not\n"
+    "repaired (listed), 2 bad usage or config.\n";
 
 static int parse_date(const char *s, int64_t *out)
 {
@@ -33,8 +33,8 @@ static int parse_date(const char *s, int64_t *out)
 	return 0;
 }
 
-static const char *const kinds[] = {"missing", "edited", "moved", "orphaned", "duplicated", "stuck",
-				    "unlisted"};
+static const char *const kinds[] = {"missing",    "edited", "moved",   "orphaned",
+                                    "duplicated", "stuck",  "unlisted"};
 
 static json_t *report_json(const struct reconcile_report *r, const struct reconcile_options *o)
 {
@@ -46,11 +46,10 @@ static json_t *report_json(const struct reconcile_report *r, const struct reconc
 	for (size_t i = 0; i < r->n; i++) {
 		const struct finding *f = &r->findings[i];
 		json_t *c = json_object_get(counts, f->kind);
-		json_array_append_new(findings,
-				      json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s?}", "mailbox",
-						f->mailbox, "leave", f->leave_id, "kind", f->kind,
-						"action", f->action, "result", f->result, "detail",
-						f->detail));
+		json_array_append_new(
+		    findings, json_pack("{s:s, s:s?, s:s, s:s, s:s, s:s?}", "mailbox", f->mailbox,
+		                        "leave", f->leave_id, "kind", f->kind, "action", f->action,
+		                        "result", f->result, "detail", f->detail));
 		if (c)
 			json_integer_set(c, json_integer_value(c) + 1);
 	}
@@ -58,16 +57,15 @@ static json_t *report_json(const struct reconcile_report *r, const struct reconc
 		json_array_append_new(blocked, json_string(r->blocked[i]));
 	format_utc(from, o->from);
 	format_utc(to, o->to);
-	return json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:I}",
-			 "from", from, "to", to, "dry_run", o->dry_run, "mailboxes",
-			 (json_int_t)r->mailboxes, "events_listed", (json_int_t)r->listed, "adopted",
-			 (json_int_t)r->adopted, "counts",
-			 counts, "findings", findings, "blocked", blocked, "repair", "created",
-			 (json_int_t)r->sync.stats.created, "updated",
-			 (json_int_t)r->sync.stats.updated, "deleted",
-			 (json_int_t)r->sync.stats.deleted, "failed",
-			 (json_int_t)r->sync.stats.failed, "waiting",
-			 (json_int_t)r->sync.stats.waiting, "unrepaired", (json_int_t)r->unrepaired);
+	return json_pack(
+	    "{s:s, s:s, s:b, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:I}",
+	    "from", from, "to", to, "dry_run", o->dry_run, "mailboxes", (json_int_t)r->mailboxes,
+	    "events_listed", (json_int_t)r->listed, "adopted", (json_int_t)r->adopted, "counts",
+	    counts, "findings", findings, "blocked", blocked, "repair", "created",
+	    (json_int_t)r->sync.stats.created, "updated", (json_int_t)r->sync.stats.updated,
+	    "deleted", (json_int_t)r->sync.stats.deleted, "failed",
+	    (json_int_t)r->sync.stats.failed, "waiting", (json_int_t)r->sync.stats.waiting,
+	    "unrepaired", (json_int_t)r->unrepaired);
 }
 
 /* A table per kind and mailbox, then each finding. */
@@ -87,14 +85,17 @@ static void print_human(const struct reconcile_report *r, const struct reconcile
 				if (strcmp(r->findings[i].kind, kinds[k]) != 0)
 					continue;
 				for (size_t j = 0; j < i && first; j++)
-					first = strcmp(r->findings[j].kind, kinds[k]) ||
-						strcmp(r->findings[j].mailbox, r->findings[i].mailbox);
+					first =
+					    strcmp(r->findings[j].kind, kinds[k]) ||
+					    strcmp(r->findings[j].mailbox, r->findings[i].mailbox);
 				if (!first)
 					continue;
 				for (size_t j = i; j < r->n; j++)
-					count += !strcmp(r->findings[j].kind, kinds[k]) &&
-						 !strcmp(r->findings[j].mailbox, r->findings[i].mailbox);
-				printf("%-12s %-32s %zu\n", kinds[k], r->findings[i].mailbox, count);
+					count +=
+					    !strcmp(r->findings[j].kind, kinds[k]) &&
+					    !strcmp(r->findings[j].mailbox, r->findings[i].mailbox);
+				printf("%-12s %-32s %zu\n", kinds[k], r->findings[i].mailbox,
+				       count);
 			}
 		}
 		printf("\n");
@@ -117,12 +118,12 @@ struct reconcile_args {
 static int parse_args(int argc, char **argv, struct reconcile_args *a)
 {
 	static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
-					     {"to", required_argument, NULL, 't'},
-					     {"mailbox", required_argument, NULL, 'm'},
-					     {"dry-run", no_argument, NULL, 'n'},
-					     {"force", no_argument, NULL, 'F'},
-					     {"json", no_argument, NULL, 'j'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"to", required_argument, NULL, 't'},
+	                                     {"mailbox", required_argument, NULL, 'm'},
+	                                     {"dry-run", no_argument, NULL, 'n'},
+	                                     {"force", no_argument, NULL, 'F'},
+	                                     {"json", no_argument, NULL, 'j'},
+	                                     {NULL, 0, NULL, 0}};
 	int c;
 
 	a->opt.from = now_unix() - 30 * 86400;
@@ -133,7 +134,7 @@ static int parse_args(int argc, char **argv, struct reconcile_args *a)
 		case 't':
 			if (parse_date(optarg, c == 'f' ? &a->opt.from : &a->opt.to) < 0) {
 				cli_error("reconcile: --%s %s: expected a date YYYY-MM-DD",
-					  c == 'f' ? "from" : "to", optarg);
+				          c == 'f' ? "from" : "to", optarg);
 				return -1;
 			}
 			break;
@@ -203,14 +204,14 @@ int cmd_reconcile(const struct cli *cli, int argc, char **argv)
 			print_human(&r, &a.opt);
 		}
 		rc = (r.unrepaired || r.nblocked || r.sync.stats.failed || r.sync.stats.waiting)
-			     ? EXIT_PARTIAL
-			     : EXIT_DONE;
+		         ? EXIT_PARTIAL
+		         : EXIT_DONE;
 	}
 	if (a.opt.run_id) {
 		struct run_record rec = {.id = a.opt.run_id, .command = "reconcile"};
 		char summary[200];
 		snprintf(summary, sizeof summary, "%zu findings, %lld unrepaired, %zu blocked", r.n,
-			 (long long)r.unrepaired, r.nblocked);
+		         (long long)r.unrepaired, r.nblocked);
 		rec.finished_at = now_unix();
 		rec.started_at = rec.finished_at;
 		rec.exit_code = rc;

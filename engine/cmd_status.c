@@ -9,36 +9,36 @@
 #include <string.h>
 
 static const char status_usage[] =
-	"usage: leavesync status [--json]\n"
-	"Shows targets by state, failures and waiting items with their reasons, delegated\n"
-	"connections that need a new login, and the last runs. --json output is stable.\n";
+    "usage: leavesync status [--json]\n"
+    "Shows targets by state, failures and waiting items with their reasons, delegated\n"
+    "connections that need a new login, and the last runs. --json output is stable.\n";
 
 #define PROBLEM_LIMIT 50
 #define RUN_LIMIT 5
 
 struct status_data {
 	struct state_counts counts;
-	json_t *problems;    /* array */
-	json_t *connections; /* array */
-	json_t *runs;        /* array */
+	json_t *problems;       /* array */
+	json_t *connections;    /* array */
+	json_t *runs;           /* array */
 	json_t *last_reconcile; /* object or null */
 };
 
 static int add_problem(void *arg, const struct target *t)
 {
 	json_array_append_new((json_t *)arg,
-			      json_pack("{s:s, s:s, s:s, s:i, s:s?}", "mailbox", t->mailbox, "leave",
-					t->leave_id, "state", target_state_name(t->state), "attempts",
-					t->attempts, "reason", t->last_error));
+	                      json_pack("{s:s, s:s, s:s, s:i, s:s?}", "mailbox", t->mailbox,
+	                                "leave", t->leave_id, "state", target_state_name(t->state),
+	                                "attempts", t->attempts, "reason", t->last_error));
 	return 0;
 }
 
 static int add_connection(void *arg, const struct connection *c)
 {
 	json_array_append_new((json_t *)arg,
-			      json_pack("{s:s, s:s?, s:b, s:s?, s:s?}", "mailbox", c->mailbox,
-					"user", c->user, "needs_login", c->needs_login, "reason",
-					c->reason, "updated_at", c->updated_at));
+	                      json_pack("{s:s, s:s?, s:b, s:s?, s:s?}", "mailbox", c->mailbox,
+	                                "user", c->user, "needs_login", c->needs_login, "reason",
+	                                c->reason, "updated_at", c->updated_at));
 	return 0;
 }
 
@@ -49,12 +49,12 @@ static json_t *run_json(const struct run_record *r)
 	format_utc(started, r->started_at);
 	format_utc(finished, r->finished_at ? r->finished_at : r->started_at);
 	return json_pack("{s:I, s:s, s:s, s:s?, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}", "id",
-			 (json_int_t)r->id, "command", r->command, "started_at", started,
-			 "finished_at", r->finished_at ? finished : NULL, "exit_code", r->exit_code,
-			 "created", (json_int_t)r->created, "updated", (json_int_t)r->updated,
-			 "deleted", (json_int_t)r->deleted, "adopted", (json_int_t)r->adopted,
-			 "failed", (json_int_t)r->failed, "waiting", (json_int_t)r->waiting,
-			 "summary", r->summary);
+	                 (json_int_t)r->id, "command", r->command, "started_at", started,
+	                 "finished_at", r->finished_at ? finished : NULL, "exit_code", r->exit_code,
+	                 "created", (json_int_t)r->created, "updated", (json_int_t)r->updated,
+	                 "deleted", (json_int_t)r->deleted, "adopted", (json_int_t)r->adopted,
+	                 "failed", (json_int_t)r->failed, "waiting", (json_int_t)r->waiting,
+	                 "summary", r->summary);
 }
 
 static int gather(struct store *st, struct status_data *d, struct error *err)
@@ -91,11 +91,11 @@ static json_t *status_json(const struct status_data *d)
 
 	for (int s = TS_PENDING; s <= TS_WAITING; s++)
 		json_object_set_new(states, target_state_name((enum target_state)s),
-				    json_integer(d->counts.by_state[s]));
+		                    json_integer(d->counts.by_state[s]));
 	return json_pack("{s:I, s:o, s:I, s:O, s:O, s:O, s:O}", "leaves",
-			 (json_int_t)d->counts.leaves, "targets", states, "queued",
-			 (json_int_t)d->counts.dirty, "problems", d->problems, "connections",
-			 d->connections, "runs", d->runs, "last_reconcile", d->last_reconcile);
+	                 (json_int_t)d->counts.leaves, "targets", states, "queued",
+	                 (json_int_t)d->counts.dirty, "problems", d->problems, "connections",
+	                 d->connections, "runs", d->runs, "last_reconcile", d->last_reconcile);
 }
 
 static void print_human(const struct status_data *d)
@@ -110,33 +110,34 @@ static void print_human(const struct status_data *d)
 	printf("queued for the next sync: %lld\n", (long long)d->counts.dirty);
 	if (json_array_size(d->problems))
 		printf("\nfailed or waiting (first %d):\n", PROBLEM_LIMIT);
-	json_array_foreach(d->problems, i, v)
-		printf("  %s %s: %s (%lld attempts): %s\n",
-		       json_string_value(json_object_get(v, "mailbox")),
-		       json_string_value(json_object_get(v, "leave")),
-		       json_string_value(json_object_get(v, "state")),
-		       (long long)json_integer_value(json_object_get(v, "attempts")),
-		       json_string_value(json_object_get(v, "reason")) ?: "");
-	json_array_foreach(d->connections, i, v)
-		if (json_is_true(json_object_get(v, "needs_login")))
-			printf("  %s: needs login: %s (run: leavesync auth login --mailbox %s)\n",
-			       json_string_value(json_object_get(v, "mailbox")),
-			       json_string_value(json_object_get(v, "reason")) ?: "",
-			       json_string_value(json_object_get(v, "mailbox")));
+	json_array_foreach(d->problems, i, v) printf(
+	    "  %s %s: %s (%lld attempts): %s\n", json_string_value(json_object_get(v, "mailbox")),
+	    json_string_value(json_object_get(v, "leave")),
+	    json_string_value(json_object_get(v, "state")),
+	    (long long)json_integer_value(json_object_get(v, "attempts")),
+	    json_string_value(json_object_get(v, "reason")) ?: "");
+	json_array_foreach(d->connections, i,
+	                   v) if (json_is_true(json_object_get(v, "needs_login")))
+	    printf("  %s: needs login: %s (run: leavesync auth login --mailbox %s)\n",
+	           json_string_value(json_object_get(v, "mailbox")),
+	           json_string_value(json_object_get(v, "reason")) ?: "",
+	           json_string_value(json_object_get(v, "mailbox")));
 	if (json_is_object(d->last_reconcile))
-		printf("last reconcile: %s, exit %lld: %s\n",
-		       json_string_value(json_object_get(d->last_reconcile, "started_at")),
-		       (long long)json_integer_value(json_object_get(d->last_reconcile, "exit_code")),
-		       json_string_value(json_object_get(d->last_reconcile, "summary")) ?: "(running or interrupted)");
+		printf(
+		    "last reconcile: %s, exit %lld: %s\n",
+		    json_string_value(json_object_get(d->last_reconcile, "started_at")),
+		    (long long)json_integer_value(json_object_get(d->last_reconcile, "exit_code")),
+		    json_string_value(json_object_get(d->last_reconcile, "summary"))
+		        ?: "(running or interrupted)");
 	else
 		printf("last reconcile: never\n");
 	if (json_array_size(d->runs))
 		printf("\nrecent runs:\n");
 	json_array_foreach(d->runs, i, v)
-		printf("  %s %-9s exit %lld: %s\n", json_string_value(json_object_get(v, "started_at")),
-		       json_string_value(json_object_get(v, "command")),
-		       (long long)json_integer_value(json_object_get(v, "exit_code")),
-		       json_string_value(json_object_get(v, "summary")) ?: "(running or interrupted)");
+	    printf("  %s %-9s exit %lld: %s\n", json_string_value(json_object_get(v, "started_at")),
+	           json_string_value(json_object_get(v, "command")),
+	           (long long)json_integer_value(json_object_get(v, "exit_code")),
+	           json_string_value(json_object_get(v, "summary")) ?: "(running or interrupted)");
 }
 
 int cmd_status(const struct cli *cli, int argc, char **argv)

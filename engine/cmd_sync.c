@@ -9,15 +9,15 @@
 #include <string.h>
 
 static const char sync_usage[] =
-	"usage: leavesync sync [--force]\n"
-	"Writes pending changes (new, changed and cancelled leave) to the calendars.\n"
-	"A run that would delete more than [sync] delete_share of a mailbox's events deletes\n"
-	"nothing there and needs --force.\n"
-	"Exit status: 0 all done, 1 some items failed or wait (listed), 2 bad usage or config.\n";
+    "usage: leavesync sync [--force]\n"
+    "Writes pending changes (new, changed and cancelled leave) to the calendars.\n"
+    "A run that would delete more than [sync] delete_share of a mailbox's events deletes\n"
+    "nothing there and needs --force.\n"
+    "Exit status: 0 all done, 1 some items failed or wait (listed), 2 bad usage or config.\n";
 
 static const char resync_usage[] =
-	"usage: leavesync resync (--all | --mailbox EMAIL | --leave ID) [--force]\n"
-	"Re-renders and rewrites those events even if they are believed current.\n";
+    "usage: leavesync resync (--all | --mailbox EMAIL | --leave ID) [--force]\n"
+    "Re-renders and rewrites those events even if they are believed current.\n";
 
 static void print_summary(const char *cmd, const struct sync_result *r, int64_t ms)
 {
@@ -36,39 +36,42 @@ static void print_summary(const char *cmd, const struct sync_result *r, int64_t 
 			same += strcmp(r->problems[j].message, r->problems[i].message) == 0;
 		if (same < 3)
 			fprintf(stderr, "%s: %s %s: %s: %s\n", cmd, r->problems[i].mailbox,
-				r->problems[i].leave_id, r->problems[i].state, r->problems[i].message);
+			        r->problems[i].leave_id, r->problems[i].state,
+			        r->problems[i].message);
 		else if (same == 3) {
 			size_t total = same + 1;
 			for (size_t j = i + 1; j < r->nkept; j++)
-				total += strcmp(r->problems[j].message, r->problems[i].message) == 0;
+				total +=
+				    strcmp(r->problems[j].message, r->problems[i].message) == 0;
 			fprintf(stderr, "%s: ... %zu more items with the same reason\n", cmd,
-				total - 3);
+			        total - 3);
 		}
 	}
 	if (r->nproblems > r->nkept)
 		fprintf(stderr, "%s: ... and %zu more (see leavesync status)\n", cmd,
-			r->nproblems - r->nkept);
+		        r->nproblems - r->nkept);
 	for (size_t i = 0; i < r->nblocked; i++)
 		fprintf(stderr, "%s: safety valve: %s\n", cmd, r->blocked[i]);
 	if (s->deferred) {
 		char when[21];
 		format_utc(when, s->deferred_until);
-		fprintf(stderr, "%s: %lld item%s wait for a retry (the next from %s); a later run "
-				"writes them (leavesync status lists the reasons)\n",
-			cmd, (long long)s->deferred, s->deferred == 1 ? "" : "s", when);
+		fprintf(stderr,
+		        "%s: %lld item%s wait for a retry (the next from %s); a later run "
+		        "writes them (leavesync status lists the reasons)\n",
+		        cmd, (long long)s->deferred, s->deferred == 1 ? "" : "s", when);
 	}
 }
 
 static int record_run(struct store *st, int64_t run_id, const char *cmd, int64_t started,
-		      const struct sync_result *r, int exit_code)
+                      const struct sync_result *r, int exit_code)
 {
 	struct run_record rec = {0};
 	struct error err = {{0}};
 	char summary[256];
 
 	snprintf(summary, sizeof summary, "%lld created, %lld updated, %lld deleted, %lld failed",
-		 (long long)r->stats.created, (long long)r->stats.updated,
-		 (long long)r->stats.deleted, (long long)r->stats.failed);
+	         (long long)r->stats.created, (long long)r->stats.updated,
+	         (long long)r->stats.deleted, (long long)r->stats.failed);
 	rec.id = run_id;
 	rec.command = (char *)cmd;
 	rec.started_at = started;
@@ -117,8 +120,8 @@ static int run_sync(const struct cli *cli, const char *cmd, struct sync_options 
 		if (!cli->quiet || r.nproblems || r.nblocked || r.stats.deferred)
 			print_summary(cmd, &r, now_ms() - t0);
 		rc = (r.stats.failed || r.stats.waiting || r.nblocked || r.stats.deferred)
-			     ? EXIT_PARTIAL
-			     : EXIT_DONE;
+		         ? EXIT_PARTIAL
+		         : EXIT_DONE;
 	}
 	if (run_id)
 		record_run(st, run_id, cmd, started, &r, rc);
@@ -159,10 +162,10 @@ static char *lower_case(char *s)
 int cmd_resync(const struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {{"all", no_argument, NULL, 'a'},
-					     {"mailbox", required_argument, NULL, 'm'},
-					     {"leave", required_argument, NULL, 'l'},
-					     {"force", no_argument, NULL, 'F'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"mailbox", required_argument, NULL, 'm'},
+	                                     {"leave", required_argument, NULL, 'l'},
+	                                     {"force", no_argument, NULL, 'F'},
+	                                     {NULL, 0, NULL, 0}};
 	struct sync_options opt = {0};
 	int c, chosen = 0;
 

@@ -16,13 +16,13 @@
 /* Rendering policy for leave: [event] gives the defaults, [kind "NAME"] overrides per kind.
  * Minimum disclosure by default: subject "Out of office", private, no note. */
 struct event_policy {
-	bool sync;                /* false: leave of this kind is never written to calendars */
-	char *subject;            /* template: {kind} {note} {id} {mailbox} expand; default "Out of office" */
-	enum show_as show_as;     /* default oof */
+	bool sync;     /* false: leave of this kind is never written to calendars */
+	char *subject; /* template: {kind} {note} {id} {mailbox} expand; default "Out of office" */
+	enum show_as show_as;         /* default oof */
 	enum sensitivity sensitivity; /* default private */
-	char *categories;         /* comma-separated, may be NULL */
-	bool include_note;        /* default false */
-	int reminder_minutes;     /* -1 = none (default) */
+	char *categories;             /* comma-separated, may be NULL */
+	bool include_note;            /* default false */
+	int reminder_minutes;         /* -1 = none (default) */
 };
 
 /* Bits of kind_policy.set_mask: the fields a [kind] section set itself. */
@@ -37,55 +37,61 @@ enum {
 };
 
 struct kind_policy {
-	char *kind;               /* exact kind name as HR sends it */
+	char *kind; /* exact kind name as HR sends it */
 	struct event_policy policy;
-	unsigned set_mask;        /* which fields the [kind] section set (others inherit [event]) */
+	unsigned set_mask; /* which fields the [kind] section set (others inherit [event]) */
 };
 
 struct service_config {
-	bool configured;          /* the section exists */
+	bool configured; /* the section exists */
 	char *tenant_id;
 	char *client_id;
-	char *client_secret;      /* from file, client_secret_file or the environment; never printed */
-	char *client_secret_source; /* "environment LEAVESYNC_EWS_CLIENT_SECRET", "file /x", "config line 7" */
+	char *client_secret; /* from file, client_secret_file or the environment; never printed */
+	char *client_secret_source; /* "environment LEAVESYNC_EWS_CLIENT_SECRET", "file /x", "config
+	                               line 7" */
 	char *client_secret_expires; /* "YYYY-MM-DD" or NULL: doctor warns 30 days ahead */
-	char *cert_file;          /* certificate credential instead of a secret */
+	char *cert_file;             /* certificate credential instead of a secret */
 	char *key_file;
-	char *url;                /* service endpoint; defaults per service */
-	char *authority;          /* default https://login.microsoftonline.com */
-	char *server_version;     /* EWS RequestServerVersion, default "Exchange2016" */
-	char *mode;               /* graph: "delegated" (default) | "application" */
-	char *redirect_uri;       /* graph delegated Web/public redirect */
-	size_t batch_size;        /* items per write request: EWS default 50, Graph max 20 */
+	char *url;            /* service endpoint; defaults per service */
+	char *authority;      /* default https://login.microsoftonline.com */
+	char *server_version; /* EWS RequestServerVersion, default "Exchange2016" */
+	char *mode;           /* graph: "delegated" (default) | "application" */
+	char *redirect_uri;   /* graph delegated Web/public redirect */
+	size_t batch_size;    /* items per write request: EWS default 50, Graph max 20 */
 };
 
 struct mailbox_route {
-	char *mailbox;            /* lower-case SMTP address */
-	char *backend;            /* "ews" | "graph" */
+	char *mailbox; /* lower-case SMTP address */
+	char *backend; /* "ews" | "graph" */
 };
 
 struct config {
-	char *path;               /* the file read */
-	char *store_path;         /* [store] path, default ./leavesync.db */
-	char *backend;            /* [sync] backend: "ews" | "graph" (default "graph") */
-	int concurrency;          /* [sync] concurrency: worker threads, default 4 */
-	int mailbox_concurrency;  /* [sync] mailbox_concurrency: requests in flight per mailbox, default 1, max 4 */
-	int max_attempts;         /* [sync] max_attempts before a transient failure becomes `failed`, default 8 */
-	int max_leave_days;       /* [sync] max_leave_days: longest leave accepted at push, default 366 */
-	double delete_share;      /* [sync] delete_share: safety valve share, default 0.5 */
-	int delete_min;           /* [sync] delete_min: valve applies only above this many deletions, default 10 */
-	int create_grace;         /* [sync] create_grace: seconds a create of a dead run may still land, default 60 */
-	char *test_mailbox;       /* [sync] test_mailbox: doctor's harmless read */
+	char *path;              /* the file read */
+	char *store_path;        /* [store] path, default ./leavesync.db */
+	char *backend;           /* [sync] backend: "ews" | "graph" (default "graph") */
+	int concurrency;         /* [sync] concurrency: worker threads, default 4 */
+	int mailbox_concurrency; /* [sync] mailbox_concurrency: requests in flight per mailbox,
+	                            default 1, max 4 */
+	int max_attempts;        /* [sync] max_attempts before a transient failure becomes `failed`,
+	                            default 8 */
+	int max_leave_days; /* [sync] max_leave_days: longest leave accepted at push, default 366 */
+	double delete_share; /* [sync] delete_share: safety valve share, default 0.5 */
+	int delete_min; /* [sync] delete_min: valve applies only above this many deletions, default
+	                   10 */
+	int create_grace;   /* [sync] create_grace: seconds a create of a dead run may still land,
+	                       default 60 */
+	char *test_mailbox; /* [sync] test_mailbox: doctor's harmless read */
 	struct service_config ews;
 	struct service_config graph;
-	char *ca_file;            /* [tls] ca_file */
+	char *ca_file;             /* [tls] ca_file */
 	struct event_policy event; /* [event] */
-	char *default_time_zone;  /* [event] time_zone: for leave pushed without one, default "UTC" */
+	char
+	    *default_time_zone; /* [event] time_zone: for leave pushed without one, default "UTC" */
 	struct kind_policy *kinds; /* [kind "NAME"] sections */
 	size_t nkinds;
 	struct mailbox_route *routes; /* [mailbox "EMAIL"] backend = ... */
 	size_t nroutes;
-	char **warnings;          /* NULL-terminated; e.g. "config file is readable by others" */
+	char **warnings; /* NULL-terminated; e.g. "config file is readable by others" */
 };
 
 /* Reads and validates path (NULL: $LEAVESYNC_CONFIG, then ./leavesync.conf). A missing default file
@@ -95,7 +101,7 @@ void config_free(struct config *cfg);
 
 /* The effective policy for a kind: [kind] over [event]. Borrowed from cfg. */
 const struct event_policy *config_policy_for(const struct config *cfg, const char *kind,
-					     struct event_policy *scratch);
+                                             struct event_policy *scratch);
 /* "ews" or "graph" for a mailbox (per-mailbox route over [sync] backend). */
 const char *config_backend_for(const struct config *cfg, const char *mailbox);
 

@@ -4,7 +4,7 @@
 #include <string.h>
 
 static enum be_status failing_get(struct token_source *ts, const char *mailbox, bool force_refresh,
-				  const char **token, struct error *err)
+                                  const char **token, struct error *err)
 {
 	const struct failing_tokens *f = (const struct failing_tokens *)ts;
 
@@ -26,10 +26,11 @@ void backend_envs_init(struct backend_envs *e, const struct config *cfg)
 		e->env[i].ca_file = cfg->ca_file;
 		e->failing[i].ts.get = failing_get;
 		if (!sc->configured) {
-			error_set(&e->failing[i].why,
-				  "mailbox is routed to %s but the config has no [%s] section: add it "
-				  "(see docs/setup.md) or route the mailbox elsewhere",
-				  names[i], names[i]);
+			error_set(
+			    &e->failing[i].why,
+			    "mailbox is routed to %s but the config has no [%s] section: add it "
+			    "(see docs/setup.md) or route the mailbox elsewhere",
+			    names[i], names[i]);
 		} else {
 			e->tokens[i] = token_source_for(cfg, names[i], &e->failing[i].why);
 		}

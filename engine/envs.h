@@ -1,6 +1,6 @@
 /* The backend environments of one run: for each backend, the config and its token source. A backend
- * whose credentials cannot be set up gets a token source that answers with that reason, so its items
- * fail with a clear message while other backends go on. */
+ * whose credentials cannot be set up gets a token source that answers with that reason, so its
+ * items fail with a clear message while other backends go on. */
 #ifndef ENGINE_ENVS_H
 #define ENGINE_ENVS_H
 

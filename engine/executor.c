@@ -1,6 +1,6 @@
-/* The main-thread side of a sync: plan each due target (create / update / delete / no-op), commit the
- * crash-safe `creating` state before any create leaves, hand batches to the worker pool, and record
- * each batch's results in one short transaction. */
+/* The main-thread side of a sync: plan each due target (create / update / delete / no-op), commit
+ * the crash-safe `creating` state before any create leaves, hand batches to the worker pool, and
+ * record each batch's results in one short transaction. */
 #include "common/util.h"
 #include "engine/apply.h"
 #include "engine/sync.h"
@@ -179,7 +179,8 @@ static int record_drift(struct run_ctx *x, const struct work_item *it)
 	d.leave_id = it->t.leave_id;
 	d.kind = (char *)it->drift_kind;
 	d.action = (char *)(it->outcome == OUT_FAILED ? "none" : "repaired");
-	d.result = (char *)(it->outcome == OUT_FAILED || it->outcome == OUT_RETRY ? it->message : "ok");
+	d.result =
+	    (char *)(it->outcome == OUT_FAILED || it->outcome == OUT_RETRY ? it->message : "ok");
 	d.detail = (char *)it->drift_detail;
 	return store_add_drift(x->st, &d, &x->err);
 }
@@ -225,7 +226,7 @@ static void collect_finished(struct run_ctx *x, size_t keep_in_flight)
 
 /* Items [from, to) share a backend: cut them into jobs the backend accepts and submit them. */
 static void submit_jobs(struct run_ctx *x, const struct backend *be, struct work_item *items,
-			size_t n)
+                        size_t n)
 {
 	size_t i = 0, max = be->max_batch ? be->max_batch : 1;
 	bool cross = be->caps & CAP_CROSS_MAILBOX_BATCH;
@@ -233,7 +234,8 @@ static void submit_jobs(struct run_ctx *x, const struct backend *be, struct work
 	while (i < n) {
 		struct write_job *wj = xcalloc(1, sizeof *wj);
 		size_t j = i + 1;
-		while (j < n && j - i < max && (cross || !strcmp(items[j].t.mailbox, items[i].t.mailbox)))
+		while (j < n && j - i < max &&
+		       (cross || !strcmp(items[j].t.mailbox, items[i].t.mailbox)))
 			j++;
 		wj->n = j - i;
 		wj->items = xcalloc(wj->n, sizeof *wj->items);
@@ -288,22 +290,23 @@ static int plan_page(struct run_ctx *x, struct target *ts, size_t n, struct plan
 		if (parse_texts(it, &x->err) < 0) {
 			it->action = ACT_DONE;
 			it->outcome = OUT_FAILED;
-			snprintf(it->message, sizeof it->message, "stored event text unreadable: %s",
-				 x->err.msg);
+			snprintf(it->message, sizeof it->message,
+			         "stored event text unreadable: %s", x->err.msg);
 			error_clear(&x->err);
 		}
 		if (act == ACT_CREATE || act == ACT_LOOKUP_CREATE) {
 			const struct backend *be = backend_by_name(route);
 			it->t.state = TS_CREATING;
-			/* Should this run die, its creates may still be executed by the server after
-			 * the next run looked for them (a request outlives its sender). The next run
-			 * looks them up only after the grace; Graph's transactionId makes it moot. */
+			/* Should this run die, its creates may still be executed by the server
+			 * after the next run looked for them (a request outlives its sender). The
+			 * next run looks them up only after the grace; Graph's transactionId makes
+			 * it moot. */
 			if (be && !(be->caps & CAP_TRANSACTION_ID))
 				it->t.next_attempt = now_unix() + x->cfg->create_grace;
 		}
-		/* An update or delete may land and its answer be lost: from now on nothing is known of
-		 * the remote fields (the parsed `written` still serves this run). Otherwise a crash
-		 * followed by HR reverting the leave would look like a no-op. */
+		/* An update or delete may land and its answer be lost: from now on nothing is known
+		 * of the remote fields (the parsed `written` still serves this run). Otherwise a
+		 * crash followed by HR reverting the leave would look like a no-op. */
 		if (act == ACT_UPDATE || act == ACT_DELETE || act == ACT_LOOKUP_DELETE)
 			set_str(&it->t.synced, NULL);
 	}
@@ -329,7 +332,8 @@ static void dispatch_page(struct run_ctx *x, struct planned *p)
 
 	/* Items failed at planning are finished here; the rest go to their backend. */
 	while (i < p->n) {
-		const struct backend *be = backend_by_name(config_backend_for(x->cfg, p->items[i].t.mailbox));
+		const struct backend *be =
+		    backend_by_name(config_backend_for(x->cfg, p->items[i].t.mailbox));
 		size_t j = i;
 		while (j < p->n && p->items[j].action != ACT_DONE &&
 		       backend_by_name(config_backend_for(x->cfg, p->items[j].t.mailbox)) == be)
@@ -378,7 +382,7 @@ static int run_queue(struct run_ctx *x)
 		size_t n = 0;
 
 		if (store_due_targets(x->st, now, cursor_mailbox, cursor_id, PLAN_PAGE, &ts, &n,
-				      &x->err) < 0) {
+		                      &x->err) < 0) {
 			rc = -1;
 			break;
 		}
@@ -389,9 +393,9 @@ static int run_queue(struct run_ctx *x)
 		/* A full page that ends inside a mailbox would split its batch in two requests:
 		 * leave that mailbox's rows to the next page (unless the page is all one mailbox).
 		 * Backends that batch across mailboxes fill their batches regardless. */
-		if (n == PLAN_PAGE && !(backend_by_name(config_backend_for(
-						x->cfg, ts[n - 1].mailbox))->caps &
-					CAP_CROSS_MAILBOX_BATCH)) {
+		if (n == PLAN_PAGE &&
+		    !(backend_by_name(config_backend_for(x->cfg, ts[n - 1].mailbox))->caps &
+		      CAP_CROSS_MAILBOX_BATCH)) {
 			size_t keep = n;
 			while (keep > 0 && strcmp(ts[keep - 1].mailbox, ts[n - 1].mailbox) == 0)
 				keep--;
@@ -444,7 +448,8 @@ static int check_valve(void *arg, const char *mailbox, int64_t deletions, int64_
 	char msg[320];
 
 	if (valve_blocks(v->cfg, mailbox, deletions, owned, msg, sizeof msg)) {
-		v->r->blocked = xrealloc(v->r->blocked, (v->r->nblocked + 1) * sizeof *v->r->blocked);
+		v->r->blocked =
+		    xrealloc(v->r->blocked, (v->r->nblocked + 1) * sizeof *v->r->blocked);
 		v->r->blocked[v->r->nblocked++] = xstrdup(msg);
 	}
 	return 0;
@@ -453,7 +458,7 @@ static int check_valve(void *arg, const char *mailbox, int64_t deletions, int64_
 /* Mailboxes where the queue would delete too much: left alone (deletions only) unless --force.
  * *skip lists them and the caller's own skip list; the strings are borrowed. */
 static int apply_valve(const struct config *cfg, struct store *st, const struct sync_options *opt,
-		       struct sync_result *r, const char ***skip, size_t *nskip, struct error *err)
+                       struct sync_result *r, const char ***skip, size_t *nskip, struct error *err)
 {
 	struct valve_ctx v = {cfg, r};
 	size_t n = 0;
@@ -481,7 +486,7 @@ static int requeue_for_resync(struct store *st, const struct sync_options *opt, 
 }
 
 int sync_run(const struct config *cfg, struct store *st, const struct sync_options *opt,
-	     struct sync_result *r, struct error *err)
+             struct sync_result *r, struct error *err)
 {
 	struct sync_options o = *opt;
 	struct run_ctx x = {.cfg = cfg, .st = st, .opt = &o, .r = r};
@@ -511,7 +516,7 @@ int sync_run(const struct config *cfg, struct store *st, const struct sync_optio
 	backend_envs_free(&envs);
 	free(skip);
 	if (rc == 0 && store_count_deferred(st, now_unix(), &r->stats.deferred,
-					    &r->stats.deferred_until, &x.err) < 0)
+	                                    &r->stats.deferred_until, &x.err) < 0)
 		rc = -1;
 	if (rc < 0)
 		memcpy(err, &x.err, sizeof *err);

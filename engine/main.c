@@ -12,15 +12,15 @@ static const struct command {
 	int (*run)(const struct cli *cli, int argc, char **argv);
 	const char *summary;
 } commands[] = {
-	{"init", cmd_init, "create or migrate the store"},
-	{"push", cmd_push, "upsert leave entries from HR (all or nothing)"},
-	{"sync", cmd_sync, "write pending changes to calendars"},
-	{"resync", cmd_resync, "rewrite events even if believed current (--all|--mailbox|--leave)"},
-	{"reconcile", cmd_reconcile, "compare calendars with the store and repair drift"},
-	{"status", cmd_status, "counts by state, failures with reasons, last runs"},
-	{"export", cmd_export, "write the events as an iCalendar file (--ics)"},
-	{"auth", cmd_auth, "connect a mailbox for Graph delegated access (auth login)"},
-	{"doctor", cmd_doctor, "check config, credentials and permissions; explain what is wrong"},
+    {"init", cmd_init, "create or migrate the store"},
+    {"push", cmd_push, "upsert leave entries from HR (all or nothing)"},
+    {"sync", cmd_sync, "write pending changes to calendars"},
+    {"resync", cmd_resync, "rewrite events even if believed current (--all|--mailbox|--leave)"},
+    {"reconcile", cmd_reconcile, "compare calendars with the store and repair drift"},
+    {"status", cmd_status, "counts by state, failures with reasons, last runs"},
+    {"export", cmd_export, "write the events as an iCalendar file (--ics)"},
+    {"auth", cmd_auth, "connect a mailbox for Graph delegated access (auth login)"},
+    {"doctor", cmd_doctor, "check config, credentials and permissions; explain what is wrong"},
 };
 
 static void usage(FILE *f)
@@ -39,10 +39,10 @@ int main(int argc, char **argv)
 {
 	struct cli cli = {.prog = "leavesync"};
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-					     {"help", no_argument, NULL, 'h'},
-					     {"version", no_argument, NULL, 'V'},
-					     {"quiet", no_argument, NULL, 'q'},
-					     {NULL, 0, NULL, 0}};
+	                                     {"help", no_argument, NULL, 'h'},
+	                                     {"version", no_argument, NULL, 'V'},
+	                                     {"quiet", no_argument, NULL, 'q'},
+	                                     {NULL, 0, NULL, 0}};
 	int c;
 
 	/* '+': stop at the command name; its own options are parsed by the command. */

@@ -367,8 +367,8 @@ static enum be_status token_call(struct http_client *http, const char *url, cons
 /* The end of every confidential grant: client authentication (secret or assertion) added to the
  * form, which goes to the token endpoint; frees the form and the URL. */
 static enum be_status post_grant(struct http_client *http, const struct oauth_app *app, char *url,
-				 struct buf *form, bool refresh, struct oauth_token *out,
-				 struct oauth_error *oe, struct error *err)
+                                 struct buf *form, bool refresh, struct oauth_token *out,
+                                 struct oauth_error *oe, struct error *err)
 {
 	enum be_status st;
 

@@ -15,28 +15,28 @@
 struct http_client;
 
 struct oauth_app {
-	const char *authority;      /* "https://login.microsoftonline.com" (no trailing slash) */
-	const char *tenant;         /* GUID or domain */
+	const char *authority; /* "https://login.microsoftonline.com" (no trailing slash) */
+	const char *tenant;    /* GUID or domain */
 	const char *client_id;
-	const char *client_secret;  /* NULL for a public client or a certificate */
-	const char *cert_file;      /* PEM certificate (for x5t#S256) or NULL */
-	const char *key_file;       /* PEM private key for the assertion or NULL */
+	const char *client_secret; /* NULL for a public client or a certificate */
+	const char *cert_file;     /* PEM certificate (for x5t#S256) or NULL */
+	const char *key_file;      /* PEM private key for the assertion or NULL */
 };
 
 struct oauth_token {
-	char *access_token;   /* owned; never printed */
-	char *refresh_token;  /* owned, may be NULL */
-	char *scope;          /* as granted, may be NULL */
-	int64_t expires_at;   /* Unix seconds */
+	char *access_token;  /* owned; never printed */
+	char *refresh_token; /* owned, may be NULL */
+	char *scope;         /* as granted, may be NULL */
+	int64_t expires_at;  /* Unix seconds */
 };
 
 void oauth_token_free(struct oauth_token *t);
 
 /* An identity platform error, parsed from the JSON error body. */
 struct oauth_error {
-	char error[64];          /* "invalid_client", "authorization_pending", ... */
-	long aadsts;             /* 7000215, ...; 0 if none */
-	char description[512];   /* error_description, first line */
+	char error[64];        /* "invalid_client", "authorization_pending", ... */
+	long aadsts;           /* 7000215, ...; 0 if none */
+	char description[512]; /* error_description, first line */
 	int http_status;
 };
 
@@ -46,44 +46,46 @@ char *oauth_token_url(const struct oauth_app *app);
 /* client_credentials for scope (e.g. "https://outlook.office365.com/.default"). On failure returns
  * BE_FINAL (configuration: err has cause and fix), BE_RETRY_LATER (network, 5xx, throttled). */
 enum be_status oauth_client_credentials(struct http_client *http, const struct oauth_app *app,
-					const char *scope, struct oauth_token *out,
-					struct oauth_error *oe, struct error *err);
+                                        const char *scope, struct oauth_token *out,
+                                        struct oauth_error *oe, struct error *err);
 
-/* refresh_token grant. The response's new refresh token replaces the old (rotation): the caller must
- * store out->refresh_token before using the access token. BE_NEEDS_LOGIN when revoked/expired. */
+/* refresh_token grant. The response's new refresh token replaces the old (rotation): the caller
+ * must store out->refresh_token before using the access token. BE_NEEDS_LOGIN when revoked/expired.
+ */
 enum be_status oauth_refresh(struct http_client *http, const struct oauth_app *app,
-			     const char *refresh_token, const char *scope, struct oauth_token *out,
-			     struct oauth_error *oe, struct error *err);
+                             const char *refresh_token, const char *scope, struct oauth_token *out,
+                             struct oauth_error *oe, struct error *err);
 
 /* Device code flow, step 1: starts it; fills the message to show the user. */
 struct oauth_device_code {
-	char *device_code;      /* owned, secret-ish: not printed */
+	char *device_code; /* owned, secret-ish: not printed */
 	char *user_code;
 	char *verification_uri;
 	char *message;
-	int interval;           /* seconds */
+	int interval; /* seconds */
 	int64_t expires_at;
 };
 void oauth_device_code_free(struct oauth_device_code *dc);
 enum be_status oauth_device_code_start(struct http_client *http, const struct oauth_app *app,
-				       const char *scope, struct oauth_device_code *out,
-				       struct oauth_error *oe, struct error *err);
+                                       const char *scope, struct oauth_device_code *out,
+                                       struct oauth_error *oe, struct error *err);
 /* Step 2: polls until approved, denied or expired (honours interval and slow_down). */
 enum be_status oauth_device_code_poll(struct http_client *http, const struct oauth_app *app,
-				      const struct oauth_device_code *dc, struct oauth_token *out,
-				      struct oauth_error *oe, struct error *err);
+                                      const struct oauth_device_code *dc, struct oauth_token *out,
+                                      struct oauth_error *oe, struct error *err);
 
 /* Authorization code flow. PKCE: verifier (43..128 chars) and S256 challenge. */
 void oauth_pkce_pair(char verifier[65], char challenge[64]);
 /* The URL to open in a browser; caller frees. code_challenge may be NULL (Web app with secret). */
 char *oauth_authorize_url(const struct oauth_app *app, const char *redirect_uri, const char *scope,
-			  const char *state, const char *code_challenge);
+                          const char *state, const char *code_challenge);
 enum be_status oauth_redeem_code(struct http_client *http, const struct oauth_app *app,
-				 const char *code, const char *redirect_uri, const char *scope,
-				 const char *code_verifier, struct oauth_token *out,
-				 struct oauth_error *oe, struct error *err);
+                                 const char *code, const char *redirect_uri, const char *scope,
+                                 const char *code_verifier, struct oauth_token *out,
+                                 struct oauth_error *oe, struct error *err);
 
-/* Decodes a JWT's payload without verifying it (diagnostics only); caller frees. NULL if not a JWT. */
+/* Decodes a JWT's payload without verifying it (diagnostics only); caller frees. NULL if not a JWT.
+ */
 char *oauth_jwt_payload(const char *jwt);
 
 /* ---- building blocks (engine/jwt.c, engine/oauth.c), exposed for tests and doctor ---- */

@@ -150,7 +150,7 @@ static void *worker_main(void *arg)
 }
 
 struct pool *pool_new(const struct backend_env *(*env_for)(void *arg, const struct backend *be),
-		      void *env_arg, int threads, int per_mailbox)
+                      void *env_arg, int threads, int per_mailbox)
 {
 	struct pool *p = xcalloc(1, sizeof *p);
 

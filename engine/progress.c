@@ -24,11 +24,11 @@ void progress_update(void *arg, int64_t done, int64_t total)
 	elapsed = now - p->started_ms;
 	rate = elapsed > 0 ? (double)done * 1000.0 / (double)elapsed : 0.0;
 	if (total > 0 && rate > 0 && done < total)
-		fprintf(stderr, "\r%s: %lld/%lld (%.0f/s, ETA %.0f s)   ", p->label, (long long)done,
-			(long long)total, rate, (double)(total - done) / rate);
+		fprintf(stderr, "\r%s: %lld/%lld (%.0f/s, ETA %.0f s)   ", p->label,
+		        (long long)done, (long long)total, rate, (double)(total - done) / rate);
 	else
 		fprintf(stderr, "\r%s: %lld/%lld (%.0f/s)   ", p->label, (long long)done,
-			(long long)total, rate);
+		        (long long)total, rate);
 	p->drawn = true;
 }
 

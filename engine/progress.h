@@ -15,6 +15,6 @@ struct progress {
 
 void progress_init(struct progress *p, const char *label);
 void progress_update(void *arg, int64_t done, int64_t total); /* struct sync_progress callback */
-void progress_finish(struct progress *p);                    /* clears the line */
+void progress_finish(struct progress *p);                     /* clears the line */
 
 #endif

@@ -46,7 +46,7 @@ static int collect_event(void *arg, struct remote_event *re)
 }
 
 static void list_job_run(struct job *job, struct be_session *s, enum be_status open_status,
-			 const struct error *open_err)
+                         const struct error *open_err)
 {
 	struct list_job *lj = (struct list_job *)job;
 
@@ -55,15 +55,15 @@ static void list_job_run(struct job *job, struct be_session *s, enum be_status o
 		lj->err = *open_err;
 		return;
 	}
-	/* Reading is safe to repeat: a throttled, dropped or garbled listing is tried again (what the
-	 * failed attempt collected is dropped), backing off from 250 ms, before the mailbox counts as
-	 * unlisted for this run. */
+	/* Reading is safe to repeat: a throttled, dropped or garbled listing is tried again (what
+	 * the failed attempt collected is dropped), backing off from 250 ms, before the mailbox
+	 * counts as unlisted for this run. */
 	for (int attempt = 0; attempt < LIST_ATTEMPTS; attempt++) {
 		struct timespec ts = {0, 0};
 		long ms = 250L << attempt;
 		error_clear(&lj->err);
 		lj->status = job->be->list_events(s, lj->mailbox, lj->from, lj->to, collect_event,
-						  lj, &lj->err);
+		                                  lj, &lj->err);
 		if (lj->status != BE_RETRY_NOW && lj->status != BE_RETRY_LATER)
 			return;
 		for (size_t i = 0; i < lj->n; i++)
@@ -79,7 +79,7 @@ static void list_job_run(struct job *job, struct be_session *s, enum be_status o
 }
 
 static void delete_job_run(struct job *job, struct be_session *s, enum be_status open_status,
-			   const struct error *open_err)
+                           const struct error *open_err)
 {
 	struct list_job *lj = (struct list_job *)job;
 	size_t max = job->be->max_batch ? job->be->max_batch : 1;
@@ -98,7 +98,9 @@ static void delete_job_run(struct job *job, struct be_session *s, enum be_status
 			enum be_status st = s ? b[k].status : open_status;
 			lj->delete_status[i + k] = st == BE_GONE ? BE_OK : st;
 			snprintf(lj->delete_msg[i + k], sizeof lj->delete_msg[i + k], "%s",
-				 !s ? open_err->msg : b[k].message[0] ? b[k].message : err.msg);
+			         !s                ? open_err->msg
+			         : b[k].message[0] ? b[k].message
+			                           : err.msg);
 			be_item_clear(&b[k]);
 		}
 		free(b);
@@ -120,8 +122,8 @@ static void list_job_free(struct list_job *lj)
 }
 
 static struct finding *add_finding(struct reconcile_report *r, const char *mailbox,
-				   const struct target *t, const char *kind, const char *action,
-				   const char *detail)
+                                   const struct target *t, const char *kind, const char *action,
+                                   const char *detail)
 {
 	struct finding *f;
 
@@ -177,9 +179,9 @@ struct mailbox_cmp {
 	const struct reconcile_options *opt;
 	struct target *ts;
 	size_t nts;
-	size_t *keeper;  /* per target: 1 + index of its event in the listing, 0 if none found */
-	bool *changed;   /* per target: store row to save */
-	int64_t owned;   /* tagged events found */
+	size_t *keeper; /* per target: 1 + index of its event in the listing, 0 if none found */
+	bool *changed;  /* per target: store row to save */
+	int64_t owned;  /* tagged events found */
 };
 
 /* One listed event against the store. */
@@ -195,7 +197,7 @@ static void classify_event(struct mailbox_cmp *m, struct list_job *lj, size_t e)
 	m->owned++;
 	if (!t || !t->desired) {
 		struct finding *f = add_finding(m->r, lj->mailbox, t, "orphaned", "delete",
-						"tagged event with no approved leave behind it");
+		                                "tagged event with no approved leave behind it");
 		if (t && strcmp_null(t->remote_id, re->remote_id) == 0) {
 			/* The target's own delete, done by the repair run. */
 			t->dirty = true;
@@ -232,11 +234,12 @@ static void compare_keeper(struct mailbox_cmp *m, struct list_job *lj, size_t i)
 	} else if (t->state != TS_SYNCED || !t->remote_id) {
 		add_finding(m->r, lj->mailbox, t, "stuck", "adopt", "event found by its sync key");
 	} else if (strcmp(t->remote_id, re->remote_id) != 0 &&
-		   strcmp_null(t->backend, lj->job.be->name) == 0) {
+	           strcmp_null(t->backend, lj->job.be->name) == 0) {
 		/* (Under another backend the id differs by nature: a migration, not drift.) */
 		add_finding(m->r, lj->mailbox, t, "moved", "adopt", "event found under a new id");
 	}
-	if (strcmp_null(t->remote_id, re->remote_id) || strcmp_null(t->change_key, re->change_key) ||
+	if (strcmp_null(t->remote_id, re->remote_id) ||
+	    strcmp_null(t->change_key, re->change_key) ||
 	    strcmp_null(t->backend, lj->job.be->name)) {
 		set_str(&t->remote_id, re->remote_id);
 		set_str(&t->change_key, re->change_key);
@@ -278,7 +281,7 @@ static void compare_targets(struct mailbox_cmp *m, struct list_job *lj)
 			continue;
 		if (t->state == TS_CREATING || t->state == TS_FAILED || t->state == TS_WAITING) {
 			add_finding(m->r, lj->mailbox, t, "stuck", "retry",
-				    t->last_error ? t->last_error : target_state_name(t->state));
+			            t->last_error ? t->last_error : target_state_name(t->state));
 			t->dirty = true;
 			t->next_attempt = 0;
 			m->changed[i] = true;
@@ -290,7 +293,8 @@ static void compare_targets(struct mailbox_cmp *m, struct list_job *lj)
 		event_free(&ev);
 		if (!inside)
 			continue;
-		add_finding(m->r, lj->mailbox, t, "missing", "recreate", "event gone from the calendar");
+		add_finding(m->r, lj->mailbox, t, "missing", "recreate",
+		            "event gone from the calendar");
 		set_str(&t->remote_id, NULL);
 		set_str(&t->change_key, NULL);
 		set_str(&t->synced, NULL);
@@ -315,20 +319,20 @@ struct rec_ctx {
 	size_t nskip;
 };
 
-static bool mailbox_blocked(struct rec_ctx *x, const char *mailbox, size_t deletions,
-			    int64_t owned)
+static bool mailbox_blocked(struct rec_ctx *x, const char *mailbox, size_t deletions, int64_t owned)
 {
 	char msg[320];
 
-	if (x->opt->force || !valve_blocks(x->cfg, mailbox, (int64_t)deletions, owned, msg, sizeof msg))
+	if (x->opt->force ||
+	    !valve_blocks(x->cfg, mailbox, (int64_t)deletions, owned, msg, sizeof msg))
 		return false;
 	x->r->blocked = xrealloc(x->r->blocked, (x->r->nblocked + 1) * sizeof *x->r->blocked);
 	x->r->blocked[x->r->nblocked++] = xstrdup(msg);
 	return true;
 }
 
-static size_t count_deletions(const struct reconcile_report *r, size_t first, const struct target *ts,
-			      size_t nts)
+static size_t count_deletions(const struct reconcile_report *r, size_t first,
+                              const struct target *ts, size_t nts)
 {
 	size_t n = 0;
 
@@ -355,7 +359,8 @@ static void queue_deletes(struct rec_ctx *x, struct list_job *lj, size_t first)
 		struct finding *f = &x->r->findings[i];
 		if (strcmp(f->action, "delete") != 0 || !f->remote_id)
 			continue;
-		lj->delete_ids = xrealloc(lj->delete_ids, (lj->ndelete + 1) * sizeof *lj->delete_ids);
+		lj->delete_ids =
+		    xrealloc(lj->delete_ids, (lj->ndelete + 1) * sizeof *lj->delete_ids);
 		lj->delete_ids[lj->ndelete++] = xstrdup(f->remote_id);
 	}
 }
@@ -367,8 +372,8 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 
 	x->r->mailboxes++;
 	if (lj->status != BE_OK) {
-		struct finding *f = add_finding(x->r, lj->mailbox, NULL, "unlisted", "none",
-						lj->err.msg);
+		struct finding *f =
+		    add_finding(x->r, lj->mailbox, NULL, "unlisted", "none", lj->err.msg);
 		set_str(&f->result, lj->err.msg[0] ? lj->err.msg : be_status_name(lj->status));
 		list_job_free(lj);
 		return;
@@ -448,7 +453,7 @@ static void submit_list(struct rec_ctx *x, const char *mailbox)
 }
 
 static struct finding *finding_for_remote(struct reconcile_report *r, const char *mailbox,
-					  const char *remote_id)
+                                          const char *remote_id)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (r->findings[i].remote_id && strcmp(r->findings[i].remote_id, remote_id) == 0 &&
@@ -467,10 +472,11 @@ static void run_deletes(struct rec_ctx *x)
 	for (size_t i = 0; i < x->ndeletes; i++) {
 		struct list_job *lj = (struct list_job *)pool_wait(x->pool);
 		for (size_t k = 0; lj && k < lj->ndelete; k++) {
-			struct finding *f = finding_for_remote(x->r, lj->mailbox, lj->delete_ids[k]);
+			struct finding *f =
+			    finding_for_remote(x->r, lj->mailbox, lj->delete_ids[k]);
 			if (f)
-				set_str(&f->result, lj->delete_status[k] == BE_OK ? "ok"
-										  : lj->delete_msg[k]);
+				set_str(&f->result,
+				        lj->delete_status[k] == BE_OK ? "ok" : lj->delete_msg[k]);
 		}
 		if (lj)
 			list_job_free(lj);
@@ -496,7 +502,8 @@ static void settle_findings(struct rec_ctx *x)
 		if (found == 0 || (found == 1 && t.state == TS_SYNCED && !t.dirty))
 			set_str(&f->result, "ok");
 		else if (found == 1)
-			set_str(&f->result, t.last_error ? t.last_error : target_state_name(t.state));
+			set_str(&f->result,
+			        t.last_error ? t.last_error : target_state_name(t.state));
 		if (found == 1)
 			target_free(&t);
 	}
@@ -510,13 +517,13 @@ static int record_findings(struct rec_ctx *x)
 	for (size_t i = 0; i < x->r->n && x->opt->run_id; i++) {
 		const struct finding *f = &x->r->findings[i];
 		struct drift_record d = {.run_id = x->opt->run_id,
-					 .at = now_unix(),
-					 .mailbox = f->mailbox,
-					 .leave_id = f->leave_id,
-					 .kind = f->kind,
-					 .action = f->action,
-					 .result = f->result,
-					 .detail = f->detail};
+		                         .at = now_unix(),
+		                         .mailbox = f->mailbox,
+		                         .leave_id = f->leave_id,
+		                         .kind = f->kind,
+		                         .action = f->action,
+		                         .result = f->result,
+		                         .detail = f->detail};
 		if (store_add_drift(x->st, &d, &x->err) < 0)
 			return -1;
 	}
@@ -547,11 +554,11 @@ static int list_and_compare(struct rec_ctx *x)
 static int repair(struct rec_ctx *x, struct error *err)
 {
 	struct sync_options so = {.only_mailbox = x->opt->mailbox,
-				  .run_id = x->opt->run_id,
-				  .skip_mailboxes = (const char *const *)x->skip,
-				  .nskip = x->nskip,
-				  .force = x->opt->force,
-				  .progress = x->opt->progress};
+	                          .run_id = x->opt->run_id,
+	                          .skip_mailboxes = (const char *const *)x->skip,
+	                          .nskip = x->nskip,
+	                          .force = x->opt->force,
+	                          .progress = x->opt->progress};
 
 	run_deletes(x);
 	if (sync_run(x->cfg, x->st, &so, &x->r->sync, err) < 0)
@@ -561,7 +568,7 @@ static int repair(struct rec_ctx *x, struct error *err)
 }
 
 int reconcile_run(const struct config *cfg, struct store *st, const struct reconcile_options *opt,
-		  struct reconcile_report *r, struct error *err)
+                  struct reconcile_report *r, struct error *err)
 {
 	struct rec_ctx x = {.cfg = cfg, .st = st, .opt = opt, .r = r};
 	struct backend_envs envs;

@@ -1,5 +1,6 @@
 /* leave -> VEVENT text with libical, per design.md. Deterministic: the same leave and config give
- * byte-identical text (no DTSTAMP from the clock), so the text can be compared with what was written. */
+ * byte-identical text (no DTSTAMP from the clock), so the text can be compared with what was
+ * written. */
 #ifndef ENGINE_RENDER_H
 #define ENGINE_RENDER_H
 
@@ -12,13 +13,14 @@
 void render_sync_key(const char *mailbox, const char *leave_id, char out[37]);
 
 /* Renders one leave. *ics is a VCALENDAR holding one VEVENT (and the VTIMEZONE of a timed leave),
- * caller frees; *ics is NULL when the leave must have no event (cancelled, or its kind has sync=false). */
+ * caller frees; *ics is NULL when the leave must have no event (cancelled, or its kind has
+ * sync=false). */
 int render_leave(const struct config *cfg, const struct leave *lv, const char *sync_key, char **ics,
-		 struct error *err);
+                 struct error *err);
 
 /* render_leave always through libical's serializer (render_leave writes the common case directly,
  * byte for byte the same): the reference for tests. */
 int render_leave_libical(const struct config *cfg, const struct leave *lv, const char *sync_key,
-			 char **ics, struct error *err);
+                         char **ics, struct error *err);
 
 #endif

@@ -1,5 +1,5 @@
-/* The render pass: every leave changed since the last run (by push or by direct SQL, noticed through
- * the store's dirty queue, never by scanning) becomes its target's desired VEVENT. */
+/* The render pass: every leave changed since the last run (by push or by direct SQL, noticed
+ * through the store's dirty queue, never by scanning) becomes its target's desired VEVENT. */
 #include "common/util.h"
 #include "engine/render.h"
 #include "engine/sync.h"
@@ -9,7 +9,7 @@
 #define RENDER_PAGE 1000
 
 static int render_one(const struct config *cfg, struct store *st, const struct dirty_leave *d,
-		      struct error *err)
+                      struct error *err)
 {
 	char key[37], *ics = NULL;
 	int rc;

@@ -1,6 +1,6 @@
 /* The sync core: render pass, planner, executor, reconcile. Talks to calendars only through
- * struct backend (engine/backend.h); never branches on which backend it is. Library code: results go
- * into structs, progress through a callback; nothing is printed here. */
+ * struct backend (engine/backend.h); never branches on which backend it is. Library code: results
+ * go into structs, progress through a callback; nothing is printed here. */
 #ifndef ENGINE_SYNC_H
 #define ENGINE_SYNC_H
 
@@ -14,13 +14,13 @@
 
 /* Counts of one run; also what goes into the run history. */
 struct sync_stats {
-	int64_t planned;   /* targets taken from the work queue */
+	int64_t planned; /* targets taken from the work queue */
 	int64_t created, updated, deleted, adopted, unchanged;
-	int64_t failed;    /* permanent failures (state failed) */
-	int64_t waiting;   /* needs login, or transient failures left for a later run */
-	int64_t retried;   /* in-run retries after throttling or transient errors */
-	int64_t conflicts; /* stale change keys repaired */
-	int64_t deferred;  /* queued but not due yet (retry later): a later run writes them */
+	int64_t failed;         /* permanent failures (state failed) */
+	int64_t waiting;        /* needs login, or transient failures left for a later run */
+	int64_t retried;        /* in-run retries after throttling or transient errors */
+	int64_t conflicts;      /* stale change keys repaired */
+	int64_t deferred;       /* queued but not due yet (retry later): a later run writes them */
 	int64_t deferred_until; /* the earliest of their next attempts (Unix seconds) */
 };
 
@@ -38,9 +38,9 @@ struct sync_result {
 	struct sync_stats stats;
 	struct sync_problem *problems; /* at most 100 kept; nproblems counts all */
 	size_t nproblems, nkept;
-	char **blocked;                /* safety valve: "MAILBOX: would delete N of M ..." */
+	char **blocked; /* safety valve: "MAILBOX: would delete N of M ..." */
 	size_t nblocked;
-	bool config_error;             /* the run could not start: a configuration problem (exit 2) */
+	bool config_error; /* the run could not start: a configuration problem (exit 2) */
 };
 void sync_result_free(struct sync_result *r);
 
@@ -52,7 +52,7 @@ struct sync_options {
 	int64_t run_id;             /* run history row for drift records; 0: none */
 	const char *const *skip_mailboxes; /* no deletions here (safety valve): left queued */
 	size_t nskip;
-	bool force;                 /* pass the safety valve */
+	bool force; /* pass the safety valve */
 	struct sync_progress progress;
 };
 
@@ -62,47 +62,47 @@ int render_pass(const struct config *cfg, struct store *st, struct error *err);
 /* Runs a sync: render pass, then every due target through its backend. Returns 0 when the run
  * completed (r->stats say how items fared), -1 when it could not run at all (err). */
 int sync_run(const struct config *cfg, struct store *st, const struct sync_options *opt,
-	     struct sync_result *r, struct error *err);
+             struct sync_result *r, struct error *err);
 
 /* Reconcile: list the engine's events per mailbox in a window, compare with the store, repair. */
 struct reconcile_options {
-	int64_t from, to;           /* window, Unix seconds */
-	const char *mailbox;        /* only this mailbox, or NULL */
-	bool dry_run;               /* report, change nothing remote, record nothing */
-	bool force;                 /* pass the safety valve */
+	int64_t from, to;    /* window, Unix seconds */
+	const char *mailbox; /* only this mailbox, or NULL */
+	bool dry_run;        /* report, change nothing remote, record nothing */
+	bool force;          /* pass the safety valve */
 	int64_t run_id;
 	struct sync_progress progress;
 };
 
 struct finding {
-	char *mailbox, *leave_id;   /* leave_id NULL for an orphan without a leave */
-	char *kind;                 /* missing edited moved orphaned duplicated stuck */
-	char *action;               /* recreate rewrite adopt delete retry; "none": dry run or blocked */
-	char *result;               /* "ok", "planned", or the error */
+	char *mailbox, *leave_id; /* leave_id NULL for an orphan without a leave */
+	char *kind;               /* missing edited moved orphaned duplicated stuck */
+	char *action; /* recreate rewrite adopt delete retry; "none": dry run or blocked */
+	char *result; /* "ok", "planned", or the error */
 	char *detail;
-	char *sync_key;             /* the target's, to read its final state */
-	char *remote_id;            /* orphans and duplicates: the item deleted */
+	char *sync_key;  /* the target's, to read its final state */
+	char *remote_id; /* orphans and duplicates: the item deleted */
 };
 
 struct reconcile_report {
 	struct finding *findings;
 	size_t n, cap;
 	int64_t mailboxes, listed;
-	int64_t adopted;            /* events a new or rebuilt store found by their sync key */
-	char **blocked;             /* "MAILBOX: would delete N of M events (>50%): run with --force" */
+	int64_t adopted; /* events a new or rebuilt store found by their sync key */
+	char **blocked;  /* "MAILBOX: would delete N of M events (>50%): run with --force" */
 	size_t nblocked;
-	struct sync_result sync;    /* the repair run */
-	int64_t unrepaired;         /* findings whose result is not ok */
+	struct sync_result sync; /* the repair run */
+	int64_t unrepaired;      /* findings whose result is not ok */
 };
 void reconcile_report_free(struct reconcile_report *r);
 
 int reconcile_run(const struct config *cfg, struct store *st, const struct reconcile_options *opt,
-		  struct reconcile_report *r, struct error *err);
+                  struct reconcile_report *r, struct error *err);
 
 /* The safety valve (engine/valve.c): true when deleting `deletions` of a mailbox's `owned` events
  * needs --force; msg then says so. */
 bool valve_blocks(const struct config *cfg, const char *mailbox, int64_t deletions, int64_t owned,
-		  char *msg, size_t len);
+                  char *msg, size_t len);
 
 /* Backend chosen for a mailbox, by name. NULL for an unknown name. */
 const struct backend *backend_by_name(const char *name);

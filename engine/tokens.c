@@ -354,14 +354,14 @@ static void settle(struct src *s, struct entry *e, enum be_status st, struct oau
 }
 
 static enum be_status source_get(struct token_source *ts, const char *mailbox, bool force_refresh,
-				 const char **token, struct error *err);
+                                 const char **token, struct error *err);
 
 /* What a backend sees: a token that cannot be had for a reason of setup (wrong secret, consent,
  * TLS trust) blocks the items instead of failing them, so that the next run retries them once an
  * administrator fixed it. */
 static enum be_status source_get_for_backend(struct token_source *ts, const char *mailbox,
-					     bool force_refresh, const char **token,
-					     struct error *err)
+                                             bool force_refresh, const char **token,
+                                             struct error *err)
 {
 	enum be_status st = source_get(ts, mailbox, force_refresh, token, err);
 

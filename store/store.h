@@ -1,10 +1,11 @@
 /* The SQLite store: schema and migrations (PRAGMA user_version), every SQL statement, transactions.
- * Knows nothing of HTTP, XML, JSON wire formats or rendering. The `leave` table is the contract with HR
- * systems (docs/store.md); everything else belongs to the engine.
+ * Knows nothing of HTTP, XML, JSON wire formats or rendering. The `leave` table is the contract
+ * with HR systems (docs/store.md); everything else belongs to the engine.
  *
  * Concurrency: WAL, busy_timeout, short transactions; a push while a sync runs succeeds. Only one
  * process syncs a store at a time (store_lock_run). One struct store per thread.
- * Memory: structs returned through out-parameters are owned by the caller and freed with the matching
+ * Memory: structs returned through out-parameters are owned by the caller and freed with the
+ * matching
  * *_free function. Errors go to struct error; nothing is printed. */
 #ifndef STORE_STORE_H
 #define STORE_STORE_H
@@ -22,8 +23,8 @@ int store_open(const char *path, bool create, struct store **out, struct error *
 void store_close(struct store *st);
 int store_schema_version(struct store *st); /* PRAGMA user_version */
 
-/* Exclusive per-store lock for sync/resync/reconcile (flock on PATH.lock, released on exit or crash).
- * Returns 0, or -1 with err "another leavesync sync is running on STORE (pid N)". */
+/* Exclusive per-store lock for sync/resync/reconcile (flock on PATH.lock, released on exit or
+ * crash). Returns 0, or -1 with err "another leavesync sync is running on STORE (pid N)". */
 int store_lock_run(struct store *st, struct error *err);
 
 /* ---- leave: the HR contract ---- */
@@ -45,35 +46,36 @@ void leave_free(struct leave *lv);
 enum push_format { PUSH_AUTO, PUSH_JSON, PUSH_NDJSON, PUSH_CSV };
 
 struct push_problem {
-	long record;        /* JSON array: 1-based record; NDJSON and CSV: 1-based line */
-	char field[32];     /* "start", "" for the record as a whole */
-	char reason[320];   /* what is wrong and what is expected */
+	long record;      /* JSON array: 1-based record; NDJSON and CSV: 1-based line */
+	char field[32];   /* "start", "" for the record as a whole */
+	char reason[320]; /* what is wrong and what is expected */
 };
 
 struct push_options {
 	enum push_format format;
-	int max_leave_days;                /* a longer leave is refused */
+	int max_leave_days;                 /* a longer leave is refused */
 	bool (*tz_known)(const char *iana); /* validates time_zone (ICU, supplied by the engine) */
-	const char *default_time_zone;     /* for records without time_zone */
-	size_t max_note_bytes;             /* a longer note is refused (0: 4096) */
+	const char *default_time_zone;      /* for records without time_zone */
+	size_t max_note_bytes;              /* a longer note is refused (0: 4096) */
 };
 
 struct push_report {
-	size_t records;     /* records read */
+	size_t records; /* records read */
 	size_t inserted, updated, unchanged, stale;
 	struct push_problem *problems; /* all problems found; non-empty means nothing was written */
 	size_t nproblems;
-	char **notices;     /* NULL-terminated or NULL: "record 3 (LV-7): revision 2 is older than stored 5: skipped" */
+	char **notices; /* NULL-terminated or NULL: "record 3 (LV-7): revision 2 is older than
+	                   stored 5: skipped" */
 	size_t nnotices;
 	enum push_format format; /* the format used (detected or given) */
 };
 void push_report_free(struct push_report *r);
 
 /* Parses and validates the whole input, then writes it in one transaction: all or nothing.
- * Returns 0 when written (or nothing to write), -1 with report->problems set (invalid input: nothing
- * written) or with err set (I/O or database failure: nothing written). */
+ * Returns 0 when written (or nothing to write), -1 with report->problems set (invalid input:
+ * nothing written) or with err set (I/O or database failure: nothing written). */
 int store_push(struct store *st, const char *data, size_t len, const struct push_options *opt,
-	       struct push_report *report, struct error *err);
+               struct push_report *report, struct error *err);
 
 /* Looks up one leave; returns 1 found, 0 not found, -1 error. */
 int store_get_leave(struct store *st, const char *id, struct leave *out, struct error *err);
@@ -81,40 +83,42 @@ int store_get_leave(struct store *st, const char *id, struct leave *out, struct 
 /* Every leave (optionally of one mailbox), ordered by mailbox then starts, streamed to cb (borrowed
  * leave; return non-zero to stop). For export. */
 int store_each_leave(struct store *st, const char *mailbox,
-		     int (*cb)(void *arg, const struct leave *lv), void *arg, struct error *err);
+                     int (*cb)(void *arg, const struct leave *lv), void *arg, struct error *err);
 
 /* ---- dirty leaves (the render pass) ----
  * Triggers record every INSERT/UPDATE/DELETE on leave, by HR pushes or direct SQL, in a queue; the
  * render pass reads it without scanning leave. */
 struct dirty_leave {
 	char *leave_id;
-	int64_t seq;       /* pass back to store_dirty_done */
-	bool deleted;      /* the row is gone: its targets must go */
-	struct leave lv;   /* the current row when !deleted */
+	int64_t seq;     /* pass back to store_dirty_done */
+	bool deleted;    /* the row is gone: its targets must go */
+	struct leave lv; /* the current row when !deleted */
 };
 void dirty_leave_free(struct dirty_leave *d);
 
-/* Up to limit queued leaves (oldest first). *out is an array the caller frees with dirty_leaves_free. */
+/* Up to limit queued leaves (oldest first). *out is an array the caller frees with
+ * dirty_leaves_free. */
 int store_dirty_leaves(struct store *st, size_t limit, struct dirty_leave **out, size_t *n,
-		       struct error *err);
+                       struct error *err);
 void dirty_leaves_free(struct dirty_leave *d, size_t n);
 
-/* Marks leaves as rendered: removes each queue entry whose seq is unchanged (a change made meanwhile
- * stays queued). */
+/* Marks leaves as rendered: removes each queue entry whose seq is unchanged (a change made
+ * meanwhile stays queued). */
 int store_dirty_done(struct store *st, const struct dirty_leave *d, size_t n, struct error *err);
 
 /* Queues leaves again: one id, one mailbox, or all (NULL, NULL). For resync. */
 int store_requeue_leaves(struct store *st, const char *leave_id, const char *mailbox,
-			 struct error *err);
+                         struct error *err);
 
 /* ---- target: one row per (leave, mailbox) ---- */
 
 enum target_state {
-	TS_PENDING,   /* desired differs from synced, or never written */
-	TS_CREATING,  /* a create was sent (or is about to be): look up by sync key before creating again */
-	TS_SYNCED,    /* remote item believed equal to desired */
-	TS_FAILED,    /* permanent failure, last_error says why; retried by reconcile or resync */
-	TS_WAITING,   /* needs login (delegated) or retry later: next_attempt says when */
+	TS_PENDING,  /* desired differs from synced, or never written */
+	TS_CREATING, /* a create was sent (or is about to be): look up by sync key before creating
+	                again */
+	TS_SYNCED,   /* remote item believed equal to desired */
+	TS_FAILED,   /* permanent failure, last_error says why; retried by reconcile or resync */
+	TS_WAITING,  /* needs login (delegated) or retry later: next_attempt says when */
 };
 const char *target_state_name(enum target_state s);
 
@@ -122,130 +126,132 @@ struct target {
 	int64_t id;
 	char *leave_id;
 	char *mailbox;
-	char *sync_key;       /* UUID; the event's tag */
-	char *desired;        /* VEVENT text to have remotely; NULL: the event must not exist */
-	char *synced;         /* VEVENT text last written; NULL: nothing written */
-	char *remote_id;      /* NULL: no known remote item */
+	char *sync_key;  /* UUID; the event's tag */
+	char *desired;   /* VEVENT text to have remotely; NULL: the event must not exist */
+	char *synced;    /* VEVENT text last written; NULL: nothing written */
+	char *remote_id; /* NULL: no known remote item */
 	char *change_key;
-	char *backend;        /* backend that wrote remote_id ("ews"/"graph"), NULL if none */
+	char *backend; /* backend that wrote remote_id ("ews"/"graph"), NULL if none */
 	enum target_state state;
 	int attempts;
 	int64_t next_attempt; /* Unix seconds; 0 = now */
 	char *last_error;
-	bool dirty;           /* in the work queue (partial index) */
-	bool force;           /* resync: rewrite even if believed current */
+	bool dirty; /* in the work queue (partial index) */
+	bool force; /* resync: rewrite even if believed current */
 };
 void target_free(struct target *t);
 void targets_free(struct target *t, size_t n);
 
-/* Sets the desired text of (leave_id, mailbox), creating the target when absent (sync_key given), and
- * queues it (dirty) when desired changed. desired NULL: the event must go. */
+/* Sets the desired text of (leave_id, mailbox), creating the target when absent (sync_key given),
+ * and queues it (dirty) when desired changed. desired NULL: the event must go. */
 int store_set_desired(struct store *st, const char *leave_id, const char *mailbox,
-		      const char *sync_key, const char *desired, struct error *err);
+                      const char *sync_key, const char *desired, struct error *err);
 
 /* Targets of leave_id in a mailbox other than keep_mailbox get desired NULL (the leave moved). */
 int store_retire_other_targets(struct store *st, const char *leave_id, const char *keep_mailbox,
-			       struct error *err);
+                               struct error *err);
 
 /* Work queue: dirty targets with next_attempt <= now, ordered by (mailbox, id), after the cursor
  * (mailbox, id) exclusive; at most limit. Caller frees with targets_free. Memory stays bounded. */
 int store_due_targets(struct store *st, int64_t now, const char *after_mailbox, int64_t after_id,
-		      size_t limit, struct target **out, size_t *n, struct error *err);
+                      size_t limit, struct target **out, size_t *n, struct error *err);
 
 /* All targets of a mailbox (reconcile), or the one with this sync key. */
 int store_mailbox_targets(struct store *st, const char *mailbox, struct target **out, size_t *n,
-			  struct error *err);
+                          struct error *err);
 int store_target_by_sync_key(struct store *st, const char *sync_key, struct target *out,
-			     struct error *err); /* 1 found, 0 not, -1 error */
+                             struct error *err); /* 1 found, 0 not, -1 error */
 
 /* Distinct mailboxes having targets or leave, sorted; caller frees each and the array. */
 int store_mailboxes(struct store *st, char ***out, size_t *n, struct error *err);
 
-/* Writes the mutable columns (synced, remote_id, change_key, backend, state, attempts, next_attempt,
- * last_error, dirty, force) of n targets in one transaction. A target whose desired is NULL and that
- * has no remote item left (remote_id NULL, state SYNCED) is deleted. */
+/* Writes the mutable columns (synced, remote_id, change_key, backend, state, attempts,
+ * next_attempt, last_error, dirty, force) of n targets in one transaction. A target whose desired
+ * is NULL and that has no remote item left (remote_id NULL, state SYNCED) is deleted. */
 int store_save_targets(struct store *st, const struct target *t, size_t n, struct error *err);
 
 /* Queues targets again: by leave, mailbox or all; force=1 rewrites even if believed current. Also
  * targets in FAILED/WAITING (reconcile's "stuck") when stuck_only. */
 int store_requeue_targets(struct store *st, const char *leave_id, const char *mailbox, bool force,
-			  bool stuck_only, struct error *err);
+                          bool stuck_only, struct error *err);
 
 /* The safety valve's counts: for each mailbox with queued deletions, how many engine-owned events
  * (targets with a remote item) the queue would delete, and how many it owns. cb returns non-zero to
  * stop. */
 int store_pending_deletions(struct store *st,
-			    int (*cb)(void *arg, const char *mailbox, int64_t deletions,
-				      int64_t owned),
-			    void *arg, struct error *err);
+                            int (*cb)(void *arg, const char *mailbox, int64_t deletions,
+                                      int64_t owned),
+                            void *arg, struct error *err);
 
 /* Queued targets not yet due (a retry later, or a create's grace): how many, and the earliest
  * next_attempt (Unix seconds). */
 int store_count_deferred(struct store *st, int64_t now, int64_t *count, int64_t *next_at,
-			 struct error *err);
+                         struct error *err);
 
 /* Counts per state, and waiting/failed targets with reasons (status). */
 struct state_counts {
-	int64_t by_state[5];  /* indexed by enum target_state */
+	int64_t by_state[5]; /* indexed by enum target_state */
 	int64_t dirty;
 	int64_t leaves;
 };
 int store_state_counts(struct store *st, struct state_counts *out, struct error *err);
 /* Failed or waiting targets, at most limit, streamed to cb. */
 int store_each_problem_target(struct store *st, size_t limit,
-			      int (*cb)(void *arg, const struct target *t), void *arg,
-			      struct error *err);
+                              int (*cb)(void *arg, const struct target *t), void *arg,
+                              struct error *err);
 
 /* ---- token: delegated connections (refresh tokens; the store file is 0600) ---- */
 
 struct connection {
 	char *mailbox;
-	char *refresh_token;  /* never printed */
+	char *refresh_token; /* never printed */
 	char *scope;
-	char *user;           /* the signed-in account (may differ: service account) */
+	char *user; /* the signed-in account (may differ: service account) */
 	bool needs_login;
-	char *reason;         /* why a login is needed (AADSTS code and text) */
+	char *reason; /* why a login is needed (AADSTS code and text) */
 	char *updated_at;
 };
 void connection_free(struct connection *c);
 int store_get_connection(struct store *st, const char *mailbox, struct connection *out,
-			 struct error *err); /* 1 found, 0 not, -1 error */
+                         struct error *err); /* 1 found, 0 not, -1 error */
 /* Replaces the refresh token atomically (rotation); clears needs_login. */
 int store_put_connection(struct store *st, const struct connection *c, struct error *err);
 int store_mark_needs_login(struct store *st, const char *mailbox, const char *reason,
-			   struct error *err);
+                           struct error *err);
 int store_each_connection(struct store *st, int (*cb)(void *arg, const struct connection *c),
-			  void *arg, struct error *err);
+                          void *arg, struct error *err);
 
 /* ---- run and drift history (no secret ever goes here) ---- */
 
 struct run_record {
 	int64_t id;
-	char *command;       /* "sync", "resync", "reconcile" */
+	char *command;                   /* "sync", "resync", "reconcile" */
 	int64_t started_at, finished_at; /* Unix seconds */
 	int exit_code;
 	int64_t created, updated, deleted, adopted, unchanged, failed, waiting, requests;
-	char *summary;       /* one line, or JSON for reconcile */
+	char *summary; /* one line, or JSON for reconcile */
 };
 void run_record_free(struct run_record *r);
 int store_run_begin(struct store *st, const char *command, int64_t *run_id, struct error *err);
 int store_run_end(struct store *st, const struct run_record *r, struct error *err);
 int store_recent_runs(struct store *st, const char *command, size_t limit, struct run_record **out,
-		      size_t *n, struct error *err); /* newest first; command NULL = all */
+                      size_t *n, struct error *err); /* newest first; command NULL = all */
 
 struct drift_record {
 	int64_t run_id;
 	int64_t at;
 	char *mailbox;
-	char *leave_id;      /* may be NULL (orphan without a leave) */
-	char *kind;          /* "missing" "edited" "moved" "orphaned" "duplicated" "stuck" "conflict" */
-	char *action;        /* "recreated" "rewritten" "adopted" "deleted" "retried" "none (dry run)" ... */
-	char *result;        /* "ok" or the error */
-	char *detail;        /* e.g. "subject,start differ" */
+	char *leave_id; /* may be NULL (orphan without a leave) */
+	char *kind;     /* "missing" "edited" "moved" "orphaned" "duplicated" "stuck" "conflict" */
+	char *
+	    action; /* "recreated" "rewritten" "adopted" "deleted" "retried" "none (dry run)" ... */
+	char *result; /* "ok" or the error */
+	char *detail; /* e.g. "subject,start differ" */
 };
 int store_add_drift(struct store *st, const struct drift_record *d, struct error *err);
 int store_each_drift(struct store *st, int64_t run_id,
-		     int (*cb)(void *arg, const struct drift_record *d), void *arg, struct error *err);
+                     int (*cb)(void *arg, const struct drift_record *d), void *arg,
+                     struct error *err);
 
 /* Begin/commit around several calls (the render pass). */
 int store_begin(struct store *st, struct error *err);

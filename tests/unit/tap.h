@@ -1,4 +1,5 @@
-/* A minimal TAP producer for the C unit tests: ok(cond, name...), is_str, is_int, done_testing(). */
+/* A minimal TAP producer for the C unit tests: ok(cond, name...), is_str, is_int, done_testing().
+ */
 #ifndef TESTS_TAP_H
 #define TESTS_TAP_H
 
@@ -30,7 +31,7 @@ __attribute__((format(printf, 2, 3))) static int ok(int pass, const char *fmt, .
 }
 
 __attribute__((format(printf, 3, 4))) static int is_str(const char *got, const char *want,
-						       const char *fmt, ...)
+                                                        const char *fmt, ...)
 {
 	int pass = (got == NULL && want == NULL) || (got && want && strcmp(got, want) == 0);
 	va_list ap;
@@ -45,7 +46,7 @@ __attribute__((format(printf, 3, 4))) static int is_str(const char *got, const c
 }
 
 __attribute__((format(printf, 3, 4))) static int is_int(long long got, long long want,
-						       const char *fmt, ...)
+                                                        const char *fmt, ...)
 {
 	int pass = got == want;
 	va_list ap;

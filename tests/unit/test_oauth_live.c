@@ -165,8 +165,10 @@ static void test_app_source(void)
 
 	app.client_secret = "wrong";
 	ts = token_source_app_new(&app, "https://outlook.office365.com/.default", sim_ca, &err);
-	is_int(ts->get(ts, NULL, false, &t1, &err), BE_BLOCKED, "wrong secret: blocked (the setup, not the item)");
-	is_int(ts->get(ts, NULL, false, &t1, &err), BE_BLOCKED, "again: blocked, remembered for the run");
+	is_int(ts->get(ts, NULL, false, &t1, &err), BE_BLOCKED,
+	       "wrong secret: blocked (the setup, not the item)");
+	is_int(ts->get(ts, NULL, false, &t1, &err), BE_BLOCKED,
+	       "again: blocked, remembered for the run");
 	is_int(token_source_requests(ts), 1, "a final failure is not retried in the same run");
 	ok(strstr(err.msg, "AADSTS7000215") != NULL, "the message is kept: %s", err.msg);
 	token_source_free(ts);

@@ -334,7 +334,8 @@ static void damage_body(struct sim_response *r, const char *kind)
 		buf_puts(&r->body, "<<\x01 m365sim: malformed body {\"");
 }
 
-/* --record-ews: keeps each EWS request exactly as POSTed, for ../shared/ews-schema/validate-request. */
+/* --record-ews: keeps each EWS request exactly as POSTed, for
+ * ../shared/ews-schema/validate-request. */
 static void record_ews_request(struct sim *s, const struct sim_request *req)
 {
 	char path[4096];

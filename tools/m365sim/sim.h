@@ -1,12 +1,11 @@
-/* m365sim: a stateful simulator of the Microsoft identity platform, EWS and Microsoft Graph, built from
- * Microsoft's documentation (../shared/research) and the official EWS schema. One file per service:
- *   main.c      command line, libmicrohttpd server, routing, fault injection, /_sim control API
- *   fixture.c   tenants, apps, users, mailboxes (JSON fixture; built-in demo tenant)
- *   store.c     the mailbox items and their change keys; dump; --state persistence
- *   identity.c  /{tenant}/oauth2/v2.0/{token,devicecode,authorize}, discovery, JWT-shaped tokens
- *   ews.c       POST /EWS/Exchange.asmx (schema-validated SOAP)
- *   graph.c     /v1.0/... events, calendarView, delta, $batch
- * All state sits behind one mutex (sim_lock); handlers run with it held. */
+/* m365sim: a stateful simulator of the Microsoft identity platform, EWS and Microsoft Graph, built
+ * from Microsoft's documentation (../shared/research) and the official EWS schema. One file per
+ * service: main.c      command line, libmicrohttpd server, routing, fault injection, /_sim control
+ * API fixture.c   tenants, apps, users, mailboxes (JSON fixture; built-in demo tenant) store.c the
+ * mailbox items and their change keys; dump; --state persistence identity.c
+ * /{tenant}/oauth2/v2.0/{token,devicecode,authorize}, discovery, JWT-shaped tokens ews.c       POST
+ * /EWS/Exchange.asmx (schema-validated SOAP) graph.c     /v1.0/... events, calendarView, delta,
+ * $batch All state sits behind one mutex (sim_lock); handlers run with it held. */
 #ifndef M365SIM_SIM_H
 #define M365SIM_SIM_H
 
@@ -20,82 +19,84 @@
 /* ---- fixture ---- */
 
 struct sim_secret {
-	char *id;       /* the secret's ID (a GUID) — what people paste by mistake */
-	char *value;    /* the secret's value */
+	char *id;        /* the secret's ID (a GUID) — what people paste by mistake */
+	char *value;     /* the secret's value */
 	int64_t expires; /* Unix seconds */
 };
 
 struct sim_redirect {
 	char *uri;
-	char *type;     /* "web" | "public" | "spa" */
+	char *type; /* "web" | "public" | "spa" */
 };
 
 struct sim_app {
 	char *client_id;
-	char *tenant_id;          /* home tenant */
+	char *tenant_id; /* home tenant */
 	char *name;
 	bool multitenant;
 	struct sim_secret *secrets;
 	size_t nsecrets;
-	char *cert_pem;           /* registered certificate (PEM) for client assertions, may be NULL */
+	char *cert_pem; /* registered certificate (PEM) for client assertions, may be NULL */
 	struct sim_redirect *redirects;
 	size_t nredirects;
-	bool public_client;       /* "Allow public client flows" */
-	char **app_permissions;   /* application: "full_access_as_app", "Calendars.ReadWrite" */
-	char **delegated_permissions; /* "Calendars.ReadWrite", "Calendars.ReadWrite.Shared", "offline_access", "User.Read" */
-	bool admin_consent;       /* granted for the tenant */
-	bool ews_allowed;         /* EWS enabled for this app (Exchange Online allow-list) */
-	char **scoped_mailboxes;  /* RBAC for Applications scope; NULL = all mailboxes of the tenant */
+	bool public_client;           /* "Allow public client flows" */
+	char **app_permissions;       /* application: "full_access_as_app", "Calendars.ReadWrite" */
+	char **delegated_permissions; /* "Calendars.ReadWrite", "Calendars.ReadWrite.Shared",
+	                                 "offline_access", "User.Read" */
+	bool admin_consent;           /* granted for the tenant */
+	bool ews_allowed;             /* EWS enabled for this app (Exchange Online allow-list) */
+	char *
+	    *scoped_mailboxes; /* RBAC for Applications scope; NULL = all mailboxes of the tenant */
 };
 
 struct sim_user {
-	char *upn;                /* also the primary SMTP address, lower case */
+	char *upn; /* also the primary SMTP address, lower case */
 	char *tenant_id;
 	char *display_name;
-	char *object_id;          /* GUID */
-	char *time_zone;          /* Windows id */
+	char *object_id; /* GUID */
+	char *time_zone; /* Windows id */
 	bool has_mailbox;
-	char **delegates;         /* users whose calendars this user may write (shared with it) */
+	char **delegates; /* users whose calendars this user may write (shared with it) */
 };
 
 struct sim_tenant {
-	char *id;                 /* GUID */
-	char *domain;             /* "contoso.onmicrosoft.com" */
+	char *id;     /* GUID */
+	char *domain; /* "contoso.onmicrosoft.com" */
 };
 
 /* ---- mailbox items (shared by EWS and Graph views) ---- */
 
 struct sim_extprop {
-	char *set_id;             /* GUID, lower case ("00020329-..." for PublicStrings) */
+	char *set_id; /* GUID, lower case ("00020329-..." for PublicStrings) */
 	char *name;
-	char *type;               /* "String" */
+	char *type; /* "String" */
 	char *value;
 };
 
 struct sim_item {
-	char *ews_id;             /* EWS ItemId / Graph default id: changes when the item moves folder */
-	char *immutable_id;       /* never changes (Graph Prefer: IdType="ImmutableId") */
-	char *change_key;         /* new on every change */
-	int64_t version;          /* incremented on every change */
-	char *folder;             /* "calendar", "deleteditems", or another folder name */
+	char *ews_id;       /* EWS ItemId / Graph default id: changes when the item moves folder */
+	char *immutable_id; /* never changes (Graph Prefer: IdType="ImmutableId") */
+	char *change_key;   /* new on every change */
+	int64_t version;    /* incremented on every change */
+	char *folder;       /* "calendar", "deleteditems", or another folder name */
 	char *subject;
 	char *body;
-	char *body_type;          /* "Text" | "HTML" */
-	int64_t start, end;       /* UTC Unix seconds */
-	char *start_tz, *end_tz;  /* Windows ids as stored */
+	char *body_type;         /* "Text" | "HTML" */
+	int64_t start, end;      /* UTC Unix seconds */
+	char *start_tz, *end_tz; /* Windows ids as stored */
 	bool is_all_day;
-	char *show_as;            /* EWS LegacyFreeBusyStatus: Free, Tentative, Busy, OOF, WorkingElsewhere */
-	char *sensitivity;        /* Normal, Personal, Private, Confidential */
-	char **categories;        /* NULL-terminated or NULL */
+	char *show_as; /* EWS LegacyFreeBusyStatus: Free, Tentative, Busy, OOF, WorkingElsewhere */
+	char *sensitivity; /* Normal, Personal, Private, Confidential */
+	char **categories; /* NULL-terminated or NULL */
 	bool reminder_is_set;
 	int reminder_minutes;
 	struct sim_extprop *props;
 	size_t nprops;
-	char *transaction_id;     /* Graph */
-	char *item_class;         /* "IPM.Appointment" */
+	char *transaction_id; /* Graph */
+	char *item_class;     /* "IPM.Appointment" */
 	int64_t created, modified;
-	bool deleted;             /* tombstone for SyncFolderItems / delta */
-	int64_t change_seq;       /* the mailbox's sync_seq right after this item's last change */
+	bool deleted;       /* tombstone for SyncFolderItems / delta */
+	int64_t change_seq; /* the mailbox's sync_seq right after this item's last change */
 };
 
 struct sim_map; /* store.c/util.c: string-keyed hash table */
@@ -104,8 +105,8 @@ struct sim_mailbox {
 	struct sim_user *user;
 	struct sim_item **items;
 	size_t nitems, cap;
-	int64_t sync_seq;         /* bumps on every change (sync states) */
-	struct sim_map *index;    /* store.c: live items by ews_id and by immutable_id */
+	int64_t sync_seq;      /* bumps on every change (sync states) */
+	struct sim_map *index; /* store.c: live items by ews_id and by immutable_id */
 };
 
 /* ---- requests ---- */
@@ -116,8 +117,8 @@ struct sim_header {
 
 struct sim_request {
 	const char *method;
-	const char *path;         /* without query string */
-	const char *query;        /* raw query string without '?', may be "" */
+	const char *path;  /* without query string */
+	const char *query; /* raw query string without '?', may be "" */
 	const char *body;
 	size_t body_len;
 	struct sim_header *headers; /* request headers */
@@ -129,11 +130,11 @@ struct sim_response {
 	struct buf body;
 	struct sim_header headers[16]; /* response headers (owned strings) */
 	size_t nheaders;
-	bool drop;                /* fault: close the connection after sending part of the body */
+	bool drop; /* fault: close the connection after sending part of the body */
 };
 
 const char *sim_req_header(const struct sim_request *r, const char *name); /* case-insensitive */
-char *sim_query_param(const char *query, const char *name);                /* decoded; caller frees */
+char *sim_query_param(const char *query, const char *name); /* decoded; caller frees */
 void sim_resp_header(struct sim_response *r, const char *name, const char *value);
 void sim_resp_json(struct sim_response *r, int status, json_t *body); /* steals body */
 
@@ -146,15 +147,18 @@ struct sim_tenant *sim_find_tenant(struct sim *s, const char *id_or_domain);
 struct sim_app *sim_find_app(struct sim *s, const char *client_id);
 struct sim_user *sim_find_user(struct sim *s, const char *upn_or_id);
 struct sim_mailbox *sim_find_mailbox(struct sim *s, const char *smtp);
-int64_t sim_now(struct sim *s);           /* Unix seconds (controllable for tests) */
+int64_t sim_now(struct sim *s);                     /* Unix seconds (controllable for tests) */
 void sim_count(struct sim *s, const char *counter); /* request counters by operation */
 
 /* Items (store.c). */
-struct sim_item *sim_item_new(struct sim_mailbox *mb);          /* ids and change key assigned */
-void sim_item_touch(struct sim *s, struct sim_mailbox *mb, struct sim_item *it); /* new change key */
-struct sim_item *sim_item_by_id(struct sim_mailbox *mb, const char *id); /* ews_id or immutable_id */
+struct sim_item *sim_item_new(struct sim_mailbox *mb); /* ids and change key assigned */
+void sim_item_touch(struct sim *s, struct sim_mailbox *mb,
+                    struct sim_item *it); /* new change key */
+struct sim_item *sim_item_by_id(struct sim_mailbox *mb,
+                                const char *id);                   /* ews_id or immutable_id */
 void sim_item_delete(struct sim_mailbox *mb, struct sim_item *it); /* tombstone */
-void sim_item_move(struct sim_mailbox *mb, struct sim_item *it, const char *folder); /* new ews_id */
+void sim_item_move(struct sim_mailbox *mb, struct sim_item *it,
+                   const char *folder); /* new ews_id */
 const char *sim_item_extprop(const struct sim_item *it, const char *set_id, const char *name);
 json_t *sim_item_dump(const struct sim_item *it);
 
@@ -163,37 +167,38 @@ struct sim_claims {
 	char aud[128];
 	char tid[64];
 	char appid[64];
-	char oid[64];             /* user object id (delegated) */
-	char upn[256];            /* user (delegated) */
-	char roles[512];          /* space-separated application permissions */
-	char scp[512];            /* space-separated delegated scopes */
+	char oid[64];    /* user object id (delegated) */
+	char upn[256];   /* user (delegated) */
+	char roles[512]; /* space-separated application permissions */
+	char scp[512];   /* space-separated delegated scopes */
 	int64_t exp;
 };
-/* Returns 0 when valid, else the Exchange x-ms-diagnostics errorId that fits (2000001 invalid_token:
- * missing/malformed; 2000000 invalid_signature; 2000002 token_expired, also when a "token_expired"
- * fault is armed) with *why set to a static reason text. */
+/* Returns 0 when valid, else the Exchange x-ms-diagnostics errorId that fits (2000001
+ * invalid_token: missing/malformed; 2000000 invalid_signature; 2000002 token_expired, also when a
+ * "token_expired" fault is armed) with *why set to a static reason text. */
 int sim_verify_token(struct sim *s, const char *authorization_header, struct sim_claims *out,
-		     const char **why);
+                     const char **why);
 
 /* Fault injection (main.c). Faults that a service renders itself ("ews_server_busy", or any kind a
- * service chooses to own) are consumed by the service: returns true when an armed fault of this kind
- * matches the current request (path_prefix, next N / share) and consumes it; *retry_after_ms gets
- * the fault's retry_after in milliseconds (may be NULL). Called with the lock held. */
+ * service chooses to own) are consumed by the service: returns true when an armed fault of this
+ * kind matches the current request (path_prefix, next N / share) and consumes it; *retry_after_ms
+ * gets the fault's retry_after in milliseconds (may be NULL). Called with the lock held. */
 bool sim_take_fault(struct sim *s, const char *kind, int64_t *retry_after_ms);
 
 /* "2026-01-05T09:00:00Z" (also without Z, or with fractional seconds / +00:00) -> Unix seconds.
  * Returns 0 on success, -1 when the text is not such a time. */
 int sim_parse_utc(const char *iso, int64_t *out);
 
-/* Whether the server speaks HTTPS, for absolute links (@odata.nextLink, deltaLink). graph_state.c has
- * a weak default (true) until main.c defines it. */
+/* Whether the server speaks HTTPS, for absolute links (@odata.nextLink, deltaLink). graph_state.c
+ * has a weak default (true) until main.c defines it. */
 bool sim_uses_tls(struct sim *s);
 
 /* Service handlers: each returns true when it handled the path. Called with the lock held. */
 bool sim_identity_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp);
 bool sim_ews_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp);
-/* ews.c: compiles the EWS schema now rather than on the first EWS request (call once at startup; safe
- * to skip). Returns 0, or -1 with why filled (the schema file was not found or does not compile). */
+/* ews.c: compiles the EWS schema now rather than on the first EWS request (call once at startup;
+ * safe to skip). Returns 0, or -1 with why filled (the schema file was not found or does not
+ * compile). */
 int sim_ews_preload(char *why, size_t why_size);
 bool sim_graph_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp);
 
