@@ -272,13 +272,12 @@ static int plan_page(struct run_ctx *x, struct target *ts, size_t n, struct plan
 		const char *route = config_backend_for(x->cfg, ts[i].mailbox);
 		enum action act = plan_action(&ts[i], route);
 		if (act == ACT_DONE) {
-			if (!ts[i].desired) {
-				x->r->stats.deleted += ts[i].remote_id != NULL;
-				set_str(&ts[i].remote_id, NULL);
+			/* Nothing remote to change: equal already, or a leave gone before its event
+			 * was ever written (the row is then dropped by the save). */
+			if (!ts[i].desired)
 				set_str(&ts[i].synced, NULL);
-			} else {
+			else
 				x->r->stats.unchanged++;
-			}
 			ts[i].state = TS_SYNCED;
 			ts[i].dirty = ts[i].force = false;
 			p->quick[p->nquick++] = ts[i];
