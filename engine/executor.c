@@ -42,6 +42,10 @@ static enum action plan_action(const struct target *t, const char *route)
 	if (t->desired) {
 		if (!t->remote_id || other_backend)
 			return (maybe_created || other_backend) ? ACT_LOOKUP_CREATE : ACT_CREATE;
+		/* An update whose item had gone became a create; the run died before its answer was
+		 * saved: find what it may have created before writing again. */
+		if (t->state == TS_CREATING)
+			return ACT_LOOKUP_CREATE;
 		if (t->force || strcmp_null(t->desired, t->synced) != 0)
 			return ACT_UPDATE;
 		return ACT_DONE;
@@ -293,7 +297,9 @@ static int plan_page(struct run_ctx *x, struct target *ts, size_t n, struct plan
 			         "stored event text unreadable: %s", x->err.msg);
 			error_clear(&x->err);
 		}
-		if (act == ACT_CREATE || act == ACT_LOOKUP_CREATE) {
+		/* An update too may create (the item was deleted meanwhile: recreated in the same
+		 * job), so it is committed as `creating` like a create. */
+		if (act == ACT_CREATE || act == ACT_LOOKUP_CREATE || act == ACT_UPDATE) {
 			const struct backend *be = backend_by_name(route);
 			it->t.state = TS_CREATING;
 			/* Should this run die, its creates may still be executed by the server

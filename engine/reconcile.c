@@ -45,6 +45,19 @@ static int collect_event(void *arg, struct remote_event *re)
 	return 0;
 }
 
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static bool retryable(enum be_status st)
+{
+	return st == BE_RETRY_NOW || st == BE_RETRY_LATER;
+}
+
 static void list_job_run(struct job *job, struct be_session *s, enum be_status open_status,
                          const struct error *open_err)
 {
@@ -59,51 +72,79 @@ static void list_job_run(struct job *job, struct be_session *s, enum be_status o
 	 * the failed attempt collected is dropped), backing off from 250 ms, before the mailbox
 	 * counts as unlisted for this run. */
 	for (int attempt = 0; attempt < LIST_ATTEMPTS; attempt++) {
-		struct timespec ts = {0, 0};
-		long ms = 250L << attempt;
 		error_clear(&lj->err);
 		lj->status = job->be->list_events(s, lj->mailbox, lj->from, lj->to, collect_event,
 		                                  lj, &lj->err);
-		if (lj->status != BE_RETRY_NOW && lj->status != BE_RETRY_LATER)
+		if (!retryable(lj->status))
 			return;
 		for (size_t i = 0; i < lj->n; i++)
 			remote_event_free(&lj->ev[i]);
 		lj->n = 0;
 		if (attempt + 1 == LIST_ATTEMPTS)
 			return;
-		ts.tv_sec = ms / 1000;
-		ts.tv_nsec = (ms % 1000) * 1000000L;
-		while (nanosleep(&ts, &ts) != 0)
-			;
+		sleep_ms(250L << attempt);
 	}
 }
 
+/* One pass over the deletions still to do; returns the longest server back-off hint (ms). */
+static long delete_pass(struct list_job *lj, struct be_session *s, bool first)
+{
+	size_t max = lj->job.be->max_batch ? lj->job.be->max_batch : 1;
+	size_t *idx = xcalloc(max, sizeof *idx);
+	struct be_item *b = xcalloc(max, sizeof *b);
+	long hint = 0;
+
+	for (size_t i = 0; i < lj->ndelete;) {
+		struct error err = {{0}};
+		size_t n = 0;
+		for (; i < lj->ndelete && n < max; i++)
+			if (first || retryable(lj->delete_status[i]))
+				idx[n++] = i;
+		if (n == 0)
+			break;
+		for (size_t k = 0; k < n; k++) {
+			memset(&b[k], 0, sizeof b[k]);
+			b[k].mailbox = lj->mailbox;
+			b[k].remote_id = lj->delete_ids[idx[k]];
+		}
+		lj->job.be->delete_events(s, b, n, &err);
+		for (size_t k = 0; k < n; k++) {
+			enum be_status st = b[k].status == BE_GONE ? BE_OK : b[k].status;
+			lj->delete_status[idx[k]] = st;
+			snprintf(lj->delete_msg[idx[k]], sizeof lj->delete_msg[idx[k]], "%s",
+			         b[k].message[0] ? b[k].message : err.msg);
+			if (b[k].retry_after_ms > hint)
+				hint = b[k].retry_after_ms;
+			be_item_clear(&b[k]);
+		}
+	}
+	free(idx);
+	free(b);
+	return hint;
+}
+
+/* Orphans and duplicates of one mailbox, with in-run retries of throttled or failed requests
+ * (deleting twice is harmless: gone counts as done). */
 static void delete_job_run(struct job *job, struct be_session *s, enum be_status open_status,
                            const struct error *open_err)
 {
 	struct list_job *lj = (struct list_job *)job;
-	size_t max = job->be->max_batch ? job->be->max_batch : 1;
 
-	for (size_t i = 0; i < lj->ndelete; i += max) {
-		size_t n = lj->ndelete - i < max ? lj->ndelete - i : max;
-		struct be_item *b = xcalloc(n, sizeof *b);
-		struct error err = {{0}};
-		for (size_t k = 0; k < n; k++) {
-			b[k].mailbox = lj->mailbox;
-			b[k].remote_id = lj->delete_ids[i + k];
+	if (!s) {
+		for (size_t i = 0; i < lj->ndelete; i++) {
+			lj->delete_status[i] = open_status;
+			snprintf(lj->delete_msg[i], sizeof lj->delete_msg[i], "%s", open_err->msg);
 		}
-		if (s)
-			job->be->delete_events(s, b, n, &err);
-		for (size_t k = 0; k < n; k++) {
-			enum be_status st = s ? b[k].status : open_status;
-			lj->delete_status[i + k] = st == BE_GONE ? BE_OK : st;
-			snprintf(lj->delete_msg[i + k], sizeof lj->delete_msg[i + k], "%s",
-			         !s                ? open_err->msg
-			         : b[k].message[0] ? b[k].message
-			                           : err.msg);
-			be_item_clear(&b[k]);
-		}
-		free(b);
+		return;
+	}
+	for (int attempt = 0; attempt < LIST_ATTEMPTS; attempt++) {
+		long hint = delete_pass(lj, s, attempt == 0), wait = 250L << attempt;
+		bool again = false;
+		for (size_t i = 0; i < lj->ndelete && !again; i++)
+			again = retryable(lj->delete_status[i]);
+		if (!again || attempt + 1 == LIST_ATTEMPTS)
+			return;
+		sleep_ms(hint > wait ? hint : wait);
 	}
 }
 
