@@ -381,6 +381,19 @@ static enum be_status post_grant(struct http_client *http, const struct oauth_ap
 	return st;
 }
 
+/* The start of every confidential grant: checks the app, names the grant and the client; returns
+ * the token URL (caller passes it to post_grant), or NULL with err set. */
+static char *start_grant(const struct oauth_app *app, const char *grant_type, struct buf *form,
+                         struct oauth_error *oe, struct error *err)
+{
+	memset(oe, 0, sizeof *oe);
+	if (check_app(app, err))
+		return NULL;
+	form_add(form, "grant_type", grant_type);
+	form_add(form, "client_id", app->client_id);
+	return oauth_token_url(app);
+}
+
 enum be_status oauth_client_credentials(struct http_client *http, const struct oauth_app *app,
                                         const char *scope, struct oauth_token *out,
                                         struct oauth_error *oe, struct error *err)
@@ -388,17 +401,15 @@ enum be_status oauth_client_credentials(struct http_client *http, const struct o
 	struct buf form = BUF_INIT;
 	char *url;
 
-	memset(oe, 0, sizeof *oe);
-	if (check_app(app, err))
+	if (!(url = start_grant(app, "client_credentials", &form, oe, err)))
 		return BE_FINAL;
 	if (!(app->client_secret && *app->client_secret) && !app->cert_file) {
 		error_set(err, "no client credential: set client_secret (or client_secret_file, or "
 		               "the environment variable), or cert_file and key_file");
+		form_free(&form);
+		free(url);
 		return BE_FINAL;
 	}
-	url = oauth_token_url(app);
-	form_add(&form, "grant_type", "client_credentials");
-	form_add(&form, "client_id", app->client_id);
 	form_add(&form, "scope", scope);
 	return post_grant(http, app, url, &form, false, out, oe, err);
 }
@@ -410,12 +421,8 @@ enum be_status oauth_refresh(struct http_client *http, const struct oauth_app *a
 	struct buf form = BUF_INIT;
 	char *url;
 
-	memset(oe, 0, sizeof *oe);
-	if (check_app(app, err))
+	if (!(url = start_grant(app, "refresh_token", &form, oe, err)))
 		return BE_FINAL;
-	url = oauth_token_url(app);
-	form_add(&form, "grant_type", "refresh_token");
-	form_add(&form, "client_id", app->client_id);
 	form_add(&form, "refresh_token", refresh_token ? refresh_token : "");
 	if (scope)
 		form_add(&form, "scope", scope);
@@ -458,12 +465,8 @@ enum be_status oauth_redeem_code(struct http_client *http, const struct oauth_ap
 	struct buf form = BUF_INIT;
 	char *url;
 
-	memset(oe, 0, sizeof *oe);
-	if (check_app(app, err))
+	if (!(url = start_grant(app, "authorization_code", &form, oe, err)))
 		return BE_FINAL;
-	url = oauth_token_url(app);
-	form_add(&form, "grant_type", "authorization_code");
-	form_add(&form, "client_id", app->client_id);
 	form_add(&form, "scope", scope);
 	form_add(&form, "code", code);
 	form_add(&form, "redirect_uri", redirect_uri);
