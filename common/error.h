@@ -1,5 +1,5 @@
 /* Errors returned by library code: a message for the user (cause and fix), never printed here.
- * Only engine/main.c talks to the user. */
+ * Only cli/main.c talks to the user. */
 #ifndef COMMON_ERROR_H
 #define COMMON_ERROR_H
 

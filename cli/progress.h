@@ -1,7 +1,7 @@
 /* Progress on a terminal (stderr): done/total, rate and ETA, redrawn at most 5 times a second.
  * Nothing at all when stderr is not a terminal (cron, systemd, pipes). */
-#ifndef ENGINE_PROGRESS_H
-#define ENGINE_PROGRESS_H
+#ifndef CLI_PROGRESS_H
+#define CLI_PROGRESS_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /* leavesync auth login --mailbox EMAIL [--device-code | --loopback | --redirect-uri URI] */
 #include "common/util.h"
-#include "engine/cli.h"
+#include "cli/cli.h"
 #include "engine/login.h"
 
 #include <getopt.h>

@@ -1,7 +1,7 @@
 /* leavesync reconcile: compare calendars with the store, repair drift, report it. */
 #include "common/util.h"
-#include "engine/cli.h"
-#include "engine/progress.h"
+#include "cli/cli.h"
+#include "cli/progress.h"
 #include "engine/sync.h"
 
 #include <getopt.h>

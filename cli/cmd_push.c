@@ -1,6 +1,6 @@
 /* leavesync init, leavesync push. */
 #include "common/util.h"
-#include "engine/cli.h"
+#include "cli/cli.h"
 #include "engine/tz.h"
 
 #include <errno.h>

@@ -3,7 +3,7 @@
  * {"ok": bool, "checks": [{"name", "status", "cause", "fix"}]}. Exit 0 when nothing failed
  * (warnings allowed), 1 when a check failed, 2 on bad usage or an unreadable config. */
 #include "common/util.h"
-#include "engine/cli.h"
+#include "cli/cli.h"
 #include "engine/aadsts.h"
 #include "engine/doctor.h"
 

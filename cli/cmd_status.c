@@ -1,6 +1,6 @@
 /* leavesync status [--json]: counts by state, failures with reasons, connections, recent runs. */
 #include "common/util.h"
-#include "engine/cli.h"
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <jansson.h>

@@ -2,7 +2,7 @@
  * imports. */
 #include "common/buf.h"
 #include "common/util.h"
-#include "engine/cli.h"
+#include "cli/cli.h"
 #include "engine/render.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* leavesync: sync approved leave from HR into Outlook calendars (EWS or Microsoft Graph).
- * main() parses the global options and dispatches to one command (engine/cmd_*.c). */
-#include "engine/cli.h"
+ * main() parses the global options and dispatches to one command (cli/cmd_*.c). */
+#include "cli/cli.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -1,7 +1,7 @@
-/* The command line: main.c dispatches to one function per command (engine/cmd_*.c). These files are
+/* The command line: main.c dispatches to one function per command (cli/cmd_*.c). These files are
  * the only code that prints to the user; everything they call returns errors instead. */
-#ifndef ENGINE_CLI_H
-#define ENGINE_CLI_H
+#ifndef CLI_CLI_H
+#define CLI_CLI_H
 
 #include "engine/config.h"
 #include "store/store.h"

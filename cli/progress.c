@@ -1,4 +1,4 @@
-#include "engine/progress.h"
+#include "cli/progress.h"
 #include "common/util.h"
 
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Shared pieces of the command line: messages, config and store opening, --help. */
-#include "engine/cli.h"
+#include "cli/cli.h"
 
 #include <stdarg.h>
 #include <stdio.h>
