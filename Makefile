@@ -31,7 +31,9 @@ LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC   = $(wildcard cli/*.c)
 CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 SIM_SRC   = $(wildcard tools/m365sim/*.c) $(wildcard common/*.c)
-SIM_OBJ   = $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
+# The EWS schema is assembled into m365sim (tools/m365sim/schema/README.md).
+SIM_SCHEMA = $(wildcard tools/m365sim/schema/libxml2/*.xsd)
+SIM_OBJ   = $(SIM_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/tools/m365sim/ews_schema_data.o
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC  = $(wildcard tools/*.c)
@@ -42,6 +44,10 @@ all: $(BUILD)/leavesync $(BUILD)/m365sim $(TOOL_BIN)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/tools/m365sim/ews_schema_data.o: tools/m365sim/ews_schema_data.S $(SIM_SCHEMA)
+	@mkdir -p $(dir $@)
+	$(CC) -I tools/m365sim/schema/libxml2 -c -o $@ $<
 
 $(BUILD)/libleavesync.a: $(LIB_OBJ)
 	@rm -f $@
@@ -62,9 +68,10 @@ $(BUILD)/%: $(BUILD)/obj/tools/%.o $(BUILD)/libleavesync.a
 
 check-build: all $(UNIT_BIN)
 
-# Every test: C unit tests (TAP) and shell scenarios, through prove.
+# Every test: C unit tests (TAP) and shell scenarios, through prove. Tests find their data
+# (tests/data/, docs/) under LS_SRC_DIR, the source tree.
 test: all $(UNIT_BIN)
-	LS_BUILD=$(BUILD) VALGRIND=$(VALGRIND) prove -j$(TEST_JOBS) --exec '' $(UNIT_BIN) \
+	LS_SRC_DIR='$(CURDIR)' LS_BUILD=$(BUILD) VALGRIND=$(VALGRIND) prove -j$(TEST_JOBS) --exec '' $(UNIT_BIN) \
 	    $(sort $(wildcard tests/integration/t[0-9]*.sh))
 
 bench-push: all

@@ -1,5 +1,6 @@
-/* Internal interface of the simulator's EWS service (ews*.c). Built from ../shared/research/ews.md
- * and the official schema in ../shared/ews-schema; never from what a client happens to send. ews.c
+/* Internal interface of the simulator's EWS service (ews*.c). Built from Microsoft's EWS
+ * documentation (the [EWS ...] pages cited in each file, sim.h) and the official schema in
+ * tools/m365sim/schema; never from what a client happens to send. ews.c
  * POST /EWS/Exchange.asmx: auth, throttling fault, validation, impersonation, dispatch ews_schema.c
  * loading the schema once, XXE-safe parsing, SOAP envelope + header + body validation ews_xml.c
  * response writing: envelope with ServerVersionInfo, response messages, SOAP faults ews_time.c
@@ -45,12 +46,22 @@ struct ews_envelope {
 	char version[32];         /* RequestServerVersion/@Version, "" when the header is absent */
 };
 
+/* Loads ews.xsd from path instead of the copy built into m365sim; call before ews_schema_load. */
+void ews_schema_use_file(const char *path);
 /* Loads and compiles the schema once per process (thread-safe); later calls return the first
- * result. Returns 0, or -1 with why filled. See ews_schema.c for how the file is found. */
+ * result. Returns 0, or -1 with why filled. */
 int ews_schema_load(char *why, size_t why_size);
 enum ews_verdict ews_parse_request(const char *body, size_t len, struct ews_envelope *env,
                                    struct ews_problem *problem);
 void ews_envelope_free(struct ews_envelope *env);
+
+/* ---- ews_validate.c: m365sim --validate-ews [-q] [--json] FILE... ---- */
+
+/* Validates each file ("-" is stdin) as a request POSTed to /EWS/Exchange.asmx, with
+ * ews_parse_request, and prints one verdict per file on stdout. Returns the exit status: 0 every
+ * file valid, 1 any invalid, 2 a file could not be read (or is larger than max_bytes, the server's
+ * request limit) or the schema did not load. */
+int ews_validate_files(char *const *files, int nfiles, bool quiet, bool json, size_t max_bytes);
 /* Order of RequestServerVersion values (Exchange2007 = 0 ...); "" counts as Exchange2007_SP1-era
  * default. */
 int ews_version_rank(const char *version);

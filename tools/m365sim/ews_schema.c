@@ -1,25 +1,24 @@
-/* EWS request validation against Microsoft's schema, the way ../shared/ews-schema/validate-request
- * does it (README there): well-formed XML, a SOAP envelope with an optional Header and a Body
- * holding exactly one element, every t: header element validated against its global declaration in
- * types.xsd (other headers ignored unless soap:mustUnderstand), and the body's operation element
- * validated against messages.xsd.
+/* EWS request validation against Microsoft's schema, the way Exchange checks a request before it
+ * runs the operation (an invalid one gets the SOAP fault ErrorSchemaValidation): well-formed XML, a
+ * SOAP envelope with an optional Header and a Body holding exactly one element, every t: header
+ * element validated against its global declaration in types.xsd (other headers ignored unless
+ * soap:mustUnderstand), and the body's operation element validated against messages.xsd.
  *
- * The schema is ../shared/ews-schema/libxml2/ews.xsd (the libxml2-loadable copy). It is found, in
- * order:
- *   1. $M365SIM_EWS_SCHEMA (a path to ews.xsd);
- *   2. <dir of /proc/self/exe>/../../shared/ews-schema/libxml2/ews.xsd   (build/m365sim in a
- * checkout next to shared/), then the same one and two levels higher (build/asan/m365sim), then
- *      <exe dir>/../shared/ews-schema/libxml2/ews.xsd;
- *   3. ../shared/ews-schema/libxml2/ews.xsd relative to the working directory.
- * It is compiled once per process and then only read (libxml2 schemas are immutable after parsing
- * and may be shared by validation contexts). Requests are parsed with XML_PARSE_NONET and without
- * entity substitution, and a document type declaration is refused, as .NET's reader in Exchange
- * does. */
+ * The schema is the libxml2-loadable copy in tools/m365sim/schema/libxml2/ (README.md there says
+ * where each file comes from and what was changed so that libxml2 compiles it). Its four files are
+ * assembled into the binary (ews_schema_data.S); libxml2 reads them through input callbacks that
+ * answer the m365sim-builtin: URIs of the entry point ews.xsd and of the files it imports, so no
+ * file is read at run time. `m365sim --ews-schema FILE` loads another ews.xsd from disk instead.
+ * The schema is compiled once per process and then only read (libxml2 schemas are immutable after
+ * parsing and may be shared by validation contexts). Requests are parsed with XML_PARSE_NONET and
+ * without entity substitution, and a document type declaration is refused, as .NET's reader in
+ * Exchange does. */
 #include "tools/m365sim/ews_int.h"
 
 #include "common/util.h"
 
 #include <libxml/parser.h>
+#include <libxml/xmlIO.h>
 #include <libxml/xmlschemas.h>
 #include <limits.h>
 #include <pthread.h>
@@ -28,7 +27,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Exchange Online accepts these, newer than the schema copy's ExchangeVersionType (README). */
+/* Exchange Online accepts these, newer than the schema copy's ExchangeVersionType
+ * (tools/m365sim/schema/README.md, "Exchange version"). */
 static const char *const newer_online_versions[] = {
     "V2017_01_07", "V2017_04_14", "V2017_07_11", "V2017_10_09", "V2018_01_08",
 };
@@ -40,70 +40,135 @@ static const char *const schema_versions[] = {
 };
 #define STAND_IN_VERSION "V2016_10_10"
 
+/* The built-in files (ews_schema_data.S): each runs from its symbol to its _end symbol. */
+extern const char m365sim_schema_ews_xsd[], m365sim_schema_ews_xsd_end[];
+extern const char m365sim_schema_messages_xsd[], m365sim_schema_messages_xsd_end[];
+extern const char m365sim_schema_types_xsd[], m365sim_schema_types_xsd_end[];
+extern const char m365sim_schema_xml_namespace_xsd[], m365sim_schema_xml_namespace_xsd_end[];
+
+#define BUILTIN_PREFIX "m365sim-builtin:/ews-schema/"
+#define BUILTIN_ENTRY BUILTIN_PREFIX "ews.xsd"
+
+struct builtin_file {
+	const char *name;
+	const char *start, *end;
+};
+
+static const struct builtin_file builtin_files[] = {
+    {"ews.xsd", m365sim_schema_ews_xsd, m365sim_schema_ews_xsd_end},
+    {"messages.xsd", m365sim_schema_messages_xsd, m365sim_schema_messages_xsd_end},
+    {"types.xsd", m365sim_schema_types_xsd, m365sim_schema_types_xsd_end},
+    {"xml-namespace.xsd", m365sim_schema_xml_namespace_xsd, m365sim_schema_xml_namespace_xsd_end},
+};
+
 /* Compiled once, read-only afterwards. */
 struct ews_schema_once {
 	pthread_once_t once;
+	const char *path; /* --ews-schema FILE, or NULL for the built-in copy */
 	xmlSchemaPtr schema;
-	char why[512];
+	char why[768];
 };
-static struct ews_schema_once loaded = {PTHREAD_ONCE_INIT, NULL, ""};
+static struct ews_schema_once loaded = {PTHREAD_ONCE_INIT, NULL, NULL, ""};
 
-static bool file_exists(const char *path)
+void ews_schema_use_file(const char *path)
 {
-	return access(path, R_OK) == 0;
+	loaded.path = path;
 }
 
-static bool find_schema(char *out, size_t size)
+/* ---- libxml2 input callbacks for the built-in files ---- */
+
+struct builtin_reader {
+	const char *pos, *end;
+};
+
+static const struct builtin_file *builtin_lookup(const char *uri)
 {
-	const char *env = getenv("M365SIM_EWS_SCHEMA");
-	if (env && *env) {
-		snprintf(out, size, "%s", env);
-		return file_exists(out);
-	}
-	char exe[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-	if (n > 0) {
-		exe[n] = '\0';
-		char *slash = strrchr(exe, '/');
-		if (slash)
-			*slash = '\0';
-		static const char *const rel[] = {"/../../shared", "/../../../shared",
-		                                  "/../../../../shared", "/../shared"};
-		for (size_t i = 0; i < sizeof rel / sizeof rel[0]; i++) {
-			snprintf(out, size, "%s%s/ews-schema/libxml2/ews.xsd", exe, rel[i]);
-			if (file_exists(out))
-				return true;
-		}
-	}
-	snprintf(out, size, "../shared/ews-schema/libxml2/ews.xsd");
-	return file_exists(out);
+	if (!uri || strncmp(uri, BUILTIN_PREFIX, strlen(BUILTIN_PREFIX)) != 0)
+		return NULL;
+	for (size_t i = 0; i < sizeof builtin_files / sizeof builtin_files[0]; i++)
+		if (strcmp(uri + strlen(BUILTIN_PREFIX), builtin_files[i].name) == 0)
+			return &builtin_files[i];
+	return NULL;
 }
 
-static void quiet_errors(void *ctx, const xmlError *err)
+static int builtin_match(const char *uri)
 {
-	(void)ctx;
-	(void)err;
+	/* Every m365sim-builtin: URI is ours, so that a name we lack fails in open (with libxml2's
+	 * "failed to load external entity" naming it) instead of falling through to the disk. */
+	return uri && strncmp(uri, BUILTIN_PREFIX, strlen(BUILTIN_PREFIX)) == 0;
+}
+
+static void *builtin_open(const char *uri)
+{
+	const struct builtin_file *f = builtin_lookup(uri);
+	if (!f)
+		return NULL;
+	struct builtin_reader *r = xmalloc(sizeof *r);
+	r->pos = f->start;
+	r->end = f->end;
+	return r;
+}
+
+static int builtin_read(void *ctx, char *buffer, int len)
+{
+	struct builtin_reader *r = ctx;
+	size_t left = (size_t)(r->end - r->pos);
+	size_t n = len > 0 && (size_t)len < left ? (size_t)len : left;
+	memcpy(buffer, r->pos, n);
+	r->pos += n;
+	return (int)n;
+}
+
+static int builtin_close(void *ctx)
+{
+	free(ctx);
+	return 0;
+}
+
+/* The first error the schema compiler reports, for the message at start. */
+static void first_error(void *ctx, const xmlError *err)
+{
+	char *why = ctx;
+	if (why[0] || !err || !err->message)
+		return;
+	snprintf(why, 400, "%s%s%s", err->file ? err->file : "", err->file ? ": " : "",
+	         err->message);
+	size_t len = strlen(why);
+	while (len > 0 && (why[len - 1] == '\n' || why[len - 1] == ' '))
+		why[--len] = '\0';
 }
 
 static void load_once(void)
 {
-	char path[PATH_MAX + 64];
-	if (!find_schema(path, sizeof path)) {
+	const char *where = loaded.path ? loaded.path : BUILTIN_ENTRY;
+	char detail[400] = "";
+
+	if (loaded.path && access(loaded.path, R_OK) != 0) {
+		snprintf(loaded.why, sizeof loaded.why, "cannot read --ews-schema %s", loaded.path);
+		return;
+	}
+	/* Registered last, so libxml2 asks these callbacks first; popped once the schema is built.
+	 */
+	bool builtin = !loaded.path;
+	if (builtin && xmlRegisterInputCallbacks(builtin_match, builtin_open, builtin_read,
+	                                         builtin_close) < 0) {
 		snprintf(loaded.why, sizeof loaded.why,
-		         "cannot find the EWS schema ews.xsd (set M365SIM_EWS_SCHEMA to "
-		         "../shared/ews-schema/libxml2/ews.xsd)");
+		         "cannot register libxml2 input callbacks for the built-in EWS schema");
 		return;
 	}
-	xmlSchemaParserCtxtPtr pctx = xmlSchemaNewParserCtxt(path);
-	if (!pctx) {
-		snprintf(loaded.why, sizeof loaded.why, "cannot read the EWS schema %s", path);
-		return;
+	xmlSchemaParserCtxtPtr pctx = xmlSchemaNewParserCtxt(where);
+	if (pctx) {
+		xmlSchemaSetParserStructuredErrors(pctx, (xmlStructuredErrorFunc)first_error,
+		                                   detail);
+		loaded.schema = xmlSchemaParse(pctx);
+		xmlSchemaFreeParserCtxt(pctx);
 	}
-	xmlSchemaSetParserStructuredErrors(pctx, (xmlStructuredErrorFunc)quiet_errors, NULL);
-	loaded.schema = xmlSchemaParse(pctx);
-	xmlSchemaFreeParserCtxt(pctx);
+	if (builtin)
+		xmlPopInputCallbacks();
 	if (!loaded.schema)
-		snprintf(loaded.why, sizeof loaded.why, "the EWS schema %s does not compile", path);
+		snprintf(loaded.why, sizeof loaded.why, "the EWS schema %s%s does not compile%s%s",
+		         builtin ? "built into m365sim " : "", where, detail[0] ? ": " : "",
+		         detail);
 }
 
 int ews_schema_load(char *why, size_t why_size)
@@ -138,7 +203,7 @@ static bool in_list(const char *v, const char *const *list, size_t n)
 	return false;
 }
 
-/* libxml2 writes {namespace}name; validate-request shows t:/m: prefixes. */
+/* libxml2 writes {namespace}name; messages show the t:/m:/soap: prefixes Exchange's faults use. */
 static void prettify(char *msg)
 {
 	static const struct {

@@ -1,10 +1,13 @@
 /* m365sim: command line, the libmicrohttpd server, routing, fault injection and counters.
  *
  *   m365sim [--port N] [--fixture FILE] [--tls-cert F --tls-key F] [--state FILE]
- *           [--token-lifetime SECONDS]
+ *           [--token-lifetime SECONDS] [--record-ews DIR] [--ews-schema FILE]
+ *   m365sim --validate-ews [-q] [--json] [--ews-schema FILE] FILE...
  *
- * Listens on 127.0.0.1 only and prints "listening on http(s)://127.0.0.1:PORT" first. */
+ * Listens on 127.0.0.1 only and prints "listening on http(s)://127.0.0.1:PORT" first. Without a
+ * usable EWS schema it does not start (exit 2): every EWS request would fail. */
 #include "common/util.h"
+#include "tools/m365sim/ews_int.h"
 #include "tools/m365sim/sim_core.h"
 
 #include <arpa/inet.h>
@@ -334,8 +337,9 @@ static void damage_body(struct sim_response *r, const char *kind)
 		buf_puts(&r->body, "<<\x01 m365sim: malformed body {\"");
 }
 
-/* --record-ews: keeps each EWS request exactly as POSTed, for
- * ../shared/ews-schema/validate-request. */
+/* --record-ews: keeps each EWS request exactly as POSTed, for `m365sim --validate-ews` (the
+ * integration tests check every request leavesync sent). A file that cannot be written is said on
+ * stderr, so that a test missing requests knows why. */
 static void record_ews_request(struct sim *s, const struct sim_request *req)
 {
 	char path[4096];
@@ -345,10 +349,14 @@ static void record_ews_request(struct sim *s, const struct sim_request *req)
 	    strcmp(req->method, "POST") != 0)
 		return;
 	snprintf(path, sizeof path, "%s/%06ld.xml", s->record_dir, ++s->recorded);
-	if ((f = fopen(path, "wb")) != NULL) {
-		fwrite(req->body, 1, req->body_len, f);
-		fclose(f);
+	f = fopen(path, "wb");
+	bool written = f != NULL;
+	if (f) {
+		written = fwrite(req->body, 1, req->body_len, f) == req->body_len;
+		written = fclose(f) == 0 && written;
 	}
+	if (!written)
+		fprintf(stderr, "m365sim: --record-ews: cannot write %s\n", path);
 }
 
 static void route(struct sim *s, const struct sim_request *req, struct sim_response *resp)
@@ -464,17 +472,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 struct options {
 	int port;
-	const char *fixture, *cert, *key, *state, *record_ews;
+	const char *fixture, *cert, *key, *state, *record_ews, *ews_schema;
 	int token_lifetime;
+	bool validate_ews, quiet, json; /* --validate-ews FILE... (files from optind) */
+	int first_file;
 };
 
 static void usage(FILE *f)
 {
-	fputs(
-	    "usage: m365sim [--port N] [--fixture FILE] [--tls-cert FILE --tls-key FILE]\n"
-	    "               [--state FILE] [--token-lifetime SECONDS] [--record-ews DIR]\n"
-	    "A simulator of the Microsoft identity platform, EWS and Graph (docs/simulator.md).\n",
-	    f);
+	fputs("usage: m365sim [--port N] [--fixture FILE] [--tls-cert FILE --tls-key FILE]\n"
+	      "               [--state FILE] [--token-lifetime SECONDS] [--record-ews DIR]\n"
+	      "               [--ews-schema FILE]\n"
+	      "       m365sim --validate-ews [-q] [--json] [--ews-schema FILE] FILE...\n"
+	      "A simulator of the Microsoft identity platform, EWS and Graph (docs/simulator.md).\n"
+	      "--validate-ews checks EWS requests as the server would (exit 0 all valid, 1 any\n"
+	      "invalid, 2 usage or unreadable file).\n",
+	      f);
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -486,12 +499,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 	                                         {"state", required_argument, NULL, 's'},
 	                                         {"token-lifetime", required_argument, NULL, 't'},
 	                                         {"record-ews", required_argument, NULL, 'r'},
+	                                         {"ews-schema", required_argument, NULL, 'x'},
+	                                         {"validate-ews", no_argument, NULL, 'V'},
+	                                         {"quiet", no_argument, NULL, 'q'},
+	                                         {"json", no_argument, NULL, 'j'},
 	                                         {"help", no_argument, NULL, 'h'},
 	                                         {NULL, 0, NULL, 0}};
 	int ch;
 
 	*o = (struct options){.port = 8443, .token_lifetime = 3600};
-	while ((ch = getopt_long(argc, argv, "p:f:c:k:s:t:r:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "p:f:c:k:s:t:r:qh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'p':
 			o->port = atoi(optarg);
@@ -514,6 +531,18 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'r':
 			o->record_ews = optarg;
 			break;
+		case 'x':
+			o->ews_schema = optarg;
+			break;
+		case 'V':
+			o->validate_ews = true;
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'j':
+			o->json = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -522,8 +551,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 			return -1;
 		}
 	}
-	if (optind != argc || o->port < 0 || o->port > 65535 || o->token_lifetime <= 0 ||
-	    (!o->cert != !o->key)) {
+	o->first_file = optind;
+	if (o->validate_ews
+	        ? optind == argc
+	        : (optind != argc || o->quiet || o->json || o->port < 0 || o->port > 65535 ||
+	           o->token_lifetime <= 0 || (!o->cert != !o->key))) {
 		usage(stderr);
 		return -1;
 	}
@@ -600,6 +632,16 @@ int main(int argc, char **argv)
 
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
+	if (o.ews_schema)
+		ews_schema_use_file(o.ews_schema);
+	if (o.validate_ews)
+		return ews_validate_files(argv + o.first_file, argc - o.first_file, o.quiet, o.json,
+		                          MAX_BODY);
+	/* Said once, at start: without the schema every EWS request would fail. */
+	if (ews_schema_load(err.msg, sizeof err.msg) < 0) {
+		fprintf(stderr, "m365sim: EWS schema: %s\n", err.msg);
+		return 2;
+	}
 	sim_init(&s, &o);
 	if (sim_fixture_load(&s, o.fixture, &err) < 0 ||
 	    (s.state_path && sim_state_load(&s, &err) < 0)) {
@@ -607,8 +649,6 @@ int main(int argc, char **argv)
 		sim_free(&s);
 		return 2;
 	}
-	if (sim_ews_preload(err.msg, sizeof err.msg) < 0) /* not fatal: EWS requests will say why */
-		fprintf(stderr, "m365sim: EWS schema: %s\n", err.msg);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
