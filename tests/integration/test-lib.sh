@@ -12,14 +12,18 @@
 #   sim_start [ARGS]      starts m365sim over HTTPS on a free port with a fresh test CA; sets SIM_URL,
 #                         SIM_CA; writes leavesync.conf pointing at it; sim_stop at exit
 #   sim_ctl METHOD PATH [JSON]   calls the simulator's control API (/_sim/...), prints the body
+#   validate_ews [-q] FILE...    m365sim --validate-ews: each EWS request as the simulator judges it
+#   ews_xsd_check FILE...        the same judged independently by python3-lxml (clients/ews_xsd_check.py)
+#   test_wait_for SECONDS CMD... polls CMD (every 0.1 s) until it succeeds, at most SECONDS
 #   test_cmp, test_must_fail, test_expect_code, test_grep
+# Everything a test reads is in the repository: $SRC_DIR (the checkout), $DATA_DIR (tests/data).
 
 set -u
 TEST_DIR=$(cd "$(dirname "$0")" && pwd)
 SRC_DIR=$(cd "$TEST_DIR/../.." && pwd)
 LS_BUILD=${LS_BUILD:-build}
 case "$LS_BUILD" in /*) BUILD_DIR=$LS_BUILD ;; *) BUILD_DIR=$SRC_DIR/$LS_BUILD ;; esac
-SHARED_DIR=${SHARED_DIR:-$SRC_DIR/../shared}
+DATA_DIR=$SRC_DIR/tests/data
 PY=/usr/bin/python3
 test_name=$(basename "$0" .sh)
 TRASH=$TEST_DIR/trash.$test_name.$$
@@ -128,24 +132,51 @@ make_test_ca() {
 		-days 2 -extfile tls/ext.cnf -out tls/server.pem >/dev/null 2>&1
 }
 
-# sim_start [m365sim options]: HTTPS simulator on a free port; SIM_URL, SIM_PORT, SIM_CA.
+# test_wait_for SECONDS COMMAND...: runs COMMAND every 0.1 s until it succeeds; fails (saying so)
+# when it has not after SECONDS. For conditions on a loaded machine: give a generous bound.
+test_wait_for() {
+	wait_deadline=$(($(date +%s) + $1))
+	shift
+	until "$@"; do
+		if [ "$(date +%s)" -ge "$wait_deadline" ]; then
+			echo "test_wait_for: still false after the time allowed: $*"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# validate_ews [-q] [--json] FILE...: the simulator's own EWS request validation, as a command
+# (exit 0 all valid, 1 any invalid, 2 unreadable).
+validate_ews() {
+	"$BUILD_DIR/m365sim" --validate-ews "$@"
+}
+
+# ews_xsd_check FILE...: a second opinion, independent of the simulator's code: python3-lxml against
+# the same schema files (clients/ews_xsd_check.py); one JSON verdict per file, the same exit statuses.
+ews_xsd_check() {
+	$PY "$TEST_DIR/clients/ews_xsd_check.py" "$SRC_DIR/tools/m365sim/schema/libxml2/ews.xsd" "$@"
+}
+
+# sim_start [m365sim options]: HTTPS simulator on a free port; SIM_URL, SIM_PORT, SIM_CA. Waits up
+# to 60 s for it to listen (a loaded machine, ASan, valgrind), less if it exits.
 sim_start() {
 	[ -f tls/server.pem ] || make_test_ca || return 1
 	"$BUILD_DIR/m365sim" --port 0 --tls-cert tls/server.pem --tls-key tls/server.key "$@" \
 		>sim.out 2>sim.err &
 	SIM_PID=$!
-	for _ in $(seq 1 100); do
-		if grep -q '^listening on ' sim.out 2>/dev/null; then
-			SIM_URL=$(sed -n 's/^listening on //p' sim.out | head -n 1)
-			SIM_PORT=${SIM_URL##*:}
-			SIM_CA=$TRASH/tls/ca.pem
-			export SIM_URL SIM_PORT SIM_CA
-			return 0
+	sim_deadline=$(($(date +%s) + 60))
+	until grep -q '^listening on ' sim.out 2>/dev/null; do
+		if ! kill -0 "$SIM_PID" 2>/dev/null || [ "$(date +%s)" -ge "$sim_deadline" ]; then
+			echo "m365sim did not start:"; cat sim.err
+			return 1
 		fi
 		sleep 0.05
 	done
-	echo "m365sim did not start:"; cat sim.err
-	return 1
+	SIM_URL=$(sed -n 's/^listening on //p' sim.out | head -n 1)
+	SIM_PORT=${SIM_URL##*:}
+	SIM_CA=$TRASH/tls/ca.pem
+	export SIM_URL SIM_PORT SIM_CA
 }
 
 sim_stop() {

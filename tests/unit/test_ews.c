@@ -1,30 +1,32 @@
 /* The EWS backend's wire formats: every request builder against Microsoft's schema (libxml2 here,
- * and
- * ../shared/ews-schema/validate-request on the same files), element order, time zones and all-day
- * boundaries, escaping of hostile strings, every relevant recorded response in
- * ../shared/samples/ews, the error table (and docs/ews.md generated from it), and XXE /
- * entity-expansion refusal.
+ * element by element, and `m365sim --validate-ews` on the same requests, as the simulator checks a
+ * live request), element order, time zones and all-day boundaries, escaping of hostile strings,
+ * every recorded response in tests/data/ews (tests/data/README.md), the error table (and
+ * docs/ews.md generated from it), and XXE / entity-expansion refusal.
  *
- *   build/tests/test_ews                  run the tests (from the repository root)
+ *   build/tests/test_ews                  run the tests (inputs: tests/unit/testdata.h)
  *   build/tests/test_ews --error-table    print the Markdown table docs/ews.md carries */
 #include "tap.h"
+#include "testdata.h"
 
 #include "common/buf.h"
 #include "common/util.h"
 #include "engine/tz.h"
 #include "ews/ews.h"
 
+#include <glob.h>
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-static const char *shared_dir;
 static xmlSchemaPtr schema;
-static char req_dir[256];
+static char req_dir[PATH_MAX];
 static int req_count;
 
 /* ---- helpers ---- */
@@ -41,17 +43,13 @@ static void print_schema_error(void *ctx, xmlErrorPtr e)
 	printf("# schema: line %d: %s", e->line, e->message ? e->message : "?\n");
 }
 
+/* A recorded response of tests/data/ews; never NULL (a missing file is a failed test). */
 static char *slurp(const char *name, size_t *len)
 {
-	char path[512];
-	char *data = NULL;
+	char rel[256];
 
-	snprintf(path, sizeof(path), "%s/samples/ews/%s", shared_dir, name);
-	if (read_file(path, &data, len) != 0) {
-		printf("# cannot read %s\n", path);
-		return NULL;
-	}
-	return data;
+	snprintf(rel, sizeof(rel), "tests/data/ews/%s", name);
+	return read_src_file(rel, len);
 }
 
 /* The documentation samples' https:// SOAP namespace typo, repaired to read the rest of the file.
@@ -83,11 +81,11 @@ static xmlNodePtr op_of(xmlDocPtr doc)
 }
 
 /* Validates every EWS header element and the operation against the schema; keeps a copy of the
- * request for validate-request at the end. */
+ * request for m365sim --validate-ews at the end. Without a schema nothing is valid. */
 static int schema_valid(const char *xml, size_t len, const char *what)
 {
 	xmlDocPtr doc = parse_xml(xml, len);
-	int ok = doc != NULL;
+	int ok = doc != NULL && schema != NULL;
 
 	if (doc && schema) {
 		xmlSchemaValidCtxtPtr v = xmlSchemaNewValidCtxt(schema);
@@ -509,21 +507,41 @@ static void test_delete_get_find(void)
 	free(xml);
 }
 
-static void test_validate_request_tool(void)
+/* The simulator validates the same requests as it validates live ones: m365sim --validate-ews, the
+ * binary next to this test's directory (build/m365sim for build/tests/test_ews). */
+static void test_simulator_validates(void)
 {
-	char cmd[1024];
+	char sim[PATH_MAX + 16], pattern[PATH_MAX + 16];
+	glob_t g = {0};
 
-	if (access("/usr/bin/python3", X_OK) != 0) {
-		ok(1, "# SKIP /usr/bin/python3 missing");
+	snprintf(sim, sizeof(sim), "%s/../m365sim", exe_dir());
+	snprintf(pattern, sizeof(pattern), "%s/*.xml", req_dir);
+	if (access(sim, X_OK) != 0) {
+		ok(0, "m365sim built at %s (make all)", sim);
 		return;
 	}
-	snprintf(cmd, sizeof(cmd), "%s/ews-schema/validate-request -q %s/*.xml", shared_dir,
-	         req_dir);
-	int rc = system(cmd);
-	ok(rc == 0, "validate-request accepts all %d generated requests", req_count);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", req_dir);
-	if (rc == 0 && system(cmd) != 0)
-		printf("# could not remove %s\n", req_dir);
+	if (glob(pattern, 0, NULL, &g) != 0 || g.gl_pathc != (size_t)req_count) {
+		ok(0, "the %d generated requests were written to %s (found %zu)", req_count,
+		   req_dir, g.gl_pathc);
+		globfree(&g);
+		return;
+	}
+	char **argv = xcalloc(g.gl_pathc + 4, sizeof(char *));
+	argv[0] = sim;
+	argv[1] = "--validate-ews";
+	argv[2] = "-q";
+	for (size_t i = 0; i < g.gl_pathc; i++)
+		argv[3 + i] = g.gl_pathv[i];
+	pid_t pid;
+	int status = -1;
+	fflush(stdout);
+	if (posix_spawn(&pid, sim, NULL, NULL, argv, environ) != 0 ||
+	    waitpid(pid, &status, 0) != pid)
+		status = -1;
+	ok(status == 0, "m365sim --validate-ews accepts all %d generated requests (wait status %d)",
+	   req_count, status);
+	free(argv);
+	globfree(&g);
 }
 
 /* ---- responses ---- */
@@ -749,10 +767,6 @@ static void test_every_response_file(void)
 		struct ews_message *msgs = NULL;
 		size_t len;
 		char *x = slurp(files[i].file, &len);
-		if (!x) {
-			ok(0, "%s readable", files[i].file);
-			continue;
-		}
 		int rc = ews_response_parse(x, len, files[i].op, &r, &err);
 		if (strstr(x, EWS_NS_SOAP_TYPO)) {
 			ok(rc != 0 && strstr(err.msg, "typo"), "%s: https typo refused clearly",
@@ -940,10 +954,10 @@ static void test_error_table(void)
 		complete = complete && t[i].meaning[0] && t[i].fix[0];
 	ok(complete, "every entry has a meaning and a fix");
 	ews_error_table_markdown(&md);
-	if (read_file("docs/ews.md", &doc, &len) != 0)
-		doc = NULL;
-	ok(doc && strstr(doc, md.data), "docs/ews.md carries the error table exactly as generated "
-	                                "(regenerate: build/tests/test_ews --error-table)");
+	doc = read_src_file("docs/ews.md", &len);
+	ok(md.data && strstr(doc, md.data),
+	   "docs/ews.md carries the error table exactly as generated "
+	   "(regenerate: build/tests/test_ews --error-table)");
 	free(doc);
 	buf_free(&md);
 }
@@ -957,17 +971,15 @@ int main(int argc, char **argv)
 		buf_free(&md);
 		return 0;
 	}
-	shared_dir = getenv("SHARED_DIR") ? getenv("SHARED_DIR") : "../shared";
 	xmlInitParser();
 	xmlSetGenericErrorFunc(NULL, quiet);
-	char xsd[512];
-	snprintf(xsd, sizeof(xsd), "%s/ews-schema/libxml2/ews.xsd", shared_dir);
-	xmlSchemaParserCtxtPtr pc = xmlSchemaNewParserCtxt(xsd);
+	char xsd[PATH_MAX + 64];
+	src_path(xsd, sizeof(xsd), "tools/m365sim/schema/libxml2/ews.xsd");
+	xmlSchemaParserCtxtPtr pc = access(xsd, R_OK) == 0 ? xmlSchemaNewParserCtxt(xsd) : NULL;
 	schema = pc ? xmlSchemaParse(pc) : NULL;
 	xmlSchemaFreeParserCtxt(pc);
 	ok(schema != NULL, "EWS schema loaded from %s", xsd);
-	snprintf(req_dir, sizeof(req_dir), "/tmp/test_ews.%d", (int)getpid());
-	mkdir(req_dir, 0700);
+	snprintf(req_dir, sizeof(req_dir), "%s", trash_dir());
 
 	test_create_all_day_zones();
 	test_create_shape();
@@ -975,7 +987,7 @@ int main(int argc, char **argv)
 	test_hostile_strings();
 	test_update();
 	test_delete_get_find();
-	test_validate_request_tool();
+	test_simulator_validates();
 	test_create_responses();
 	test_update_delete_responses();
 	test_get_find_responses();
@@ -992,5 +1004,6 @@ int main(int argc, char **argv)
 	if (schema)
 		xmlSchemaFree(schema);
 	xmlCleanupParser();
+	trash_cleanup(tap_failed == 0);
 	return done_testing();
 }

@@ -7,6 +7,7 @@
 
 #include "common/util.h"
 #include "tap.h"
+#include "testdata.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -19,19 +20,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const char *shared_dir(void)
+/* A recorded identity platform answer of tests/data/graph (tests/data/README.md). Never NULL: a
+ * missing file is a failed test (testdata.h) and an empty body. */
+static char *load_sample(const char *name, size_t *len)
 {
-	const char *d = getenv("SHARED_DIR");
+	char rel[256];
 
-	return d ? d : "../shared";
-}
-
-static int load_sample(const char *name, char **body, size_t *len)
-{
-	char path[512];
-
-	snprintf(path, sizeof path, "%s/samples/graph/%s", shared_dir(), name);
-	return read_file(path, body, len);
+	snprintf(rel, sizeof rel, "tests/data/graph/%s", name);
+	return read_src_file(rel, len);
 }
 
 static void test_error_samples(void)
@@ -48,19 +44,16 @@ static void test_error_samples(void)
 	    {"observed-token-error-authorization-pending.json", "authorization_pending", 70016,
 	     400},
 	    {"token-error-invalid-scope.json", "invalid_scope", 70011, 400},
+	    {"token-error-invalid-scope-with-error-uri.json", "invalid_scope", 70011, 400},
 	    {"token-client-credentials-error-invalid-scope.json", "invalid_scope", 70011, 400},
 	};
 	struct oauth_error oe;
 	struct error err = {""};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		char *body = NULL;
 		size_t len = 0;
+		char *body = load_sample(cases[i].file, &len);
 
-		if (load_sample(cases[i].file, &body, &len)) {
-			ok(0, "sample %s readable (SHARED_DIR=%s)", cases[i].file, shared_dir());
-			continue;
-		}
 		is_int(oauth_parse_error(body, len, cases[i].http, &oe), 0, "%s parses",
 		       cases[i].file);
 		is_str(oe.error, cases[i].error, "%s: error", cases[i].file);
@@ -71,10 +64,10 @@ static void test_error_samples(void)
 	}
 
 	{
-		char *body = NULL;
 		size_t len = 0;
+		char *body =
+		    load_sample("observed-token-error-7000215-invalid-client-secret.json", &len);
 
-		load_sample("observed-token-error-7000215-invalid-client-secret.json", &body, &len);
 		oauth_parse_error(body, len, 401, &oe);
 		oauth_error_message("https://login.microsoftonline.com/t/oauth2/v2.0/token", &oe,
 		                    &err);
@@ -514,6 +507,57 @@ static void test_device_code(void)
 	http_client_free(http);
 }
 
+/* The documentation's success answers, served by the scripted endpoint: read as tokens; the
+ * authorization-code sample (a trailing comma, not JSON) is refused clearly. */
+static void test_success_samples(void)
+{
+	static const char *const files[] = {"token-client-credentials-success.json",
+	                                    "token-device-code-success.json",
+	                                    "token-authcode-success.json"};
+	char *r[4] = {NULL};
+	for (int i = 0; i < 3; i++) {
+		size_t len;
+		char *body = load_sample(files[i], &len);
+		r[i] = reply("200 OK", body);
+		free(body);
+	}
+	struct script s = {.replies = (const char *const *)r};
+	struct http_client *http = http_client_new(NULL, NULL);
+	struct oauth_token tok = {0};
+	struct oauth_error oe;
+	struct error err = {""};
+	char authority[64];
+	struct oauth_app app = {.authority = authority,
+	                        .tenant = "contoso.onmicrosoft.com",
+	                        .client_id = "cid",
+	                        .client_secret = "s3cr3t"};
+	pthread_t th;
+
+	script_start(&s, &th);
+	snprintf(authority, sizeof authority, "http://127.0.0.1:%d", s.port);
+	is_int(oauth_client_credentials(http, &app, "https://graph.microsoft.com/.default", &tok,
+	                                &oe, &err),
+	       BE_OK, "%s: a token: %s", files[0], err.msg);
+	ok(tok.access_token && strncmp(tok.access_token, "eyJ0eXAiOiJKV1Qi", 16) == 0 &&
+	       !tok.refresh_token,
+	   "%s: its access token, no refresh token", files[0]);
+	oauth_token_free(&tok);
+	is_int(oauth_refresh(http, &app, "RT0", "offline_access User.Read", &tok, &oe, &err), BE_OK,
+	       "%s: a token: %s", files[1], err.msg);
+	ok(tok.refresh_token && strncmp(tok.refresh_token, "AwABAAAAvPM1KaPlrEqd", 20) == 0,
+	   "%s: its rotated refresh token", files[1]);
+	oauth_token_free(&tok);
+	ok(oauth_refresh(http, &app, "RT1", "offline_access", &tok, &oe, &err) != BE_OK &&
+	       err.msg[0] && !tok.access_token,
+	   "%s (not strict JSON) is refused: %s", files[2], err.msg);
+	oauth_token_free(&tok);
+	pthread_join(th, NULL);
+	close(s.fd);
+	for (int i = 0; r[i]; i++)
+		free(r[i]);
+	http_client_free(http);
+}
+
 int main(void)
 {
 	test_error_samples();
@@ -523,5 +567,6 @@ int main(void)
 	test_jwt_payload_and_urls();
 	test_grants();
 	test_device_code();
+	test_success_samples();
 	return done_testing();
 }
