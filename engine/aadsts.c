@@ -1,6 +1,8 @@
 /* The AADSTS table: cause and fix for the codes an administrator meets while registering and
- * consenting an app for leavesync. Sources: Microsoft's reference-error-codes page and the observed
- * responses collected in ../shared/research/graph.md §1-2. */
+ * consenting an app for leavesync. Sources: Microsoft's reference-error-codes page
+ * (https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes) and the answers
+ * people posted in public issues (tests/data/graph/observed-token-error-*.json, see
+ * tests/data/README.md). */
 #include "engine/aadsts.h"
 
 #include <stddef.h>

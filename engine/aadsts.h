@@ -1,8 +1,9 @@
 /* AADSTS error codes of the Microsoft identity platform that people setting up leavesync meet, each
  * with a short name, the likely cause and a one-line fix. Used by the OAuth error messages and by
- * `leavesync doctor`. Source: learn.microsoft.com/entra/identity-platform/reference-error-codes and
- * ../shared/research/graph.md §1-2. Microsoft warns the numbers may change: use them for messages,
- * never for control flow (oauth.c branches on the OAuth `error` value). */
+ * `leavesync doctor`. Source: https://learn.microsoft.com/en-us/entra/identity-platform/
+ * reference-error-codes and the observed answers in tests/data/graph. Microsoft warns the numbers
+ * may change: use them for messages, never for control flow (oauth.c branches on the OAuth `error`
+ * value). */
 #ifndef ENGINE_AADSTS_H
 #define ENGINE_AADSTS_H
 

@@ -3,8 +3,12 @@
  * connections, a harmless read of one calendar, and secret / certificate expiry. Each check gives a
  * result with its cause and a one-line fix; the checks of one backend ([ews], [graph]) stop at the
  * branch's first failure. Library code: prints nothing; no secret or token ever appears in a
- * result. Sources: ../shared/research/graph.md §1-3, §5 and ews.md §1, §7.3, §8; the fixes match
- * docs/setup.md and engine/aadsts.c. */
+ * result. Sources: the identity platform pages cited in engine/oauth.c (and access-tokens for the
+ * claims), https://learn.microsoft.com/en-us/graph/auth-limit-mailbox-access, and for EWS
+ * how-to-authenticate-an-ews-application-by-using-oauth and
+ * how-to-control-access-to-ews-in-exchange
+ * (https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/); the fixes
+ * match docs/setup.md and engine/aadsts.c. */
 #ifndef ENGINE_DOCTOR_H
 #define ENGINE_DOCTOR_H
 

@@ -1,7 +1,9 @@
 /* leavesync doctor, step 1 (what can be checked without the network) and step 6 (expiry): file
  * permissions, tenant and client ids, the shape of the secret, URLs, the certificate and its key.
- * Research: graph.md §1.1 (tenant is a GUID or a domain; an authority with a path gives
- * AADSTS900023), §1.8 (a GUID-shaped "secret" is the Secret ID, AADSTS7000215). */
+ * Sources: ENTRA v2-oauth2-client-creds-grant-flow (tenant is a GUID or a domain) and
+ * reference-error-codes (an authority with a path gives AADSTS900023; AADSTS7000215 says a
+ * GUID-shaped "secret" is the Secret ID), ENTRA = https://learn.microsoft.com/en-us/entra/
+ * identity-platform/. */
 #include "engine/doctor.h"
 
 #include "common/util.h"

@@ -1,6 +1,7 @@
 /* leavesync doctor, steps 2-5: reachability of the authority (the tenant's OpenID configuration)
  * and of the service, the redirect URI registration (delegated), the client credentials token and
- * its claims (decoded, never trusted: graph.md §3, ews.md §1.3), the delegated connections, and one
+ * its claims (decoded, never trusted: https://learn.microsoft.com/en-us/entra/identity-platform/
+ * access-tokens, "validate only tokens meant for your API"), the delegated connections, and one
  * harmless calendar read through the backend's probe_mailbox. Tokens never leave this file: only
  * their claims' names and values are reported. */
 #include "engine/doctor.h"

@@ -1,7 +1,8 @@
 /* JWT pieces for OAuth: base64url, the certificate client assertion (RS256 with libcrypto), PKCE,
- * and decoding a token's payload for diagnostics. Certificate credentials: ENTRA
- * certificate-credentials; the thumbprint is base64url of the binary hash of the DER certificate,
- * not of the hex string the portal shows (../shared/research/graph.md §1.3). */
+ * and decoding a token's payload for diagnostics. Certificate credentials:
+ * https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials; the
+ * thumbprint (x5t, x5t#S256) is base64url of the binary hash of the DER certificate, not of the
+ * hex string the portal shows. */
 #include "engine/oauth.h"
 
 #include "common/buf.h"

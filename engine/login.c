@@ -1,5 +1,7 @@
 /* `leavesync auth login`: the three ways to connect a mailbox for Graph delegated access
- * (../shared/research/graph.md §1.4-1.6), then the refresh token goes into the store.
+ * (ENTRA v2-oauth2-device-code and v2-oauth2-auth-code-flow, with PKCE per RFC 7636; ENTRA =
+ * https://learn.microsoft.com/en-us/entra/identity-platform/), then the refresh token goes into the
+ * store.
  *
  * Device code and loopback + PKCE are public-client flows: the secret is never sent (AADSTS700025).
  * Loopback: Entra ignores the port of a localhost redirect URI of a public client ("the port

@@ -1,5 +1,7 @@
-/* OAuth 2.0 grants against the Microsoft identity platform v2.0 endpoints
- * (../shared/research/graph.md §1-2): form-encoded POSTs to {authority}/{tenant}/oauth2/v2.0/token,
+/* OAuth 2.0 grants against the Microsoft identity platform v2.0 endpoints (ENTRA
+ * v2-oauth2-client-creds-grant-flow, v2-oauth2-auth-code-flow, v2-oauth2-device-code,
+ * refresh-tokens, reference-error-codes; ENTRA = https://learn.microsoft.com/en-us/entra/
+ * identity-platform/): form-encoded POSTs to {authority}/{tenant}/oauth2/v2.0/token,
  * JSON answers parsed with jansson, errors turned into "cause + fix" messages through the AADSTS
  * table. A public client never sends a secret (AADSTS700025): callers pass an oauth_app without
  * client_secret and cert_file for public-client grants. Never sends an Origin header (Entra refuses
@@ -239,7 +241,8 @@ enum be_status oauth_error_status(const struct oauth_error *oe, bool refresh)
 	return BE_FINAL;
 }
 
-/* A GUID-shaped "secret" is the secret's ID, pasted instead of its Value (graph.md §1.8). */
+/* A GUID-shaped "secret" is the secret's ID, pasted instead of its Value (what AADSTS7000215 says:
+ * tests/data/graph/observed-token-error-7000215-invalid-client-secret.json). */
 static bool looks_like_guid(const char *s)
 {
 	if (!s || strlen(s) != 36)

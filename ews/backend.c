@@ -1,6 +1,7 @@
 /* The EWS backend (engine/backend.h): a session holds one HTTP client (connection reuse) and the
  * [ews] settings; every request impersonates one mailbox (ExchangeImpersonation + X-AnchorMailbox,
- * research §1.4-1.5), so write batches are per mailbox (no CAP_CROSS_MAILBOX_BATCH).
+ * [EWS impersonation-and-ews-in-exchange]), so write batches are per mailbox (no
+ * CAP_CROSS_MAILBOX_BATCH).
  * HTTP outcomes are mapped here (401: one fresh token then give up; 403: EWS blocked; 429/503:
  * Retry-After; other 5xx and non-XML answers: retry), SOAP outcomes in response.c through errors.c.
  */
@@ -65,15 +66,17 @@ static enum be_status http_status(const struct be_session *s, const struct http_
 	long st = resp->status;
 
 	if (st == 401) {
-		/* The reason is in error="..." at the end of a long Bearer challenge (research
-		 * §1.8). */
+		/* The reason is in error="..." at the end of a long Bearer challenge (RFC 6750 §3),
+		 * the detail in x-ms-diagnostics
+		 * ([EWS instrumenting-client-requests-for-ews-and-rest-in-exchange]). */
 		const char *wa = resp->www_authenticate ? resp->www_authenticate : "(none)";
 		const char *reason = strstr(wa, "error=");
 		char diag[160];
 		snprintf(diag, sizeof(diag), "%s", reason ? reason : wa);
 		return from_table("HTTP 401", err, " with WWW-Authenticate: ", s->url, st, diag);
 	}
-	if (st == 403) /* research §1.8, §8: permanent for the mailbox, never retried */
+	if (st == 403) /* EWS blocked by policy ([EWS how-to-control-access-to-ews-in-exchange]):
+	                  permanent for the mailbox, never retried */
 		return from_table("HTTP 403", err, NULL, s->url, st, NULL);
 	if (st == 429 || st == 503) {
 		*retry_ms = resp->retry_after_ms > 0 ? (int)resp->retry_after_ms : 0;
@@ -88,7 +91,7 @@ static enum be_status http_status(const struct be_session *s, const struct http_
 		          info->fix);
 		return st >= 500 || st < 400 ? info->status : BE_FINAL;
 	}
-	/* SOAP answers come with 200, and with 500 for faults (parsed, research §7.3). */
+	/* SOAP answers come with 200, and with 500 for faults (SOAP 1.1 §6.2; parsed). */
 	if (st == 200 || st == 500 || st == 400)
 		return BE_OK;
 	if (st >= 500)
@@ -469,7 +472,8 @@ static enum be_status find(struct be_session *s, const char *mailbox, const char
 	return st;
 }
 
-/* Tagged ids of one key chunk, all pages (restriction searches page by Offset, research §2.6). */
+/* Tagged ids of one key chunk, all pages (restriction searches page by Offset,
+ * [EWS ref indexedpageitemview]). */
 static enum be_status find_keys_chunk(struct be_session *s, const char *mailbox,
                                       const char *const *keys, size_t n, struct id_set *found,
                                       struct error *err)
@@ -525,7 +529,7 @@ static enum be_status ews_find_by_sync_keys(struct be_session *s, const char *ma
 }
 
 /* Collects the tagged ids of a CalendarView over [from, to); a truncated or over-limit view is
- * split in two (CalendarView has no paging, research §2.5). */
+ * split in two (CalendarView has no paging, [EWS ref calendarview]). */
 static enum be_status view_range(struct be_session *s, const char *mailbox, int64_t from,
                                  int64_t to, struct id_set *tagged, struct error *err)
 {
@@ -625,7 +629,8 @@ static enum be_status ews_session_open(const struct backend_env *env, struct be_
 		       BE_FINAL;
 	const char *version = c && c->server_version ? c->server_version : EWS_DEFAULT_VERSION;
 	if (strncmp(version, "Exchange2007", 12) == 0)
-		/* StartTimeZone/EndTimeZone need Exchange2010 or later (research §3.3). */
+		/* StartTimeZone/EndTimeZone need Exchange2010 or later
+		 * ([EWS time-zones-and-ews-in-exchange]). */
 		return error_set(
 		           err,
 		           "[ews] server_version = %s: leavesync needs Exchange2010 or "

@@ -2,7 +2,11 @@
  * (request.c), the CalendarItem field table (fields.c), response parsing (response.c), the one
  * error table (errors.c) and the backend instance with its HTTP session (backend.c).
  *
- * Protocol facts and their sources: ../shared/research/ews.md (cited below as "research §N").
+ * Protocol facts cite Microsoft's documentation: [EWS page] is the page under
+ * https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/ and
+ * [EWS ref page] the page under
+ * https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/; element
+ * order is the schema's (tools/m365sim/schema/messages.xsd, types.xsd).
  * User data only ever reaches XML through libxml2 tree calls, which escape it. */
 #ifndef EWS_EWS_H
 #define EWS_EWS_H
@@ -17,8 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Namespaces (research §1.5). SOAP 1.1 is http://, never the https:// of some documentation
- * samples. */
+/* Namespaces (SOAP 1.1, W3C Note 08 May 2000, §4.1.2; the EWS ones from messages.xsd). SOAP 1.1 is
+ * http://, never the https:// of some documentation samples. */
 #define EWS_NS_SOAP "http://schemas.xmlsoap.org/soap/envelope/"
 #define EWS_NS_SOAP_TYPO "https://schemas.xmlsoap.org/soap/envelope/"
 #define EWS_NS_TYPES "http://schemas.microsoft.com/exchange/services/2006/types"
@@ -28,20 +32,22 @@
 #define EWS_DEFAULT_URL "https://outlook.office365.com/EWS/Exchange.asmx"
 #define EWS_DEFAULT_VERSION "Exchange2016"
 /* Items per write request. Microsoft publishes no hard maximum; batches are throttled per item and
- * limited to one minute of execution, and Microsoft suggests about 10 items per GetItem batch for
- * sync; exchangelib sends 100, evolution-ews 500 for deletes. 10-50 per write request is the
- * research's recommendation (research §6, "Batch size"); 50 is the default, [ews] batch_size
- * overrides it. */
+ * limited to one minute of execution ([EWS ews-throttling-in-exchange]), and Microsoft suggests
+ * about 10 items per GetItem batch for sync ([EWS mailbox-synchronization-and-ews-in-exchange]);
+ * exchangelib sends 100, evolution-ews 500 for deletes. We chose 10-50 per write request; 50 is the
+ * default, [ews] batch_size overrides it. */
 #define EWS_DEFAULT_BATCH 50
-/* CalendarView returns at most this many entries per call (no paging, research §2.5); a truncated
- * view is split in two. Exchange refuses any view of more than 1000 items (EWSFindCountLimit). */
+/* CalendarView returns at most this many entries per call (no paging, [EWS ref calendarview]); a
+ * truncated view is split in two. Exchange refuses any view of more than 1000 items
+ * (EWSFindCountLimit). */
 #define EWS_VIEW_MAX_ENTRIES 500
 /* A CalendarView range may not exceed two years (ErrorCalendarViewRangeTooBig); we ask for one. */
 #define EWS_VIEW_MAX_SECONDS (366LL * 86400)
 /* Keys per FindItem restriction: each key is an IsEqualTo with two operands under one Or; Exchange
- * refuses restrictions of more than 255 nodes (ErrorRestrictionTooLong, research §2.6). */
+ * refuses restrictions of more than 255 nodes (ErrorRestrictionTooLong, [EWS ref responsecode]). */
 #define EWS_FIND_KEYS_PER_REQUEST 50
-/* Restriction searches return at most 250 results per page in Exchange Online (research §2.6). */
+/* Restriction searches return at most 250 results per page in Exchange Online (EWSFindCountLimit,
+ * [EWS ews-throttling-in-exchange]). */
 #define EWS_FIND_PAGE 250
 
 /* ---- soap.c: envelope and headers ---- */
@@ -85,15 +91,16 @@ struct ews_zones {
  * the problem (unknown zone, malformed date, end not after start). */
 int ews_event_zones(const struct event *ev, struct ews_zones *z, struct error *err);
 
-/* Appends a full t:CalendarItem (create) to parent: the owned fields in schema order (research
- * §3.1). */
+/* Appends a full t:CalendarItem (create) to parent: the owned fields in schema order
+ * (CalendarItemType in types.xsd). */
 void ews_calendar_item_write(xmlNodePtr parent, xmlNsPtr t, const struct event *ev,
                              const struct ews_zones *z);
 
 /* Appends the t:Updates of an ItemChange: SetItemField for each owned field of ev that differs from
  * written (every field when written is NULL), DeleteItemField for a body or categories that became
- * empty; Start/End always travel with IsAllDayEvent and both time zones (research §3.2 point 5).
- * Returns the number of updates written (0: nothing differs). */
+ * empty; Start/End always travel with IsAllDayEvent and both time zones, which decide how a
+ * zone-less time is read ([EWS time-zones-and-ews-in-exchange]). Returns the number of updates
+ * written (0: nothing differs). */
 int ews_calendar_updates_write(xmlNodePtr updates, xmlNsPtr t, const struct event *ev,
                                const struct event *written, const struct ews_zones *z);
 
@@ -101,7 +108,8 @@ int ews_calendar_updates_write(xmlNodePtr updates, xmlNsPtr t, const struct even
 void ews_owned_properties_write(xmlNodePtr additional, xmlNsPtr t);
 
 /* Reads a t:CalendarItem element into *re (ids, owned fields, sync key; times converted from UTC to
- * the item's StartTimeZone; all-day dates with the end exclusive, research §3.2 point 2).
+ * the item's StartTimeZone; all-day dates with the end exclusive,
+ * [EWS how-to-create-all-day-events-by-using-ews-in-exchange]).
  * Returns 0, or -1 with err (re then holds what was read; caller frees it). */
 int ews_calendar_item_read(xmlNodePtr item, struct remote_event *re, struct error *err);
 

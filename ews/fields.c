@@ -1,12 +1,14 @@
 /* The owned fields of a leave event as EWS CalendarItem elements: one table of {element, FieldURI,
- * to-wire, from-wire, differs}, in the order types.xsd requires (research §3.1: ItemType's elements
- * first, then CalendarItemType's), as evolution-ews maps iCalendar properties for Microsoft 365.
+ * to-wire, from-wire, differs}, in the order types.xsd requires (ItemType's elements first, then
+ * CalendarItemType's), as evolution-ews maps iCalendar properties for Microsoft 365.
  *
  * Times: all-day leave is Start = first day T00:00:00 and End = day after the last T00:00:00,
  * zone-less, with StartTimeZone/EndTimeZone naming the leave's Windows zone, so Exchange anchors
- * midnight in the user's zone (research §3.2 recipe; needs RequestServerVersion Exchange2010 or
- * later, §3.3). Timed leave sends its wall times the same way. Exchange answers in UTC ("Z");
- * reading converts back to the item's StartTimeZone before taking dates (§3.2 point 2). */
+ * midnight in the user's zone ([EWS how-to-create-all-day-events-by-using-ews-in-exchange]; needs
+ * RequestServerVersion Exchange2010 or later, [EWS time-zones-and-ews-in-exchange]). Timed leave
+ * sends its wall times the same way. Exchange answers in UTC ("Z"); reading converts back to the
+ * item's StartTimeZone before taking dates (the UTC date of a local midnight may be the day
+ * before). */
 #include "ews/ews.h"
 
 #include "common/util.h"
@@ -202,8 +204,8 @@ static void reminder_set_to(xmlNodePtr item, xmlNsPtr t, const struct event *ev,
                             const struct ews_zones *z)
 {
 	(void)z;
-	/* Always explicit: an omitted ReminderIsSet takes the mailbox default (research §3.1 row
-	 * 5). */
+	/* Always explicit: an omitted ReminderIsSet may take the mailbox's default (exchangelib
+	 * always sends it too: exchangelib/items/item.py). */
 	ews_add(item, t, "ReminderIsSet", ev->reminder_minutes >= 0 ? "true" : "false");
 }
 
@@ -243,7 +245,7 @@ static bool reminder_differs(const struct event *a, const struct event *b)
 	       (b->reminder_minutes < 0 ? -1 : b->reminder_minutes);
 }
 
-/* ---- the sync key (research §4): our own property set, String ---- */
+/* ---- the sync key ([EWS ref extendedfielduri]): our own property set, String ---- */
 
 static void sync_key_to(xmlNodePtr item, xmlNsPtr t, const struct event *ev,
                         const struct ews_zones *z)
@@ -263,7 +265,7 @@ static void sync_key_from(xmlNodePtr el, struct read_state *st)
 	if (!uri || !value || !ews_attr(uri, "PropertySetId", set, sizeof(set)) ||
 	    !ews_attr(uri, "PropertyName", name, sizeof(name)))
 		return;
-	/* GUIDs compare case-insensitively (research §4.1). */
+	/* GUIDs compare case-insensitively (RFC 4122 §3). */
 	if (strcasecmp(set, LEAVESYNC_PROPSET_ID) != 0 || strcmp(name, LEAVESYNC_PROP_NAME) != 0)
 		return;
 	free(st->re->ev.sync_key);
@@ -509,7 +511,8 @@ static int write_update(xmlNodePtr updates, xmlNsPtr t, const struct field *f,
 	}
 	if (!(f->flags & F_DELETABLE) || (written && !f->has(written)))
 		return 0;
-	/* Removing a property is DeleteItemField, not an empty value (research §2.2). */
+	/* Removing a property is DeleteItemField, not an empty value
+	 * ([EWS ref deleteitemfield]). */
 	add_path(ews_add(updates, t, "DeleteItemField", NULL), t, f);
 	return 1;
 }
@@ -519,8 +522,9 @@ int ews_calendar_updates_write(xmlNodePtr updates, xmlNsPtr t, const struct even
 {
 	int n = 0;
 
-	/* Updates apply in order (research §2.2): the zones go first, so that the zone-less Start
-	 * and End that follow are read in the new zone whichever way a server resolves them. */
+	/* Updates apply in order ([EWS ref updateitem-operation]): the zones go first, so that the
+	 * zone-less Start and End that follow are read in the new zone whichever way a server
+	 * resolves them. */
 	for (size_t i = 0; i < NFIELDS; i++)
 		if (fields[i].flags & F_ZONE)
 			n += write_update(updates, t, &fields[i], ev, written, z);
@@ -630,7 +634,8 @@ int ews_calendar_item_read(xmlNodePtr item, struct remote_event *re, struct erro
 		    strcmp((const char *)c->ns->href, EWS_NS_TYPES) != 0)
 			continue;
 		if (strcmp((const char *)c->name, "ItemId") == 0) {
-			/* Ids and change keys are kept byte-exact (research §2.1). */
+			/* Ids and change keys are kept byte-exact
+			 * ([EWS ews-identifiers-in-exchange]). */
 			free(re->remote_id);
 			free(re->change_key);
 			re->remote_id = ews_attr_dup(c, "Id");

@@ -1,15 +1,16 @@
-/* One builder per EWS operation leavesync sends (research §2). Attribute and element order follows
- * messages.xsd; every builder's output passes ../shared/ews-schema/validate-request (tests/unit).
- */
+/* One builder per EWS operation leavesync sends ([EWS ref] pages named below). Attribute and
+ * element order follows messages.xsd; every builder's output passes the schema and the simulator's
+ * request validation, m365sim --validate-ews (tests/unit/test_ews.c). */
 #include "ews/ews.h"
 
 #include "common/util.h"
 
 #include <stdio.h>
 
-/* CreateItem of calendar items in the mailbox's calendar (research §2.1). SendMeetingInvitations is
- * required in practice for calendar items; leave has no attendees, so SendToNone.
- * MessageDisposition applies to e-mail only and is left out. */
+/* CreateItem of calendar items in the mailbox's calendar
+ * ([EWS ref createitem-operation-calendar-item]). SendMeetingInvitations is required in practice
+ * for calendar items (ErrorSendMeetingInvitationsRequired, [EWS ref responsecode]); leave has no
+ * attendees, so SendToNone. MessageDisposition applies to e-mail only and is left out. */
 char *ews_build_create_items(const struct ews_target *tg, struct be_item *const *items,
                              const struct ews_zones *zones, size_t n, size_t *len)
 {
@@ -24,9 +25,10 @@ char *ews_build_create_items(const struct ews_target *tg, struct be_item *const 
 	return ews_request_finish(&r, len);
 }
 
-/* UpdateItem (research §2.2, §5). With a ChangeKey: NeverOverwrite, so a stale key fails with
- * ErrorIrresolvableConflict and the engine re-reads the item and records drift before rewriting.
- * Without one (the engine's deliberate overwrite after that re-read): AlwaysOverwrite. */
+/* UpdateItem ([EWS ref updateitem-operation], [EWS ews-identifiers-in-exchange]). With a ChangeKey:
+ * NeverOverwrite, so a stale key fails with ErrorIrresolvableConflict and the engine re-reads the
+ * item and records drift before rewriting. Without one (the engine's deliberate overwrite after
+ * that re-read): AlwaysOverwrite. */
 char *ews_build_update_items(const struct ews_target *tg, struct be_item *const *items,
                              const struct ews_zones *zones, size_t n, size_t *len)
 {
@@ -56,11 +58,11 @@ char *ews_build_update_items(const struct ews_target *tg, struct be_item *const 
 	return ews_request_finish(&r, len);
 }
 
-/* DeleteItem (research §2.3). HardDelete, not MoveToDeletedItems: a cancelled leave must not linger
- * in the user's Deleted Items, where it keeps our tag under a new Id and a "restore" would bring it
- * back as an event leavesync no longer tracks; HardDelete still leaves it recoverable by admins
- * until retention expires. The ChangeKey is optional for deletes and left out, so that a
- * server-side key bump cannot block a cancellation. */
+/* DeleteItem ([EWS ref deleteitem-operation]). HardDelete, not MoveToDeletedItems: a cancelled
+ * leave must not linger in the user's Deleted Items, where it keeps our tag under a new Id and a
+ * "restore" would bring it back as an event leavesync no longer tracks; HardDelete still leaves it
+ * recoverable by admins until retention expires. The ChangeKey is optional for deletes and left
+ * out, so that a server-side key bump cannot block a cancellation. */
 char *ews_build_delete_items(const struct ews_target *tg, struct be_item *const *items, size_t n,
                              size_t *len)
 {
@@ -124,9 +126,10 @@ static void key_equals(xmlNodePtr parent, xmlNsPtr t, const char *key)
 	             "Value", key);
 }
 
-/* FindItem with a restriction on our extended property (research §2.6): the only way to find an
- * item by its tag (calendar:UID is not searchable). n <= EWS_FIND_KEYS_PER_REQUEST keeps the
- * restriction far below Exchange's 255-node limit. */
+/* FindItem with a restriction on our extended property
+ * ([EWS how-to-use-search-filters-with-ews-in-exchange]): the only way to find an item by its tag
+ * (calendar:UID is not searchable). n <= EWS_FIND_KEYS_PER_REQUEST keeps the restriction far below
+ * Exchange's 255-node limit. */
 char *ews_build_find_by_keys(const struct ews_target *tg, const char *const *keys, size_t n,
                              long offset, size_t *len)
 {
@@ -150,9 +153,9 @@ char *ews_build_find_by_keys(const struct ews_target *tg, const char *const *key
 	return ews_request_finish(&r, len);
 }
 
-/* FindItem with a CalendarView (research §2.5): no Restriction may accompany it, so untagged items
- * are listed too (ids and tags only) and skipped by the caller; no paging, so a truncated view is
- * split. */
+/* FindItem with a CalendarView ([EWS ref calendarview]): no Restriction may accompany it, so
+ * untagged items are listed too (ids and tags only) and skipped by the caller; no paging, so a
+ * truncated view is split. */
 char *ews_build_calendar_view(const struct ews_target *tg, int64_t from, int64_t to,
                               int max_entries, size_t *len)
 {

@@ -1,7 +1,8 @@
 /* EWS responses: a safe parse (no network, no DTD, no entity expansion; a DOCTYPE is refused),
  * elements found by namespace URI never by prefix (Exchange 2007 puts the response in the default
- * namespace, research §11), SOAP faults (parsed on HTTP 500 too, research §7.3), and one parser per
- * operation that maps the response messages back onto the items sent, by position (research §6). */
+ * namespace: tests/data/ews/createitem-calendar-response.xml), SOAP faults (HTTP 500, SOAP 1.1
+ * §6.2), and one parser per operation that maps the response messages back onto the items sent, by
+ * position ([EWS how-to-process-calendar-items-in-batches-in-exchange]). */
 #include "ews/ews.h"
 
 #include "common/util.h"
@@ -102,7 +103,8 @@ static long message_xml_long(xmlNodePtr mxml, const char *name)
 	return -1;
 }
 
-/* "... Suggested backoff time 5000 ms." when MessageXml is absent (research §7.2). */
+/* "... Suggested backoff time 5000 ms." when MessageXml is absent (the text reported in
+ * https://github.com/mustang-im/mustang/issues/121). */
 static int backoff_from_text(const char *text)
 {
 	const char *p = strstr(text, "Suggested backoff time ");
@@ -137,7 +139,8 @@ static void parse_fault(xmlNodePtr fault, struct ews_response *r)
 			memmove(r->code, colon + 1, strlen(colon));
 	}
 	text_into(msg ? msg : fault_child(fault, "faultstring"), r->text, sizeof(r->text));
-	/* In a fault MessageXml is in the types namespace (research §6). */
+	/* In a fault MessageXml is in the types namespace
+	 * (tests/data/ews/soapfault-errorserverbusy-backoff-response.xml). */
 	long b =
 	    message_xml_long(ews_child(detail, EWS_NS_TYPES, "MessageXml"), "BackOffMilliseconds");
 	r->backoff_ms = b > 0 ? (int)(b > 86400000 ? 86400000 : b) : backoff_from_text(r->text);
@@ -269,7 +272,8 @@ static void read_message(xmlNodePtr node, struct ews_message *m)
 		m->status = BE_OK;
 		return;
 	}
-	/* ErrorInternalServerError may wrap the real code (research §6). */
+	/* ErrorInternalServerError may wrap the real code (InnerErrorResponseCode:
+	 * tests/data/ews/deleteitem-error-internalservererror-inner-response.xml). */
 	for (xmlNodePtr v = mxml ? mxml->children : NULL; v; v = v->next) {
 		char n[64];
 		if (ews_is(v, EWS_NS_TYPES, "Value") && ews_attr(v, "Name", n, sizeof(n)) &&

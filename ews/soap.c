@@ -1,7 +1,7 @@
-/* The SOAP envelope and headers of every EWS request, written with libxml2's tree API (research
- * §1.5): RequestServerVersion from config, ExchangeImpersonation by the mailbox's primary SMTP
- * address. Text and attribute values are stored as data and escaped by libxml2 on output; nothing
- * is pasted. */
+/* The SOAP envelope and headers of every EWS request, written with libxml2's tree API
+ * ([EWS ref exchangeimpersonation], [EWS ref requestserverversion]): RequestServerVersion from
+ * config, ExchangeImpersonation by the mailbox's primary SMTP address. Text and attribute values
+ * are stored as data and escaped by libxml2 on output; nothing is pasted. */
 #include "ews/ews.h"
 
 #include "common/util.h"
@@ -113,7 +113,8 @@ void ews_request_start(struct ews_request *r, const char *server_version, const 
 	xmlNodePtr header = ews_add(env, soap, "Header", NULL);
 	xmlNodePtr version = ews_add(header, r->t, "RequestServerVersion", NULL);
 	ews_set_attr(version, "Version", server_version);
-	/* Impersonation is per request, so one request serves one mailbox (research §1.5). */
+	/* Impersonation is per request, so one request serves one mailbox
+	 * ([EWS impersonation-and-ews-in-exchange]). */
 	xmlNodePtr imp = ews_add(header, r->t, "ExchangeImpersonation", NULL);
 	xmlNodePtr sid = ews_add(imp, r->t, "ConnectingSID", NULL);
 	ews_add(sid, r->t, "PrimarySmtpAddress", mailbox);

@@ -1,7 +1,7 @@
-/* JSON $batch (research graph.md 4.7, 4.8): up to 20 requests per HTTP call, answers matched to
- * requests by id (they come in any order), a throttled sub-request retried alone after its own
- * Retry-After, and at most `chains` parallel dependsOn chains per mailbox so that one batch never
- * puts more than 4 concurrent requests on a mailbox (Outlook's per-app-and-mailbox limit). */
+/* JSON $batch ([Graph json-batching], [Graph throttling]): up to 20 requests per HTTP call, answers
+ * matched to requests by id (they come in any order), a throttled sub-request retried alone after
+ * its own Retry-After, and at most `chains` parallel dependsOn chains per mailbox so that one batch
+ * never puts more than 4 concurrent requests on a mailbox (Outlook's per-app-and-mailbox limit). */
 #include "graph/graph.h"
 
 #include "common/util.h"

@@ -1,7 +1,7 @@
 /* The one table of Graph failures: error code and HTTP status -> what the engine does next, and the
- * fix a person can apply. docs/graph.md lists the same rows. Sources: research graph.md 4.9
- * (codes), 4.8 (throttling), 5 (app-only scoping). Code first, then status: the first matching row
- * wins. */
+ * fix a person can apply. docs/graph.md lists the same rows. Sources: [Graph errors] (codes),
+ * [Graph throttling], [Graph auth-limit-mailbox-access] (app-only scoping). Code first, then
+ * status: the first matching row wins. */
 #include "graph/graph.h"
 
 #include "engine/http.h"

@@ -1,7 +1,7 @@
 /* struct event <-> Graph event JSON through one table of the fields the engine owns, as
  * evolution-ews's m365 utils do: {name, same, to-json, from-json}. A create sends every row; an
- * update sends only the rows whose values differ from what was last written. Research:
- * graph.md 4.2, 4.3. */
+ * update sends only the rows whose values differ from what was last written. Sources:
+ * [Graph resources/event], [Graph api/event-update]. */
 #include "graph/graph.h"
 
 #include "common/util.h"
@@ -114,7 +114,7 @@ static int body_from_json(const json_t *obj, struct event *ev, struct error *err
 	return 0;
 }
 
-/* ---- start, end, isAllDay: always sent together, in one zone (research 4.3) ---- */
+/* ---- start, end, isAllDay: always sent together, in one zone ([Graph resources/event]) ---- */
 
 static bool same_times(const struct event *a, const struct event *b)
 {
@@ -163,7 +163,8 @@ static int put_time(json_t *obj, const char *key, const char *value, bool all_da
 }
 
 /* The Windows id Graph expects for the event's IANA zone. An all-day event is dates only, so a zone
- * without a Windows id falls back to UTC without moving a day (research 4.2). */
+ * without a Windows id falls back to UTC without moving a day ([Graph resources/datetimetimezone]).
+ */
 static int windows_zone(const struct event *ev, char *out, size_t outlen, struct error *err)
 {
 	const char *z = ev->time_zone[0] ? ev->time_zone : "UTC";

@@ -7,7 +7,10 @@
  *   errors.c      the one table: Graph error code / HTTP status -> enum be_status + fix
  *   backend.c     the session and the struct backend operations
  *
- * Protocol facts: ../shared/research/graph.md section 4 (events) and 5 (app-only scoping). */
+ * Protocol facts cite Microsoft's documentation: [Graph page] is the page under
+ * https://learn.microsoft.com/en-us/graph/ (resources/event, api/user-post-events,
+ * api/event-update, api/user-list-calendarview, api/event-delta, json-batching, throttling, errors,
+ * auth-limit-mailbox-access). */
 #ifndef GRAPH_GRAPH_H
 #define GRAPH_GRAPH_H
 
@@ -27,8 +30,8 @@
 #define GRAPH_MAX_WAIT_MS                                                                          \
 	60000 /* total sleep on Retry-After inside one call, then BE_RETRY_LATER */
 
-/* Prefer values (research 4.6). Every request carries ImmutableId; reads also ask for UTC times and
- * text bodies. */
+/* Prefer values ([Graph outlook-immutable-id], [Graph api/user-list-calendarview]). Every request
+ * carries ImmutableId; reads also ask for UTC times and text bodies. */
 #define GRAPH_PREFER_IMMUTABLE "IdType=\"ImmutableId\""
 #define GRAPH_PREFER_UTC "outlook.timezone=\"UTC\""
 #define GRAPH_PREFER_TEXT "outlook.body-content-type=\"text\""

@@ -1,5 +1,7 @@
-/* Graph URLs and request bodies, one builder per request (research graph.md 4.1-4.4). Every user
- * value goes through jansson (bodies) or http_escape (URLs); OData string literals double quotes.
+/* Graph URLs and request bodies, one builder per request ([Graph api/user-post-events],
+ * [Graph api/event-update], [Graph api/event-delete], [Graph api/user-list-calendarview]). Every
+ * user value goes through jansson (bodies) or http_escape (URLs); OData string literals double
+ * quotes.
  */
 #include "graph/graph.h"
 

@@ -1,6 +1,7 @@
-/* Graph response parsers, one per response shape (research graph.md 4.2-4.9; recorded answers in
- * ../shared/samples/graph). Parsers borrow from the parsed JSON where they can and say exactly what
- * is missing when a document is not what Graph sends. */
+/* Graph response parsers, one per response shape ([Graph resources/event], [Graph api/event-delta],
+ * [Graph json-batching], [Graph errors]; recorded answers in tests/data/graph). Parsers borrow from
+ * the parsed JSON where they can and say exactly what is missing when a document is not what Graph
+ * sends. */
 #include "graph/graph.h"
 
 #include "common/util.h"

@@ -1,19 +1,26 @@
-/* POST /EWS/Exchange.asmx: the simulator's Exchange Web Services endpoint (research ews.md,
- * sections named below). In order, as Exchange Online does it:
- *   1. Bearer token (§1.3, §1.8): missing/invalid -> 401 with Exchange's WWW-Authenticate and
- *      x-ms-diagnostics (2000001 invalid_token, 2000000 invalid_signature, 2000002 token_expired,
- * 2000003 wrong audience, 2000008 no full_access_as_app role);
- *   2. EWS allowed for the app (EWSEnabled + EwsAllowedAppIDs, §8): otherwise HTTP 403, which is
- * what §8 ("expect HTTP 403 ... treat a blanket 403 as EWS disabled") and §10.3 document;
+/* POST /EWS/Exchange.asmx: the simulator's Exchange Web Services endpoint (sources named below). In
+ * order, as Exchange Online does it:
+ *   1. Bearer token ([EWS how-to-authenticate-an-ews-application-by-using-oauth],
+ *      [EWS instrumenting-client-requests-for-ews-and-rest-in-exchange] for x-ms-diagnostics):
+ *      missing/invalid -> 401 with Exchange's WWW-Authenticate
+ *      and x-ms-diagnostics (2000001 invalid_token, 2000000 invalid_signature, 2000002
+ * token_expired, 2000003 wrong audience, 2000008 no full_access_as_app role);
+ *   2. EWS allowed for the app (EWSEnabled + EwsAllowedAppIDs,
+ *      [EWS how-to-control-access-to-ews-in-exchange], https://learn.microsoft.com/en-us/exchange/
+ *      clients-and-mobile-in-exchange-online/deprecation-of-ews-exchange-online): otherwise HTTP
+ *      403, what a blocked app gets;
  *   3. throttling fault "ews_server_busy" from the control API -> SOAP fault ErrorServerBusy with
- *      BackOffMilliseconds (§7.2, shape of
- * samples/ews/soapfault-errorserverbusy-backoff-response.xml);
+ *      BackOffMilliseconds ([EWS ews-throttling-in-exchange], shape of
+ * tests/data/ews/soapfault-errorserverbusy-backoff-response.xml);
  *   4. schema validation of the whole request (ews_schema.c) -> ErrorSchemaValidation fault; a
  *      RequestServerVersion no Exchange knows (exchangelib's "Exchange2019" probe) ->
- * ErrorInvalidRequest fault, so that clients fall back to an older version (real-clients.md);
- *   5. ExchangeImpersonation (§1.5): unknown mailbox -> ErrorNonExistentMailbox, a mailbox outside
- * the app's RBAC-for-Applications scope -> ErrorImpersonateUserDenied (faults, §7.3).
- * X-AnchorMailbox should accompany impersonation (§1.4); Exchange still serves a request without it
+ * ErrorInvalidRequest fault, so that clients fall back to an older version (python3-exchangelib
+ * 4.9 probes Exchange2019 first and retries with Exchange2016 only after that fault);
+ *   5. ExchangeImpersonation ([EWS impersonation-and-ews-in-exchange]): unknown mailbox ->
+ * ErrorNonExistentMailbox, a mailbox outside the app's RBAC-for-Applications scope ->
+ * ErrorImpersonateUserDenied (faults, [EWS ref responsecode]). X-AnchorMailbox should accompany
+ * impersonation ([EWS how-to-authenticate-an-ews-application-by-using-oauth]); Exchange still
+ * serves a request without it
  * (only slower), and so does the simulator;
  *   6. the operation, with per-item errors in its response messages. */
 #include "tools/m365sim/ews_int.h"

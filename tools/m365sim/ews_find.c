@@ -1,4 +1,6 @@
-/* FindItem and SyncFolderItems of the EWS simulator (research ews.md §2.5-§2.7, §7.1, §10.8-10.10).
+/* FindItem and SyncFolderItems of the EWS simulator ([EWS ref calendarview],
+ * [EWS ref finditem-operation], [EWS ref syncfolderitems-operation], [EWS
+ * ews-throttling-in-exchange]).
  *  - CalendarView: StartDate/EndDate required, EndDate before StartDate and ranges over two years
  * refused, more than 1000 items in range -> ErrorExceededFindCountLimit (PolicyLimit 1000) whatever
  *    MaxEntriesReturned says; otherwise truncated at MaxEntriesReturned with
@@ -315,7 +317,8 @@ void ews_op_find_item(struct ews_ctx *c)
 		struct sim_mailbox *mb = NULL;
 		char folder[128];
 		const char *err = ews_resolve_folder(c, fid, &mb, folder, sizeof folder);
-		/* "Restrictions and sort order may not be specified for a CalendarView" (§2.5) */
+		/* "Restrictions and sort order may not be specified for a CalendarView"
+		 * ([EWS ref calendarview]) */
 		if (!err && cal && (restriction || ews_child(op, EWS_NS_M, "SortOrder")))
 			err = "ErrorInvalidRestriction";
 		if (err)

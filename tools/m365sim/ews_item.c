@@ -1,9 +1,10 @@
 /* CalendarItem XML <-> struct sim_item for the EWS simulator: item shapes (IdOnly / Default /
- * AllProperties + AdditionalProperties), properties written in schema order (research ews.md §3.1),
- * extended properties (§4), CreateItem items and UpdateItem changes with Exchange's time rules
- * (§3.2, §3.3): zone-less values read in StartTimeZone/EndTimeZone, else TimeZoneContext, else UTC
- * (Exchange2010 and later; UTC before); all-day items widened to midnights of their zone; End <=
- * Start and durations over five years refused.
+ * AllProperties + AdditionalProperties), properties written in schema order (CalendarItemType in
+ * types.xsd), extended properties ([EWS ref extendedfielduri]), CreateItem items and UpdateItem
+ * changes with Exchange's time rules ([EWS how-to-create-all-day-events-by-using-ews-in-exchange],
+ * [EWS time-zones-and-ews-in-exchange]): zone-less values read in StartTimeZone/EndTimeZone, else
+ * TimeZoneContext, else UTC (Exchange2010 and later; UTC before); all-day items widened to
+ * midnights of their zone; End <= Start and durations over five years refused.
  *
  * struct sim_item has no Location or UID field: they are kept as the MAPI named properties Exchange
  * uses (Location = PSETID_Appointment id 0x8208, UID under PSETID_Meeting id 0x0023, as strings),
@@ -263,7 +264,8 @@ void ews_shape_parse(xmlNodePtr item_shape, struct ews_shape *shape, bool sync_s
 				shape->next++;
 		}
 	}
-	/* FindItem and SyncFolderItems never return the body (research ews.md §2.7). */
+	/* FindItem and SyncFolderItems never return the body ([EWS ref finditem-operation],
+	 * [EWS ref syncfolderitems-operation]). */
 	if (sync_shape)
 		shape->fields &= ~BIT(F_BODY);
 }
@@ -360,7 +362,8 @@ static void write_extended(struct ews_ctx *c, const struct sim_item *it,
 		const struct sim_extprop *p =
 		    find_prop(it, shape->ext[i].set_id, shape->ext[i].name);
 		if (!p)
-			continue; /* an absent property is simply absent (§2.4) */
+			continue; /* an absent property is simply absent
+			             (tests/data/ews/getitem-calendar-*-response.xml) */
 		ews_w_start(&c->out, "t", "ExtendedProperty");
 		write_extpath(c, &shape->ext[i]);
 		ews_w_text_elem(&c->out, "t", "Value", p->value);
@@ -556,7 +559,7 @@ static const char *apply_element(xmlNodePtr e, struct sim_item *it, struct pendi
 	return NULL;
 }
 
-/* The zone a zone-less value is read in (research ews.md §3.3). */
+/* The zone a zone-less value is read in ([EWS time-zones-and-ews-in-exchange]). */
 static const char *reading_zone(struct ews_ctx *c, const char *item_zone,
                                 const struct pending_times *pt)
 {
@@ -581,7 +584,8 @@ static const char *resolve_time(struct ews_ctx *c, const char *raw, const char *
 	return NULL;
 }
 
-/* Moves start back and end forward to midnights in their zones (all-day rule, §3.2). */
+/* Moves start back and end forward to midnights in their zones (all-day rule,
+ * [EWS how-to-create-all-day-events-by-using-ews-in-exchange]). */
 static void widen_all_day(struct ews_ctx *c, struct sim_item *it)
 {
 	int64_t wall;
@@ -620,7 +624,8 @@ static const char *resolve_times(struct ews_ctx *c, struct sim_item *it, struct 
 	if (pt->end && (err = resolve_time(c, pt->end, ezone, &it->end)))
 		return err;
 	if (creating || pt->start_tz || pt->meeting_tz) {
-		/* the creation zone: StartTimeZone, else TimeZoneContext, else UTC (§3.3) */
+		/* the creation zone: StartTimeZone, else TimeZoneContext, else UTC
+		 * ([EWS time-zones-and-ews-in-exchange]) */
 		const char *cz = c->version_rank < EWS_RANK_2010
 		                     ? (pt->meeting_tz ? pt->meeting_tz : "UTC")
 		                     : (pt->start_tz    ? pt->start_tz
@@ -948,7 +953,8 @@ int ews_item_value(const struct sim_item *it, xmlNodePtr path, struct ews_value 
 		v->n = it->reminder_is_set;
 		break;
 	default:
-		return -1; /* e.g. calendar:UID is not searchable (§2.6) */
+		return -1; /* e.g. calendar:UID is not searchable (exchangelib's
+		              items/calendar_item.py: uid is_searchable=False) */
 	}
 	return 0;
 }

@@ -1,7 +1,7 @@
 /* EWS item and folder operations of the simulator: GetFolder, CreateItem, GetItem, UpdateItem,
  * DeleteItem, ConvertId (exchangelib's version probe). One response message per input, in order; an
- * item's error never fails the batch (research ews.md §6). Folder ids, mailbox access rules and id
- * resolution live here too. */
+ * item's error never fails the batch ([EWS how-to-process-calendar-items-in-batches-in-exchange]).
+ * Folder ids, mailbox access rules and id resolution live here too. */
 #include "tools/m365sim/ews_int.h"
 
 #include "common/util.h"
@@ -347,7 +347,8 @@ static const char *create_one(struct ews_ctx *c, xmlNodePtr ci, struct sim_mailb
 {
 	if (!ews_is(ci, EWS_NS_T, "CalendarItem"))
 		return "ErrorInvalidItemForOperation";
-	/* Required in practice for calendar items, though optional in the XSD (§2). */
+	/* Required in practice for calendar items, though optional in the XSD
+	 * (ErrorSendMeetingInvitationsRequired, [EWS ref responsecode]). */
 	if (!invitations)
 		return "ErrorSendMeetingInvitationsRequired";
 	struct sim_item scratch;
@@ -389,7 +390,7 @@ void ews_op_create_item(struct ews_ctx *c)
 		    folder_err ? folder_err : create_one(c, ci, mb, folder, inv != NULL, &it);
 		if (err) {
 			/* ErrorAccessDenied stops the batch: what follows would fail the same way
-			 * (§6). */
+			 * (ErrorBatchProcessingStopped, [EWS ref responsecode]). */
 			stopped = strcmp(err, "ErrorAccessDenied") == 0;
 			item_error(c, "CreateItem", err, true);
 			continue;
@@ -429,9 +430,10 @@ void ews_op_get_item(struct ews_ctx *c)
 
 /* ---- UpdateItem ---- */
 
-/* ChangeKey semantics (research ews.md §5): a stale key fails with NeverOverwrite and AutoResolve
- * (Exchange cannot merge calendar items: exchangelib#623) and wins with AlwaysOverwrite; a missing
- * key is required only with NeverOverwrite; an unparsable one is ErrorInvalidChangeKey. */
+/* ChangeKey semantics ([EWS ref updateitem-operation], [EWS ews-identifiers-in-exchange]): a stale
+ * key fails with NeverOverwrite and AutoResolve (Exchange cannot merge calendar items:
+ * exchangelib#623) and wins with AlwaysOverwrite; a missing key is required only with
+ * NeverOverwrite; an unparsable one is ErrorInvalidChangeKey. */
 static const char *check_change_key(xmlNodePtr item_id, const struct sim_item *it,
                                     const char *resolution)
 {
@@ -505,7 +507,8 @@ static void delete_one(struct ews_ctx *c, xmlNodePtr id, const char *type, bool 
 		return;
 	}
 	/* HardDelete: gone; SoftDelete: the dumpster; MoveToDeletedItems: Deleted Items with a new
-	 * Id (and from Deleted Items, the dumpster) (§2.3). */
+	 * Id (and from Deleted Items, the dumpster)
+	 * ([EWS deleting-items-by-using-ews-in-exchange]). */
 	if (strcmp(type, "HardDelete") == 0)
 		sim_item_delete(mb, it);
 	else if (strcmp(type, "SoftDelete") == 0 || strcmp(it->folder, "deleteditems") == 0)

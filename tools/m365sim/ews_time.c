@@ -1,8 +1,8 @@
 /* xs:dateTime values and Windows time zones for the EWS simulator. Exchange stores UTC and
- * interprets a zone-less value in StartTimeZone / EndTimeZone / TimeZoneContext or UTC (research
- * ews.md §3.3). Windows zone ids are resolved with ICU's copy of CLDR windowsZones
- * (ucal_getTimeZoneIDForWindowsID): an id it does not know is what Exchange answers with
- * ErrorCalendarInvalidTimeZone. */
+ * interprets a zone-less value in StartTimeZone / EndTimeZone / TimeZoneContext or UTC
+ * ([EWS time-zones-and-ews-in-exchange]). Windows zone ids are resolved with ICU's copy of CLDR
+ * windowsZones (ucal_getTimeZoneIDForWindowsID): an id it does not know is what Exchange answers
+ * with ErrorCalendarInvalidTimeZone. */
 #include "tools/m365sim/ews_int.h"
 
 #include "common/util.h"

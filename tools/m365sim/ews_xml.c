@@ -1,4 +1,4 @@
-/* EWS response writing, in Exchange Online's shape (../shared/samples/ews, the response samples): a
+/* EWS response writing, in Exchange Online's shape (the recorded responses in tests/data/ews): a
  * SOAP 1.1 envelope, h:ServerVersionInfo in the header, m:<Op>Response with xmlns:m/xmlns:t, one
  * m:<Op>ResponseMessage per input with ResponseClass, MessageText, ResponseCode and
  * DescriptiveLinkKey; request-level failures as SOAP faults (the soapfault samples). Plus small
@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What Exchange Online reports today (research ews.md §1.6: builds 15.20, Version V2018_01_08). */
+/* What Exchange Online reports in ServerVersionInfo today: build 15.20 (the build exchangelib's
+ * version.py maps to Exchange Online), Version V2018_01_08. */
 #define SVI_MAJOR "15"
 #define SVI_MINOR "20"
 #define SVI_BUILD "8769"
@@ -22,8 +23,8 @@
 #define XSI "http://www.w3.org/2001/XMLSchema-instance"
 #define XSD "http://www.w3.org/2001/XMLSchema"
 
-/* MessageText per ResponseCode: Microsoft's samples where they exist (samples/ews), otherwise the
- * wording quoted in research ews.md §2-§7 or the responsecode reference. */
+/* MessageText per ResponseCode: Microsoft's samples where they exist (tests/data/ews), otherwise
+ * the wording of [EWS ref responsecode] and the other [EWS] pages. */
 static const struct {
 	const char *code, *text;
 } error_texts[] = {

@@ -1,5 +1,6 @@
 /* m365sim Graph view: /v1.0 entry point, authentication, mailbox resolution, permissions,
- * throttling and routing of the calendar resources. Facts: ../shared/research/graph.md 4-5. */
+ * throttling and routing of the calendar resources. Facts: [doc: GRAPH api/user-post-events,
+ * throttling, throttling-limits, auth-limit-mailbox-access, permissions-reference]. */
 #include "graph.h"
 
 #include "common/util.h"
@@ -318,7 +319,8 @@ static bool precondition_ok(struct graph_ctx *c, struct graph_req *r, const stru
 
 	if (!im || etag_matches(im, it))
 		return true;
-	/* observed with 412 [samples/graph/observed-graph-error-412-irresolvable-conflict.txt] */
+	/* observed with 412 [tests/data/graph/observed-graph-error-412-irresolvable-conflict.txt]
+	 */
 	graph_error(c, r, out, 412, "ErrorIrresolvableConflict",
 	            "The send or update operation could not be performed because the change key "
 	            "passed in the request does not match the current change key for the item.");

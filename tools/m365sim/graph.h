@@ -1,8 +1,8 @@
 /* m365sim Graph view: internal interface between graph.c (routing, auth, permissions),
  * graph_event.c (event JSON <-> sim_item, validation), graph_time.c (ICU zones), graph_query.c
  * (query options, $filter), graph_view.c (calendarView paging, delta), graph_batch.c ($batch) and
- * graph_state.c (throttling, delta sync states, /_sim/graph control calls). Facts:
- * ../shared/research/graph.md. */
+ * graph_state.c (throttling, delta sync states, /_sim/graph control calls). Facts: the GRAPH pages
+ * cited in each file (sim.h says how pages are cited). */
 #ifndef M365SIM_GRAPH_H
 #define M365SIM_GRAPH_H
 

@@ -1,5 +1,6 @@
 /* m365sim Graph view: the event resource <-> sim_item (the item the EWS view shares), and the
- * validation Graph applies to event bodies. Facts: ../shared/research/graph.md 4.2-4.3. */
+ * validation Graph applies to event bodies. Facts: [doc: GRAPH resources/event, api/event-update].
+ */
 #include "graph.h"
 
 #include "common/util.h"

@@ -1,4 +1,5 @@
-/* m365sim: the Microsoft identity platform's v2.0 endpoints (graph.md sections 1-3): discovery,
+/* m365sim: the Microsoft identity platform's v2.0 endpoints (ENTRA v2-oauth2-auth-code-flow,
+ * v2-oauth2-device-code, v2-oauth2-client-creds-grant-flow, access-tokens): discovery,
  * authorize, devicecode, errors in Entra's JSON shape, scopes and consent, token issuance, and the
  * in-memory state of codes, refresh tokens and device codes. The token endpoint's grants are in
  * identity_token.c. */

@@ -1,6 +1,6 @@
 /* m365sim: POST /{tenant}/oauth2/v2.0/token — client_credentials (secret or certificate
  * assertion), authorization_code (Web with secret; public client with PKCE), refresh_token (with
- * rotation) and device_code, with Entra's error codes (graph.md sections 1-2). */
+ * rotation) and device_code, with Entra's error codes (ENTRA reference-error-codes). */
 #include "common/util.h"
 #include "tools/m365sim/identity.h"
 
@@ -199,7 +199,8 @@ static void client_credentials(struct idreq *r, struct sim_app *app, const struc
 	     i++)
 		if (id_resource_has(sc.resource, app->app_permissions[i]))
 			json_array_append_new(roles, json_string(app->app_permissions[i]));
-	/* Without admin consent Entra still issues the token, without "roles" (graph.md 3). */
+	/* Without admin consent Entra still issues the token, without "roles" (ENTRA access-tokens:
+	 * roles appear only for granted application permissions). */
 	at = id_access_token(r->s, app, r->tenant ? r->tenant->id : app->tenant_id, sc.resource,
 	                     NULL, roles, NULL, &exp);
 	sim_resp_json(r->resp, 200,

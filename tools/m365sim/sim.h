@@ -1,5 +1,10 @@
 /* m365sim: a stateful simulator of the Microsoft identity platform, EWS and Microsoft Graph, built
- * from Microsoft's documentation (../shared/research) and the official EWS schema. One file per
+ * from Microsoft's documentation and the official EWS schema (tools/m365sim/schema). Pages are
+ * cited by name: ENTRA x is https://learn.microsoft.com/en-us/entra/identity-platform/x, GRAPH x
+ * (or [doc: x] in graph*.c) https://learn.microsoft.com/en-us/graph/x, [EWS x]
+ * https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/x and
+ * [EWS ref x] https://learn.microsoft.com/en-us/exchange/client-developer/web-service-reference/x.
+ * Recorded answers are in tests/data (tests/data/README.md). One file per
  * service: main.c      command line, libmicrohttpd server, routing, fault injection, /_sim control
  * API fixture.c   tenants, apps, users, mailboxes (JSON fixture; built-in demo tenant) store.c the
  * mailbox items and their change keys; dump; --state persistence identity.c

@@ -3,8 +3,9 @@
 
 usage: exchangelib_check.py SIM_URL CA_FILE TENANT CLIENT_ID SECRET MAILBOX
 
-OAuth2 client credentials (exchangelib's own grant code; only the token URL points at the simulator,
-see research/real-clients.md), impersonation, autodiscover off. It creates a timed and an all-day
+OAuth2 client credentials (exchangelib's own grant code; only the token URL points at the simulator:
+exchangelib 4.9 has no setting for it, its token_url is a read-only property, so a subclass overrides
+it), impersonation, autodiscover off. It creates a timed and an all-day
 calendar item carrying an extended property, lists them in a range, finds one by its extended
 property, updates one, deletes both, and checks each step. Prints one "ok - ..." line per step;
 exits 1 at the first failure.

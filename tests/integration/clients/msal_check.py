@@ -4,8 +4,9 @@
 usage: msal_check.py AUTHORITY CA_FILE CLIENT_ID CLIENT_SECRET [CERT_KEY CERT_PEM]
 
 AUTHORITY is https://127.0.0.1:PORT/{tenant}. Prints "ok <step> ..." per step; exits 1 on the
-first failure with MSAL's own error. Setup follows research/real-clients.md: https authority,
-instance_discovery=False, a requests.Session with trust_env=False and verify=CA_FILE.
+first failure with MSAL's own error. Setup, as MSAL 1.21 needs it offline: an https authority (it
+refuses http), instance_discovery=False (else it asks login.microsoftonline.com first), a
+requests.Session with trust_env=False (else REQUESTS_CA_BUNDLE overrides verify) and verify=CA_FILE.
 """
 import json
 import sys
