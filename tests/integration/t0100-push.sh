@@ -267,17 +267,26 @@ test_expect_success 'push refuses a file it cannot read (a directory)' '
 	test_cmp before after
 '
 
-test_expect_success 'push refuses a file without read permission' '
-	cp good.json secret.json && chmod 000 secret.json &&
+# Root reads any file (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH): as root the push runs without those
+# two capabilities (setpriv), so that the file modes apply to it as to any user. The check that
+# cat cannot read the file either proves the case is really tested.
+as_user() {
 	if [ "$(id -u)" = 0 ]; then
-		echo "# running as root: permissions do not apply, skipped"
+		setpriv --inh-caps=-dac_override,-dac_read_search \
+			--bounding-set=-dac_override,-dac_read_search "$@"
 	else
-		dump >before &&
-		test_expect_code 2 leavesync push secret.json 2>err &&
-		test_grep "secret.json" err &&
-		dump >after &&
-		test_cmp before after
+		"$@"
 	fi
+}
+
+test_expect_success 'push refuses a file without read permission (also when run as root)' '
+	cp good.json secret.json && chmod 000 secret.json &&
+	test_must_fail as_user cat secret.json >/dev/null &&
+	dump >before &&
+	test_expect_code 2 as_user "$BUILD_DIR/leavesync" push secret.json 2>err &&
+	test_grep "secret.json" err &&
+	dump >after &&
+	test_cmp before after
 '
 
 test_expect_success 'the longest leave comes from [sync] max_leave_days' '
@@ -292,26 +301,36 @@ test_expect_success 'the longest leave comes from [sync] max_leave_days' '
 	rm leavesync.conf
 '
 
+# hold_store SQL: a sqlite3 process runs SQL in an open transaction, then touches "held" and keeps
+# the transaction until the file "release" exists (at most 120 s), then commits. No timing: the
+# test waits for "held" and decides when to release.
+hold_store() {
+	rm -f held release
+	( echo "$1" && echo ".shell touch held" &&
+	  i=0 && while [ ! -e release ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done &&
+	  echo "COMMIT;" ) | sqlite3 leavesync.db >/dev/null &
+	holder=$!
+}
+
 test_expect_success 'a push waits for another process writing and succeeds' '
-	( echo "BEGIN IMMEDIATE; INSERT INTO run (command, started_at) VALUES ('\''sync'\'', 1);" &&
-	  sleep 2 && echo "COMMIT;" ) | sqlite3 leavesync.db &
-	sleep 0.5 &&
 	printf "{\"id\": \"C-1\", %s, \"start\": \"2027-08-02\", \"end\": \"2027-08-02\"}\n" \
 		"$ok_rec" >during.ndjson &&
-	leavesync push during.ndjson >out 2>err &&
-	wait &&
+	hold_store "BEGIN IMMEDIATE; INSERT INTO run (command, started_at) VALUES ('\''sync'\'', 1);" &&
+	test_wait_for 60 test -e held &&
+	{ leavesync push during.ndjson >out 2>err & pusher=$!; } &&
+	sleep 1 && kill -0 $pusher &&
+	touch release && wait $pusher && wait $holder &&
 	test_grep "1 inserted" out &&
 	test "$(sqlite3 leavesync.db "select count(*) from run")" = 1
 '
 
 test_expect_success 'a push succeeds while another process holds a read open' '
-	( echo "BEGIN; SELECT count(*) FROM leave;" && sleep 2 && echo "COMMIT;" ) |
-		sqlite3 leavesync.db >/dev/null &
-	sleep 0.5 &&
 	printf "{\"id\": \"C-2\", %s, \"start\": \"2027-08-03\", \"end\": \"2027-08-03\"}\n" \
 		"$ok_rec" >during2.ndjson &&
+	hold_store "BEGIN; SELECT count(*) FROM leave;" &&
+	test_wait_for 60 test -e held &&
 	leavesync push during2.ndjson >out 2>err &&
-	wait &&
+	touch release && wait $holder &&
 	test_grep "1 inserted" out
 '
 

@@ -1,6 +1,7 @@
 #!/bin/sh
 # m365sim: the identity platform (tokens, codes, device flow, refresh rotation), every AADSTS error
-# the simulator promises (graph.md sections 1-2), MSAL Python against it, and the control API.
+# the simulator promises (Microsoft's reference-error-codes page; docs/simulator.md lists them), MSAL
+# Python against it, and the control API.
 . "$(dirname "$0")/test-lib.sh"
 
 T=22222222-0000-4000-8000-000000000001        # fabrikam
@@ -368,16 +369,33 @@ poll() {
 		--data-urlencode "device_code=$(jq -r .device_code dc.json)" "$@"
 }
 
-test_expect_success 'device code: pending, slow_down, approve, token, then already redeemed' '
+test_expect_success 'device code: pending, approve, token, then already redeemed' '
 	devicecode $GOOD && test "$(cat status)" = 200 &&
 	jq -e ".user_code and .device_code and .verification_uri and .expires_in == 900 and .interval == 1 and
 		(.user_code as \$c | .message | contains(\$c))" dc.json &&
 	poll $GOOD && expect_aad 400 authorization_pending 70016 &&
-	poll $GOOD && test "$(jq -r .error out.json)" = slow_down &&
 	sim_ctl POST /_sim/devicecode/approve "{\"user_code\": \"$(jq -r .user_code dc.json)\", \"user\": \"alice@fabrikam.com\"}" >/dev/null &&
 	sleep 1 && poll $GOOD && test "$(cat status)" = 200 &&
 	claims out.json | jq -e ".upn == \"alice@fabrikam.com\"" &&
 	poll $GOOD && expect_aad 400 invalid_grant 54005
+'
+
+# slow_down answers a poll that comes less than half the interval after the previous one. With this
+# fixture's 1 s interval two polls would have to be 0.5 s apart, a window a loaded machine misses: a
+# second simulator with a 600 s interval gives the two polls 300 s.
+test_expect_success 'device code: a poll within half the interval of the previous one gets slow_down' '
+	jq ".device_code_interval = 600" tenant.json >slow.json &&
+	{ "$BUILD_DIR/m365sim" --port 0 --tls-cert tls/server.pem --tls-key tls/server.key \
+		--fixture slow.json >slow-sim.out 2>slow-sim.err & slow_pid=$!; } &&
+	test_wait_for 60 grep -q "^listening on " slow-sim.out &&
+	main_url=$SIM_URL && SIM_URL=$(sed -n "s/^listening on //p" slow-sim.out) &&
+	devicecode $GOOD && jq -e ".interval == 600" dc.json >/dev/null &&
+	poll $GOOD && expect_aad 400 authorization_pending 70016 &&
+	poll $GOOD && expect_aad 400 slow_down 70016
+	rc=$?
+	SIM_URL=$main_url
+	kill $slow_pid && wait $slow_pid
+	return $rc
 '
 
 test_expect_success 'device code approved through the browser-like GET endpoint' '

@@ -166,7 +166,7 @@ test_expect_success 'all-day events keep their dates in IANA and Windows zones a
 		expect_status "$st" 201 &&
 		test "$(jq -r .start.dateTime out.json)" = 2025-03-30T00:00:00.0000000 &&
 		test "$(jq -r .end.dateTime out.json)" = 2025-04-01T00:00:00.0000000 &&
-		test "$(jq -r .start.timeZone out.json)" = "Line Islands Standard Time" || exit 1
+		test "$(jq -r .start.timeZone out.json)" = "Line Islands Standard Time" || return 1
 	done &&
 	sim_ctl GET /_sim/mailboxes/bob@contoso.com >dump.json &&
 	jq -e ".items[] | select(.subject == \"Leave Asia/Kolkata\") |
@@ -223,7 +223,7 @@ test_expect_success 'calendarView pages with odata.maxpagesize and an opaque $sk
 	i=1 && while [ $i -le 12 ]; do
 		d=$(printf "2024-09-%02d" $i) && n=$(printf "2024-09-%02d" $((i + 1))) &&
 		st=$(graph POST /users/dave@contoso.com/events "$(allday "Day $i" $d $n UTC)") &&
-		expect_status "$st" 201 || exit 1
+		expect_status "$st" 201 || return 1
 		i=$((i + 1))
 	done &&
 	q="startDateTime=2024-09-01T00:00:00Z&endDateTime=2024-10-01T00:00:00Z" &&
@@ -368,7 +368,7 @@ test_expect_success 'an injected graph_http429 fault hits one request inside a $
 test_expect_success 'delta: pages, a deltaLink, then changes and @removed; a bad token is 410' '
 	for d in 03 04 05; do
 		st=$(graph POST /users/bob@contoso.com/events "$(allday "Delta $d" 2025-06-$d 2025-06-0$((${d#0} + 1)) UTC)") &&
-		expect_status "$st" 201 && jq -r .id out.json >"delta$d.id" || exit 1
+		expect_status "$st" 201 && jq -r .id out.json >"delta$d.id" || return 1
 	done &&
 	q="startDateTime=2025-06-01T00:00:00Z&endDateTime=2025-07-01T00:00:00Z" &&
 	st=$(graph GET "/users/bob@contoso.com/calendarView/delta?$q" "" "Prefer: odata.maxpagesize=2") &&

@@ -112,13 +112,13 @@ test_expect_success 'the refresh token never appears in the output' '
 
 test_expect_success 'a declined device code sign-in fails with a clear message' '
 	(leavesync auth login --mailbox bob@contoso.com >decl.out 2>decl.err & echo $! >decl.pid) &&
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 600); do
 		code=$(sed -n "s/.*enter the code \([A-Z0-9]*\) .*/\1/p" decl.err) &&
 		test -n "$code" && break
 		sleep 0.1
 	done &&
 	sim_ctl POST /_sim/devicecode/approve "{\"user_code\":\"$code\",\"user\":\"bob@contoso.com\",\"decline\":true}" &&
-	for _ in $(seq 1 150); do
+	for _ in $(seq 1 600); do
 		kill -0 "$(cat decl.pid)" 2>/dev/null || break
 		sleep 0.1
 	done &&

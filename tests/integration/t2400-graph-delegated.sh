@@ -17,7 +17,7 @@ device_login() {
 	"$BUILD_DIR/leavesync" auth login --mailbox "$1" --device-code >login.out 2>login.err &
 	pid=$!
 	code=
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 600); do
 		code=$(sed -n 's/.*enter the code \([A-Z0-9-]*\).*/\1/p' login.err | head -n 1)
 		[ -n "$code" ] && break
 		sleep 0.1
@@ -95,7 +95,7 @@ test_expect_success 'PKCE login on a loopback redirect (public client, no secret
 	"$BUILD_DIR/leavesync" auth login --mailbox dave@contoso.com --loopback >login.out 2>login.err &
 	pid=$! &&
 	url= &&
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 600); do
 		url=$(grep -o "https://[^ ]*authorize[^ ]*" login.err | head -n 1)
 		[ -n "$url" ] && break
 		sleep 0.1

@@ -69,7 +69,7 @@ login_device() {
 	leavesync auth login --mailbox "$1" --device-code >login.out 2>login.err &
 	login_pid=$!
 	code=
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 600); do
 		code=$(sed -n 's/.*enter the code \([A-Z0-9]*\).*/\1/p' login.err | head -n 1)
 		[ -n "$code" ] && break
 		sleep 0.1
@@ -127,7 +127,7 @@ login_web() {
 	login_pid=$!
 	exec 3>paste
 	url=
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 600); do
 		url=$(grep -o "https://[^ ]*/oauth2/v2.0/authorize[^ ]*" login.err | head -n 1)
 		[ -n "$url" ] && break
 		sleep 0.1

@@ -156,7 +156,7 @@ test_expect_success "$BACKEND: TLS with a certificate for another host name fail
 		-days 2 -extfile tls/wrong.cnf -out tls/wrong.pem >/dev/null 2>&1 &&
 	{ "$BUILD_DIR/m365sim" --port 0 --tls-cert tls/wrong.pem --tls-key tls/wrong.key \
 		>wrong-sim.out 2>wrong-sim.err & echo $! >wrong-sim.pid; } &&
-	for _ in $(seq 1 100); do grep -q "^listening on " wrong-sim.out && break; sleep 0.05; done &&
+	test_wait_for 60 grep -q "^listening on " wrong-sim.out &&
 	wrong_url=$(sed -n "s/^listening on //p" wrong-sim.out | head -n 1) &&
 	sed "s|$SIM_URL|$wrong_url|g" leavesync.conf >wrong-host.conf && chmod 600 wrong-host.conf &&
 	test_expect_code 1 leavesync -c wrong-host.conf sync >out 2>&1

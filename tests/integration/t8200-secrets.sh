@@ -144,14 +144,14 @@ test_expect_success 'Graph delegated: auth login by device code, then every comm
 	run delegated-init init &&
 	(leavesync auth login --mailbox alice@contoso.com --device-code >out/login.out 2>out/login.err &
 	 echo $! >login.pid) &&
-	for _ in $(seq 1 100); do
+	for _ in $(seq 1 600); do
 		code=$(sed -n "s/.*enter the code \([A-Z0-9]*\) .*/\1/p" out/login.err) &&
 		test -n "$code" && break
 		sleep 0.1
 	done &&
 	test -n "$code" &&
 	sim_ctl POST /_sim/devicecode/approve "{\"user_code\":\"$code\",\"user\":\"alice@contoso.com\"}" >/dev/null &&
-	for _ in $(seq 1 150); do
+	for _ in $(seq 1 600); do
 		kill -0 "$(cat login.pid)" 2>/dev/null || break
 		sleep 0.1
 	done &&
@@ -203,14 +203,27 @@ test_expect_success 'the refresh token is only in the token table' '
 '
 
 # SQLite removes -wal and -shm when the last connection closes: look while a slowed sync runs.
+# modes_while_syncing: the modes of the store and its -wal, -shm and lock files, taken at one moment
+# while the sync of sync.pid runs: waits (at most 60 s) until all four exist; fails, saying so, if the
+# sync ends first.
+modes_while_syncing() {
+	modes_deadline=$(($(date +%s) + 60))
+	until stat -c "%n %a" leavesync.db leavesync.db-wal leavesync.db-shm leavesync.db.lock \
+		>modes.txt 2>/dev/null; do
+		kill -0 "$(cat sync.pid)" 2>/dev/null ||
+			{ echo "the sync ended before its -wal and -shm files were seen"; return 1; }
+		[ "$(date +%s)" -lt "$modes_deadline" ] || { echo "no -wal and -shm after 60 s"; return 1; }
+		sleep 0.1
+	done
+}
+
 test_expect_success 'the store, its -wal/-shm and lock files are 0600 (also during a sync)' '
 	echo "$moved" | sed "s/\"revision\":2/\"revision\":9/" | leavesync push - >/dev/null 2>&1 &&
 	sim_ctl POST /_sim/faults "{\"kind\":\"latency\",\"latency_ms\":3000,\"next\":2}" >/dev/null &&
 	sed "s/^mode = delegated/mode = application/" leavesync.conf >app.conf && chmod 600 app.conf &&
 	(leavesync -c app.conf sync >/dev/null 2>&1 & echo $! >sync.pid) &&
-	for _ in $(seq 1 50); do test -e leavesync.db-wal && test -e leavesync.db-shm && break; sleep 0.1; done &&
-	ls -la leavesync.db* >modes &&
-	stat -c "%n %a" leavesync.db leavesync.db-wal leavesync.db-shm leavesync.db.lock >modes.txt
+	modes_while_syncing &&
+	ls -la leavesync.db* >modes
 	rc=$?
 	wait "$(cat sync.pid)"
 	sim_ctl DELETE /_sim/faults >/dev/null
