@@ -46,7 +46,7 @@ static enum be_status graph_session_open(const struct backend_env *env, struct b
 	s->batch_size =
 	    g->batch_size == 0 || g->batch_size > GRAPH_MAX_BATCH ? GRAPH_MAX_BATCH : g->batch_size;
 	/* the engine may run mc write calls per mailbox at once: together at most 4 in flight */
-	s->chains = GRAPH_MAILBOX_CONCURRENCY / mc > 0 ? GRAPH_MAILBOX_CONCURRENCY / mc : 1;
+	s->mailbox_cap = GRAPH_MAILBOX_CONCURRENCY / mc > 0 ? GRAPH_MAILBOX_CONCURRENCY / mc : 1;
 	s->page_size = GRAPH_PAGE_SIZE;
 	s->max_wait_ms = GRAPH_MAX_WAIT_MS;
 	graph_prop_id(s->prop_id, sizeof s->prop_id);

@@ -42,10 +42,11 @@ struct be_session {
 	char *base;                    /* configured Graph root, no trailing slash: ".../v1.0" */
 	bool app_only;                 /* [graph] mode = application */
 	size_t batch_size;             /* requests per $batch, 1..20 */
-	int chains;                    /* parallel dependsOn chains per mailbox inside one $batch */
-	int page_size;                 /* Prefer: odata.maxpagesize */
-	int max_wait_ms;               /* cap on Retry-After sleeps per call */
-	char prop_id[128];             /* "String {GUID} Name LeaveSyncKey" */
+	int mailbox_cap;   /* requests of one mailbox in a parallel $batch (4 / mailbox_concurrency)
+	                    */
+	int page_size;     /* Prefer: odata.maxpagesize */
+	int max_wait_ms;   /* cap on Retry-After sleeps per call */
+	char prop_id[128]; /* "String {GUID} Name LeaveSyncKey" */
 	/* Sleeps between throttled retries; tests replace it. */
 	void (*sleep_ms)(void *arg, int ms);
 	void *sleep_arg;
@@ -180,15 +181,20 @@ struct graph_subreq {
 	long retry_after_ms;
 	char message[512];
 	/* bookkeeping */
+	bool sent; /* in the $batch being sent (graph_batch_plan) */
 	bool auth_retried;
 };
 
 void graph_subreq_free(struct graph_subreq *r);
 
-/* The $batch request body for the not-done requests among reqs[0..n-1] (at most 20); sub-request
- * ids are their index + 1 in reqs. chains > 0 limits each mailbox to that many parallel dependsOn
- * chains. */
-json_t *graph_batch_body(struct graph_subreq *reqs, size_t n, int chains, bool read_prefs);
+/* Chooses the pending requests of the next $batch (sets `sent`, at most 20) and its form. Returns
+ * true for a fully sequential batch (each request dependsOn the one before), false for a fully
+ * parallel one (no dependsOn; at most mailbox_cap requests per mailbox). Parallel when every
+ * pending request fits, else sequential when allow_sequential, else parallel with the caps. */
+bool graph_batch_plan(struct graph_subreq *reqs, size_t n, int mailbox_cap, bool allow_sequential);
+/* The $batch request body for the requests marked `sent`; sub-request ids are their index + 1 in
+ * reqs; sequential chains each to the previous one. */
+json_t *graph_batch_body(struct graph_subreq *reqs, size_t n, bool sequential, bool read_prefs);
 /* Applies a parsed $batch answer to reqs: final results are recorded (done), throttled (429, or
  * 503/504 with Retry-After) and failed-dependency (424) requests stay pending. Returns the longest
  * Retry-After among those left pending for throttling (0 when none, -1 when throttled without a

@@ -313,23 +313,44 @@ test_expect_success 'Prefer: IdType="ImmutableId" gives an id that survives a mo
 	new=$(jq -r .id out.json) && test "$new" != "$ews" && test "$new" != "$imm"
 '
 
-batch_of() { # batch_of N MAILBOX: N creates
-	jq -n --argjson n "$1" --arg mb "$2" '{requests: [range($n) | {id: "\(. + 1)", method: "POST",
+batch_of() { # batch_of N MAILBOX [chain]: N creates, fully parallel or (chain) fully sequential
+	jq -n --argjson n "$1" --arg mb "$2" --arg chain "${3:-}" '{requests: [range($n) | {id: "\(. + 1)", method: "POST",
 		url: "/users/\($mb)/events", headers: {"Content-Type": "application/json",
 		"Prefer": "IdType=\"ImmutableId\""},
 		body: {subject: "Batch \(.)", isAllDay: true, showAs: "oof",
 		start: {dateTime: "2025-01-\(. + 1 | tostring | if length == 1 then "0" + . else . end)T00:00:00", timeZone: "UTC"},
-		end: {dateTime: "2025-01-\(. + 2 | tostring | if length == 1 then "0" + . else . end)T00:00:00", timeZone: "UTC"}}}]}'
+		end: {dateTime: "2025-01-\(. + 2 | tostring | if length == 1 then "0" + . else . end)T00:00:00", timeZone: "UTC"}}}
+		+ (if $chain != "" and . > 0 then {dependsOn: ["\(.)"]} else {} end)]}'
 }
 
-test_expect_success '$batch of 20 creates answers each request; 21 is a 400' '
-	st=$(graph POST /\$batch "$(batch_of 20 carol@contoso.com)") && expect_status "$st" 200 &&
+test_expect_success '$batch of 20 sequential creates answers each request; 21 is a 400' '
+	st=$(graph POST /\$batch "$(batch_of 20 carol@contoso.com chain)") && expect_status "$st" 200 &&
 	test "$(jq "[.responses[] | select(.status == 201)] | length" out.json)" = 20 &&
 	test "$(jq -r "[.responses[].id] | sort_by(tonumber) | join(\",\")" out.json)" = "$(seq -s, 1 20)" &&
 	jq -e ".responses[0].body.id | startswith(\"AAkALgAA\")" out.json &&
 	st=$(graph POST /\$batch "$(batch_of 21 carol@contoso.com)") && expect_error 400 BadRequest "$st" &&
 	st=$(graph GET "/users/carol@contoso.com/calendarView?startDateTime=2025-01-01T00:00:00Z&endDateTime=2025-02-01T00:00:00Z&\$top=100") &&
 	test "$(jq ".value | length" out.json)" = 20
+'
+
+test_expect_success '$batch mixing parallel and dependsOn requests is refused whole, as Graph does' '
+	before=$(counter "graph.POST events") &&
+	b=$(batch_of 4 dave@contoso.com | jq ".requests[2] += {dependsOn: [\"1\"]}") &&
+	st=$(graph POST /\$batch "$b") && expect_error 400 BadRequest "$st" &&
+	test "$(jq -r .error.message out.json)" = "Batch should be either fully sequential or fully parallel." &&
+	b=$(batch_of 3 dave@contoso.com | jq ".requests[1] += {dependsOn: [\"1\"]} | .requests[2] += {dependsOn: [\"1\"]}") &&
+	st=$(graph POST /\$batch "$b") && expect_error 400 BadRequest "$st" &&
+	test "$(counter "graph.POST events")" = "$before"
+'
+
+test_expect_success 'a parallel $batch with 5 requests to one mailbox: the fifth is throttled (MailboxConcurrency)' '
+	st=$(graph POST /\$batch "$(batch_of 5 dave@contoso.com)") && expect_status "$st" 200 &&
+	test "$(jq "[.responses[] | select(.status == 201)] | length" out.json)" = 4 &&
+	jq -e ".responses[] | select(.id == \"5\") | .status == 429 and .body.error.code == \"ApplicationThrottled\" and .body.error.message == \"Application is over its MailboxConcurrency limit.\" and (.headers[\"Retry-After\"] | length > 0)" out.json &&
+	b=$(jq -s "{requests: (.[0].requests + (.[1].requests | map(.id = \"\(.id | tonumber + 4)\")))}" \
+		"$(batch_of 4 alice@contoso.com >a.json && echo a.json)" "$(batch_of 4 bob@contoso.com >b.json && echo b.json)") &&
+	st=$(graph POST /\$batch "$b") && expect_status "$st" 200 &&
+	test "$(jq "[.responses[] | select(.status == 201)] | length" out.json)" = 8
 '
 
 test_expect_success '$batch: dependsOn a failed request gives 424; duplicate ids are a 400' '

@@ -519,6 +519,16 @@ static bool injected_fault(struct graph_ctx *c, struct graph_req *r, struct grap
 	return true;
 }
 
+/* One more request of a parallel $batch on this mailbox: false beyond Outlook's concurrency. */
+static bool parallel_admit(struct graph_ctx *c, const struct sim_user *u)
+{
+	json_t *n = json_object_get(c->parallel_per_mailbox, u->upn);
+	json_int_t count = n ? json_integer_value(n) + 1 : 1;
+
+	json_object_set_new(c->parallel_per_mailbox, u->upn, json_integer(count));
+	return count <= GRAPH_MAILBOX_CONCURRENCY;
+}
+
 void graph_dispatch(struct graph_ctx *c, struct graph_req *r, struct graph_reply *out)
 {
 	struct graph_target t;
@@ -542,6 +552,14 @@ void graph_dispatch(struct graph_ctx *c, struct graph_req *r, struct graph_reply
 	}
 	if (injected_fault(c, r, out))
 		return;
+	if (c->parallel_per_mailbox && !parallel_admit(c, t.user)) {
+		sim_count(c->s, "graph.throttled");
+		sim_count(c->s, "graph.throttled parallel");
+		graph_error(c, r, out, 429, "ApplicationThrottled",
+		            "Application is over its MailboxConcurrency limit.");
+		graph_reply_header(out, "Retry-After", "1");
+		return;
+	}
 	/* Outlook limits are "evaluated for each app ID and mailbox combination" [doc: throttling]
 	 */
 	if (!graph_throttle_admit(c->st, sim_now(c->s), c->claims.appid, t.user->upn, ra,

@@ -54,7 +54,12 @@ struct graph_ctx {
 	bool app_only;
 	struct sim_user *caller; /* delegated: the signed-in user */
 	struct sim_app *app;     /* may be NULL */
+	/* Inside a fully parallel $batch: requests admitted so far per mailbox (upn -> count), to
+	 * throttle the ones beyond Outlook's 4 concurrent per app and mailbox. NULL otherwise. */
+	json_t *parallel_per_mailbox;
 };
+
+#define GRAPH_MAILBOX_CONCURRENCY 4 /* Outlook: "4 concurrent requests" per app and mailbox */
 
 /* The mailbox a request addresses, with the URL prefix used to reach it ("/me" or "/users/x"). */
 struct graph_target {
