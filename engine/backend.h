@@ -67,10 +67,23 @@ struct token_source {
 	void *ctx;
 };
 
+/* What a backend resolved about a mailbox and reuses across runs (Graph: the user object id the
+ * SMTP address resolves to; the store's mailbox table). Thread-safe. */
+struct mailbox_directory {
+	/* *user_id: heap copy (caller frees), NULL when not known. 0, or -1 with err. */
+	int (*lookup)(struct mailbox_directory *d, const char *mailbox, char **user_id,
+	              struct error *err);
+	/* Stores it; user_id NULL forgets it (it stopped working: resolve again). 0 or -1. */
+	int (*remember)(struct mailbox_directory *d, const char *mailbox, const char *user_id,
+	                struct error *err);
+	void *ctx;
+};
+
 struct backend_env {
 	const struct config *cfg;
-	struct token_source *tokens; /* thread-safe */
-	const char *ca_file;         /* NULL: system CAs */
+	struct token_source *tokens;         /* thread-safe */
+	struct mailbox_directory *directory; /* thread-safe; NULL: resolve once per session */
+	const char *ca_file;                 /* NULL: system CAs */
 };
 
 /* One write. The engine fills the inputs; the backend fills the outputs. */

@@ -13,7 +13,8 @@
  * Scopes (documented in docs/graph.md and docs/ews.md): EWS uses https://outlook.office365.com/
  * .default — the audience of Exchange Online does not follow [ews] url, except for the national
  * clouds' hosts below; Graph app-only {graph host}/.default; Graph delegated "offline_access
- * {graph host}/Calendars.ReadWrite". The simulator accepts the public-cloud audiences. */
+ * {graph host}/Calendars.ReadWrite {graph host}/User.Read". The simulator accepts the public-cloud
+ * audiences. */
 #include "engine/tokens.h"
 
 #include "common/buf.h"
@@ -607,7 +608,9 @@ struct token_source *token_source_for(const struct config *cfg, const char *back
 		return NULL;
 	}
 	if (graph && (!sc->mode || strcmp(sc->mode, "application") != 0)) {
-		buf_printf(&scope, "offline_access %s/Calendars.ReadWrite", resource);
+		/* User.Read: GET /me tells which user the mailbox is (graph/users.c) */
+		buf_printf(&scope, "offline_access %s/Calendars.ReadWrite %s/User.Read", resource,
+		           resource);
 		ts = delegated_new(&app, scope.data, cfg->store_path, cfg->ca_file,
 		                   web_redirect(sc->redirect_uri), err);
 	} else {

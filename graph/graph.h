@@ -34,6 +34,7 @@
 #define GRAPH_PREFER_TEXT "outlook.body-content-type=\"text\""
 
 struct http_client;
+struct graph_users;
 
 /* One session per engine thread. */
 struct be_session {
@@ -47,6 +48,7 @@ struct be_session {
 	int page_size;     /* Prefer: odata.maxpagesize */
 	int max_wait_ms;   /* cap on Retry-After sleeps per call */
 	char prop_id[128]; /* "String {GUID} Name LeaveSyncKey" */
+	struct graph_users *users; /* owned: mailbox -> user object id (users.c) */
 	/* Sleeps between throttled retries; tests replace it. */
 	void (*sleep_ms)(void *arg, int ms);
 	void *sleep_arg;
@@ -74,10 +76,11 @@ bool graph_zone_known(const char *zone);
 
 /* "String {0c6f5a4e-...} Name LeaveSyncKey" */
 void graph_prop_id(char *out, size_t outlen);
-/* "/users/{mailbox}/events" (relative, escaped). Caller frees. */
-char *graph_path_events(const char *mailbox);
-/* "/users/{mailbox}/events/{id}". Caller frees. */
-char *graph_path_event(const char *mailbox, const char *remote_id);
+/* "/users/{user}/events" (relative, escaped; user: the object id from graph_user_key). Caller
+ * frees. */
+char *graph_path_events(const char *user);
+/* "/users/{user}/events/{id}". Caller frees. */
+char *graph_path_event(const char *user, const char *remote_id);
 /* The POST body of a create: owned fields + responseRequested, transactionId, the tag. */
 json_t *graph_build_create(const struct event *ev, const char *prop_id, struct error *err);
 /* The PATCH body: the owned fields that differ from written (all of them when written is NULL or
@@ -85,10 +88,10 @@ json_t *graph_build_create(const struct event *ev, const char *prop_id, struct e
 json_t *graph_build_patch(const struct event *ev, const struct event *written, struct error *err);
 /* Query string (from '?') reading one event with its tag: $select of the owned fields, $expand. */
 char *graph_query_event(const char *prop_id);
-/* Relative URL finding the events tagged with key. Caller frees. */
-char *graph_build_find_by_key(const char *mailbox, const char *prop_id, const char *key);
-/* Relative URL of a calendarView window [from, to). Caller frees. */
-char *graph_build_calendar_view(const char *mailbox, const char *prop_id, int64_t from, int64_t to);
+/* Relative URL finding the events of user tagged with key. Caller frees. */
+char *graph_build_find_by_key(const char *user, const char *prop_id, const char *key);
+/* Relative URL of a calendarView window [from, to) of user. Caller frees. */
+char *graph_build_calendar_view(const char *user, const char *prop_id, int64_t from, int64_t to);
 /* base + relative. Caller frees. */
 char *graph_absolute_url(const char *base, const char *relative);
 /* OData string literal body: quotes doubled. Caller frees. */
@@ -208,11 +211,29 @@ void graph_pause_ms(struct be_session *s, long ms);
 enum be_status graph_batch_run(struct be_session *s, struct graph_subreq *reqs, size_t n,
                                bool read_prefs, struct error *err);
 
+/* ---- users.c ---- */
+
+/* The user object id of mailbox (the key of every /users/{key} URL): from the session, the store's
+ * mailbox directory, or looked up once in the directory (delegated: /me first). *key is borrowed
+ * from the session. Fails per mailbox: BE_BLOCKED (no user or two users carry the address; the
+ * permission to look users up is missing: the targets wait for the next run), or the lookup's own
+ * failure; err says which and the fix. */
+enum be_status graph_user_key(struct be_session *s, const char *mailbox, const char **key,
+                              struct error *err);
+/* The stored id stopped working (the user was deleted and recreated): forget it everywhere. */
+void graph_user_forget(struct be_session *s, const char *mailbox);
+void graph_users_free(struct graph_users *u);
+
 /* ---- backend.c (shared by the operations) ---- */
 
 /* GET an absolute URL with the read Prefer headers; 401 refreshes once; Retry-After is honoured up
  * to the session's cap. *out is the parsed JSON (caller json_decref) on BE_OK. */
 enum be_status graph_get_json(struct be_session *s, const char *mailbox, const char *url,
                               json_t **out, struct error *err);
+/* The same with one more request header ("ConsistencyLevel: eventual", may be NULL); reports the
+ * last HTTP status and, for a failure, Graph's error (both may be NULL). */
+enum be_status graph_get_json_ex(struct be_session *s, const char *mailbox, const char *url,
+                                 const char *extra_header, json_t **out, int *http_status,
+                                 struct graph_error *ge, struct error *err);
 
 #endif

@@ -128,7 +128,7 @@ test_expect_success 'client credentials by domain and HTTP Basic: a Graph token 
 		-d grant_type=client_credentials --data-urlencode "scope=$GRAPH" &&
 	test "$(cat status)" = 200 &&
 	claims out.json >c.json &&
-	jq -e ".aud == \"https://graph.microsoft.com\" and .roles == [\"Calendars.ReadWrite\"]" c.json
+	jq -e ".aud == \"https://graph.microsoft.com\" and .roles == [\"Calendars.ReadWrite\", \"User.Read.All\"]" c.json
 '
 
 test_expect_success 'without admin consent the app-only token has no roles' '

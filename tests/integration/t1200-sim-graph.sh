@@ -23,7 +23,7 @@ cat >fixture.json <<EOF
    "secrets": [{"id": "0f0f0f0f-0f0f-0f0f-0f0f-0f0f0f0f0f0f", "value": "$SECRET",
                 "expires": "2099-12-31T00:00:00Z"}],
    "redirect_uris": [{"uri": "http://localhost", "type": "public"}], "public_client": true,
-   "application_permissions": ["full_access_as_app", "Calendars.ReadWrite"],
+   "application_permissions": ["full_access_as_app", "Calendars.ReadWrite", "User.Read.All"],
    "delegated_permissions": ["Calendars.ReadWrite", "Calendars.ReadWrite.Shared",
                              "offline_access", "User.Read"],
    "admin_consent": true, "ews_allowed": true},
@@ -41,7 +41,9 @@ cat >fixture.json <<EOF
   {"upn": "bob@contoso.com", "display_name": "Bob Brown", "time_zone": "Pacific Standard Time"},
   {"upn": "carol@contoso.com", "display_name": "Carol Celmins", "time_zone": "FLE Standard Time",
    "delegates": ["alice@contoso.com"]},
-  {"upn": "dave@contoso.com", "display_name": "Dave Davies", "time_zone": "AUS Eastern Standard Time"}]}
+  {"upn": "dave@contoso.com", "display_name": "Dave Davies", "time_zone": "AUS Eastern Standard Time"},
+  {"upn": "erin.e@contoso.onmicrosoft.com", "mail": "erin@contoso.com", "aliases": ["e.eriksson@contoso.com"],
+   "display_name": "Erin Eriksson", "time_zone": "UTC"}]}
 EOF
 
 # app_token CLIENT_ID [SCOPE]: client credentials; prints the access token.
@@ -311,6 +313,32 @@ test_expect_success 'Prefer: IdType="ImmutableId" gives an id that survives a mo
 	expect_status "$st" 200 && test "$(jq -r .id out.json)" = "$imm" &&
 	st=$(graph GET "/users/alice@contoso.com/events/$imm") &&
 	new=$(jq -r .id out.json) && test "$new" != "$ews" && test "$new" != "$imm"
+'
+
+test_expect_success '/users/{x} takes an id or a UPN only; the e-mail address of another UPN is not a key' '
+	st=$(graph GET "/users/erin.e@contoso.onmicrosoft.com?\$select=id,mail,userPrincipalName") &&
+	expect_status "$st" 200 && jq -e ".mail == \"erin@contoso.com\"" out.json >/dev/null &&
+	erin=$(jq -r .id out.json) &&
+	st=$(graph GET "/users/$erin/calendar") && expect_status "$st" 200 &&
+	st=$(graph GET /users/erin@contoso.com/calendar) && expect_error 404 ErrorInvalidUser "$st" &&
+	st=$(graph GET /users/e.eriksson@contoso.com) && expect_error 404 Request_ResourceNotFound "$st" &&
+	st=$(graph GET /users/erin@contoso.com/events) && expect_error 404 ErrorInvalidUser "$st"
+'
+
+test_expect_success 'the directory query on mail or proxyAddresses finds the user by address or alias' '
+	f="mail%20eq%20%27e.eriksson%40contoso.com%27%20or%20proxyAddresses%2Fany(a%3Aa%20eq%20%27smtp%3Ae.eriksson%40contoso.com%27)" &&
+	st=$(graph GET "/users?\$filter=$f&\$select=id,userPrincipalName,mail&\$count=true" "" "ConsistencyLevel: eventual") &&
+	expect_status "$st" 200 &&
+	jq -e "(.value | length) == 1 and .value[0].userPrincipalName == \"erin.e@contoso.onmicrosoft.com\" and .[\"@odata.count\"] == 1" out.json >/dev/null &&
+	st=$(graph GET "/users?\$filter=mail%20eq%20%27erin%40contoso.com%27") && expect_status "$st" 200 &&
+	test "$(jq ".value | length" out.json)" = 1 &&
+	st=$(graph GET "/users?\$filter=proxyAddresses%2Fany(x%3Ax%20eq%20%27smtp%3Anobody%40contoso.com%27)") &&
+	expect_status "$st" 200 && test "$(jq ".value | length" out.json)" = 0 &&
+	st=$(graph GET "/users?\$filter=jobTitle%20eq%20%27x%27") && expect_error 400 Request_UnsupportedQuery "$st" &&
+	app_token $SCOPED_APP >nousers.tok &&
+	st=$(TOK=nousers.tok graph GET "/users?\$filter=mail%20eq%20%27erin%40contoso.com%27") &&
+	expect_error 403 Authorization_RequestDenied "$st" &&
+	test "$(jq -r .error.message out.json)" = "Insufficient privileges to complete the operation."
 '
 
 batch_of() { # batch_of N MAILBOX [chain]: N creates, fully parallel or (chain) fully sequential

@@ -152,10 +152,183 @@ static void test_failure_in_chain_goes_parallel(void)
 	world_close(&w);
 }
 
+/* ---- users by id ---- */
+
+#define USERS_ONE                                                                                  \
+	OK200 "{\"value\":[{\"id\":\"U-ERIN\",\"userPrincipalName\":\"erin.e@contoso.onmicrosoft." \
+	      "com\","                                                                             \
+	      "\"mail\":\"erin@contoso.com\"}]}"
+#define CREATED(id) "{\"id\":\"" id "\",\"status\":201,\"body\":{\"id\":\"E" id "\"}}"
+
+/* create_events of n items of mailbox against the answers already set in w. */
+static enum be_status create_n(struct world *w, const char *mailbox, struct be_item *items,
+                               struct event *ev, int n)
+{
+	struct error err = {""};
+
+	memset(items, 0, (size_t)n * sizeof *items);
+	for (int i = 0; i < n; i++) {
+		make_event(&ev[i], "2027-02-01", "2027-02-02");
+		items[i].mailbox = mailbox;
+		items[i].ev = &ev[i];
+	}
+	return graph_backend.create_events(w->s, items, (size_t)n, &err);
+}
+
+static void free_n(struct be_item *items, struct event *ev, int n)
+{
+	for (int i = 0; i < n; i++) {
+		be_item_clear(&items[i]);
+		event_free(&ev[i]);
+	}
+}
+
+static void test_users_resolved_once(void)
+{
+	struct world w = {0};
+	struct event ev[2];
+	struct be_item items[2];
+
+	w.resolve = true;
+	w.fake.answers[0] = USERS_ONE;
+	w.fake.answers[1] = OK200 "{\"responses\":[" CREATED("1") "," CREATED("2") "]}";
+	w.fake.nanswers = 2;
+	world_open(&w, "application");
+	create_n(&w, "erin@contoso.com", items, ev, 2);
+	is_int(w.fake.served, 2,
+	       "one directory lookup for two items of the mailbox, then the batch");
+	ok(w.fake.requests[0] &&
+	       strstr(w.fake.requests[0],
+	              "GET /v1.0/users?$filter=mail%20eq%20%27erin%40contoso.com%27%20or%20"
+	              "proxyAddresses%2Fany%28a%3Aa%20eq%20%27smtp%3Aerin%40contoso.com%27%29") &&
+	       strstr(w.fake.requests[0], "$count=true") &&
+	       strstr(w.fake.requests[0], "ConsistencyLevel: eventual"),
+	   "the documented query on mail or proxyAddresses, as an advanced query");
+	ok(w.fake.requests[1] && strstr(w.fake.requests[1], "\"url\":\"/users/U-ERIN/events\"") &&
+	       !strstr(w.fake.requests[1], "erin%40contoso.com"),
+	   "every URL names the user id, never the address");
+	ok(items[0].status == BE_OK && items[1].status == BE_OK, "both created");
+	free_n(items, ev, 2);
+	world_close(&w);
+}
+
+static void test_users_failures_per_mailbox(void)
+{
+	static const struct {
+		const char *answer, *want, *what;
+	} cases[] = {
+	    {OK200 "{\"value\":[]}", "no user in the directory has the address erin@contoso.com",
+	     "no user"},
+	    {OK200 "{\"value\":[{\"id\":\"A\",\"userPrincipalName\":\"a@x\"},{\"id\":\"B\","
+	           "\"userPrincipalName\":\"b@x\"}]}",
+	     "2 directory users carry the address erin@contoso.com (a@x, b@x)", "two users"},
+	    {"HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n\r\n"
+	     "{\"error\":{\"code\":\"Authorization_RequestDenied\",\"message\":\"Insufficient "
+	     "privileges to complete the operation.\"}}",
+	     "User.Read.All", "no permission"},
+	};
+
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		struct world w = {0};
+		struct event ev[2];
+		struct be_item items[2];
+
+		w.resolve = true;
+		w.fake.answers[0] = cases[k].answer;
+		w.fake.nanswers = 1;
+		world_open(&w, "application");
+		create_n(&w, "erin@contoso.com", items, ev, 2);
+		ok(items[0].status == BE_BLOCKED && items[1].status == BE_BLOCKED &&
+		       strstr(items[0].message, cases[k].want),
+		   "%s: the mailbox's items wait, with the reason: %s", cases[k].what,
+		   items[0].message);
+		is_int(w.fake.served, 1, "%s: one lookup, nothing written", cases[k].what);
+		free_n(items, ev, 2);
+		world_close(&w);
+	}
+}
+
+static void test_users_delegated_me(void)
+{
+	struct world w = {0};
+	struct event ev[1];
+	struct be_item items[1];
+
+	w.resolve = true;
+	w.fake.answers[0] =
+	    OK200 "{\"id\":\"U-ME\",\"userPrincipalName\":\"erin.e@contoso.onmicrosoft.com\","
+	          "\"mail\":\"erin@contoso.com\",\"proxyAddresses\":[\"SMTP:erin@contoso.com\","
+	          "\"smtp:e.eriksson@contoso.com\"]}";
+	w.fake.answers[1] = OK200 "{\"responses\":[" CREATED("1") "]}";
+	w.fake.nanswers = 2;
+	world_open(&w, "delegated");
+	create_n(&w, "E.Eriksson@contoso.com", items, ev, 1);
+	ok(w.fake.requests[0] && strstr(w.fake.requests[0], "GET /v1.0/me?$select=id,"),
+	   "delegated: the signed-in user is read first");
+	ok(w.fake.requests[1] && strstr(w.fake.requests[1], "/users/U-ME/events"),
+	   "an alias of the signed-in user resolves to its id without a directory query");
+	free_n(items, ev, 1);
+	world_close(&w);
+}
+
+struct recording_dir {
+	char forgotten[64];
+};
+
+static int rec_lookup(struct mailbox_directory *d, const char *mailbox, char **user_id,
+                      struct error *err)
+{
+	(void)d;
+	(void)mailbox;
+	(void)err;
+	*user_id = strdup("U-OLD");
+	return 0;
+}
+
+static int rec_remember(struct mailbox_directory *d, const char *mailbox, const char *user_id,
+                        struct error *err)
+{
+	struct recording_dir *r = d->ctx;
+
+	(void)err;
+	if (!user_id)
+		snprintf(r->forgotten, sizeof r->forgotten, "%s", mailbox);
+	return 0;
+}
+
+static void test_users_stale_id_forgotten(void)
+{
+	struct world w = {0};
+	struct recording_dir rec = {""};
+	struct event ev[1];
+	struct be_item items[1];
+
+	w.fake.answers[0] = OK200
+	    "{\"responses\":[{\"id\":\"1\",\"status\":404,\"body\":{\"error\":{\"code\":"
+	    "\"ErrorInvalidUser\",\"message\":\"The requested user 'U-OLD' is invalid.\"}}}]}";
+	w.fake.nanswers = 1;
+	world_open(&w, "application");
+	w.dir =
+	    (struct mailbox_directory){.lookup = rec_lookup, .remember = rec_remember, .ctx = &rec};
+	create_n(&w, "erin@contoso.com", items, ev, 1);
+	ok(w.fake.requests[0] && strstr(w.fake.requests[0], "/users/U-OLD/events"),
+	   "the stored id is used");
+	ok(items[0].status == BE_RETRY_LATER && strstr(items[0].message, "looked up again"),
+	   "a stored id that is no longer a user: retried, %s", items[0].message);
+	is_str(rec.forgotten, "erin@contoso.com",
+	       "and forgotten, so the address is looked up again");
+	free_n(items, ev, 1);
+	world_close(&w);
+}
+
 int main(void)
 {
 	test_whole_batch_refusal_is_not_the_leave();
 	test_find_refusal_is_not_final();
 	test_failure_in_chain_goes_parallel();
+	test_users_resolved_once();
+	test_users_failures_per_mailbox();
+	test_users_delegated_me();
+	test_users_stale_id_forgotten();
 	return done_testing();
 }

@@ -135,6 +135,11 @@ static const char *impersonate(struct ews_ctx *c, xmlNodePtr header)
 	           ews_is(sid, EWS_NS_T, "PrimarySmtpAddress")) {
 		struct sim_mailbox *mb = sim_find_mailbox(c->s, value);
 		u = mb ? mb->user : NULL;
+		/* PrimarySmtpAddress is "the primary SMTP address" [doc: primarysmtpaddress];
+		 * SmtpAddress any of the account's addresses [doc: smtpaddress] */
+		if (u && ews_is(sid, EWS_NS_T, "PrimarySmtpAddress") &&
+		    strcasecmp(u->mail, value) != 0)
+			u = NULL;
 	} else {
 		u = sim_find_user(
 		    c->s, value); /* PrincipalName (UPN) or SID (the user's object id here) */
@@ -143,14 +148,14 @@ static const char *impersonate(struct ews_ctx *c, xmlNodePtr header)
 		err = "ErrorNonExistentMailbox";
 	if (!err) {
 		c->caller = u;
-		c->mailbox = sim_find_mailbox(c->s, u->upn);
+		c->mailbox = sim_mailbox_of(c->s, u);
 		if (!c->mailbox)
 			err = "ErrorNonExistentMailbox";
 	}
 	if (!err && c->app->scoped_mailboxes) {
 		bool in = false;
 		for (size_t i = 0; c->app->scoped_mailboxes[i]; i++)
-			in = in || strcasecmp(c->app->scoped_mailboxes[i], u->upn) == 0;
+			in = in || sim_user_has_address(u, c->app->scoped_mailboxes[i]);
 		if (!in)
 			err = "ErrorImpersonateUserDenied";
 	}

@@ -300,7 +300,7 @@ static void write_organizer(struct ews_ctx *c, struct sim_mailbox *mb)
 	ews_w_start(&c->out, "t", "Organizer");
 	ews_w_start(&c->out, "t", "Mailbox");
 	ews_w_text_elem(&c->out, "t", "Name", mb->user->display_name);
-	ews_w_text_elem(&c->out, "t", "EmailAddress", mb->user->upn);
+	ews_w_text_elem(&c->out, "t", "EmailAddress", mb->user->mail);
 	ews_w_text_elem(&c->out, "t", "RoutingType", "SMTP");
 	ews_w_text_elem(&c->out, "t", "MailboxType", "Mailbox");
 	ews_w_end(&c->out);
@@ -313,7 +313,7 @@ static void write_item_part(struct ews_ctx *c, struct sim_mailbox *mb, const str
 	struct ews_out *o = &c->out;
 	char num[32];
 	if (f & BIT(F_PARENT_FOLDER_ID)) {
-		char *fid = ews_folder_id(mb->user->upn, it->folder);
+		char *fid = ews_folder_id(mb->user->mail, it->folder);
 		ews_w_start(o, "t", "ParentFolderId");
 		ews_w_attr(o, "Id", fid);
 		ews_w_attr(o, "ChangeKey", "AQAAAA==");

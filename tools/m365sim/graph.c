@@ -185,7 +185,7 @@ static bool has_word(const char *list, const char *word)
 static bool in_list(char **list, const struct sim_user *u)
 {
 	for (size_t i = 0; list && list[i]; i++)
-		if (strcasecmp(list[i], u->upn) == 0 ||
+		if (sim_user_has_address(u, list[i]) ||
 		    (u->object_id && strcasecmp(list[i], u->object_id) == 0))
 			return true;
 	return false;
@@ -253,7 +253,8 @@ static int resolve_target(struct graph_ctx *c, struct graph_req *r, struct graph
 			memmove(key, key + 1, n - 2);
 			key[n - 2] = '\0';
 		}
-		t->user = sim_find_user(c->s, key);
+		/* /users/{id | userPrincipalName} [doc: api/user-get]: never an e-mail address */
+		t->user = sim_find_user_by_key(c->s, key);
 		if (!t->user || strcasecmp(t->user->tenant_id, c->claims.tid) != 0) {
 			snprintf(msg, sizeof msg, "The requested user '%s' is invalid.", key);
 			graph_error(c, r, out, 404, "ErrorInvalidUser", msg);
@@ -269,7 +270,7 @@ static int resolve_target(struct graph_ctx *c, struct graph_req *r, struct graph
 		graph_error(c, r, out, 400, "BadRequest", msg);
 		return -1;
 	}
-	t->mb = t->user->has_mailbox ? sim_find_mailbox(c->s, t->user->upn) : NULL;
+	t->mb = sim_mailbox_of(c->s, t->user);
 	if (!t->mb) {
 		graph_error(
 		    c, r, out, 404, "MailboxNotEnabledForRESTAPI",
@@ -437,14 +438,15 @@ static void calendar_probe(struct graph_ctx *c, struct graph_req *r, const struc
 	         t->user->object_id ? t->user->object_id : "");
 	snprintf(ctx, sizeof ctx, "%s/v1.0/$metadata#users('%s')/calendar/$entity", c->base_url,
 	         t->user->upn);
-	graph_reply_json(
-	    out, 200,
-	    json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:s,s:[s],s:{s:s,s:s}}",
-	              "@odata.context", ctx, "id", id, "name", "Calendar", "color", "auto",
-	              "hexColor", "", "isDefaultCalendar", 1, "canShare", 1, "canViewPrivateItems",
-	              1, "canEdit", 1, "defaultOnlineMeetingProvider", "none",
-	              "allowedOnlineMeetingProviders", "teamsForBusiness", "owner", "name",
-	              t->user->display_name ? t->user->display_name : "", "address", t->user->upn));
+	graph_reply_json(out, 200,
+	                 json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:s,s:[s],s:{s:s,s:s}}",
+	                           "@odata.context", ctx, "id", id, "name", "Calendar", "color",
+	                           "auto", "hexColor", "", "isDefaultCalendar", 1, "canShare", 1,
+	                           "canViewPrivateItems", 1, "canEdit", 1,
+	                           "defaultOnlineMeetingProvider", "none",
+	                           "allowedOnlineMeetingProviders", "teamsForBusiness", "owner",
+	                           "name", t->user->display_name ? t->user->display_name : "",
+	                           "address", t->user->mail));
 }
 
 /* ---- routing ---- */
@@ -544,6 +546,8 @@ void graph_dispatch(struct graph_ctx *c, struct graph_req *r, struct graph_reply
 		    "is set and payload is of valid JSON format.");
 		return;
 	}
+	if (graph_users(c, r, out))
+		return;
 	if (resolve_target(c, r, &t, &rest, out) < 0)
 		return;
 	if (!permitted(c, t.user, write, &why)) {

@@ -149,6 +149,10 @@ void graph_delta(struct graph_ctx *c, struct graph_req *r, const struct graph_ta
                  struct graph_reply *out);
 int graph_page_size(const struct graph_req *r, struct graph_reply *out);
 
+/* ---- graph_users.c ---- */
+/* GET /me, /users/{id | upn}, /users?$filter=...: true when the path is one of those (answered). */
+bool graph_users(struct graph_ctx *c, struct graph_req *r, struct graph_reply *out);
+
 /* ---- graph_batch.c ---- */
 void graph_batch(struct graph_ctx *c, struct graph_req *r, struct graph_reply *out);
 

@@ -350,7 +350,7 @@ json_t *graph_event_json(struct graph_ctx *c, const struct graph_req *r,
 	json_object_set_new(ev, "organizer",
 	                    json_pack("{s:{s:s,s:s}}", "emailAddress", "name",
 	                              t->user->display_name ? t->user->display_name : t->user->upn,
-	                              "address", t->user->upn));
+	                              "address", t->user->mail));
 	if ((props = expanded_props(r, it)))
 		json_object_set_new(ev, "singleValueExtendedProperties", props);
 	free(id);

@@ -229,7 +229,7 @@ json_t *sim_mailbox_dump(const struct sim_mailbox *mb)
 		else
 			json_array_append_new(items, sim_item_dump(mb->items[i]));
 	}
-	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "mailbox", mb->user->upn, "display_name",
+	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "mailbox", mb->user->mail, "display_name",
 	                 mb->user->display_name, "time_zone", mb->user->time_zone, "sync_seq",
 	                 (json_int_t)mb->sync_seq, "deleted_items", tombstones, "items", items);
 }
@@ -379,7 +379,7 @@ int sim_state_save(struct sim *s, struct error *err)
 	int rc;
 
 	for (size_t i = 0; i < s->nmailboxes; i++)
-		json_object_set_new(mbs, s->mailboxes[i].user->upn,
+		json_object_set_new(mbs, s->mailboxes[i].user->mail,
 		                    mailbox_state(&s->mailboxes[i]));
 	root = json_pack("{s:i,s:s,s:I,s:i,s:o,s:o}", "format", 1, "hmac_key", key, "clock_offset",
 	                 (json_int_t)s->clock_offset, "token_lifetime", s->token_lifetime,
