@@ -11,10 +11,14 @@
  *   4. schema validation of the whole request (ews_schema.c) -> ErrorSchemaValidation fault; a
  *      RequestServerVersion no Exchange knows (exchangelib's "Exchange2019" probe) ->
  * ErrorInvalidRequest fault, so that clients fall back to an older version (real-clients.md);
- *   5. ExchangeImpersonation (§1.5): unknown mailbox -> ErrorNonExistentMailbox, a mailbox outside
- * the app's RBAC-for-Applications scope -> ErrorImpersonateUserDenied (faults, §7.3).
- * X-AnchorMailbox should accompany impersonation (§1.4); Exchange still serves a request without it
- * (only slower), and so does the simulator;
+ *   5. ExchangeImpersonation (§1.5): every token here is app-only (full_access_as_app), and
+ * Exchange Online refuses such a token without the header: fault
+ * ErrorInvalidExchangeImpersonationHeaderData "ExchangeImpersonation SOAP header must be present
+ * for this type of OAuth token." (OfficeDev/ews-managed-api#245, ecederstrand/exchangelib#735);
+ * unknown mailbox -> ErrorNonExistentMailbox, a mailbox outside the app's RBAC-for-Applications
+ * scope -> ErrorImpersonateUserDenied (faults, §7.3). X-AnchorMailbox should accompany
+ * impersonation (§1.4); Exchange still serves a request without it (only slower), and so does the
+ * simulator;
  *   6. the operation, with per-item errors in its response messages. */
 #include "tools/m365sim/ews_int.h"
 
@@ -200,10 +204,14 @@ static void dispatch(struct ews_ctx *c, struct sim_response *resp)
 		ews_out_finish(&c->out, resp);
 		return;
 	}
-	char text[160];
-	snprintf(text, sizeof text, "The simulator does not implement the EWS operation %s.", name);
+	/* What Exchange answers for a web method the caller may not use (ErrorAccessDenied, "The
+	 * requested web method is unavailable to this caller or application."), not
+	 * ErrorInvalidRequest: exchangelib takes that for a wrong RequestServerVersion and tries
+	 * every older version (services/common.py _get_response_xml). */
 	sim_count(c->s, "ews.unsupported");
-	ews_fault(resp, "ErrorInvalidRequest", text, NULL, NULL, NULL);
+	ews_fault(resp, "ErrorAccessDenied",
+	          "The requested web method is unavailable to this caller or application.", NULL,
+	          NULL, NULL);
 }
 
 static void schema_fault(struct sim_response *resp, enum ews_verdict verdict,
@@ -277,7 +285,13 @@ static void handle(struct sim *s, const struct sim_request *req, struct sim_resp
 	                                      : NULL,
 	                    .version_rank = ews_version_rank(env.version)};
 	const char *err = env.impersonation ? impersonate(&c, env.impersonation) : NULL;
-	if (err) {
+	if (!env.impersonation) {
+		ews_fault(
+		    resp, "ErrorInvalidExchangeImpersonationHeaderData",
+		    "ExchangeImpersonation SOAP header must be present for this type of OAuth "
+		    "token.",
+		    NULL, NULL, NULL);
+	} else if (err) {
 		ews_fault(resp, err, NULL, NULL, NULL, NULL);
 	} else {
 		c.tz = ews_tz_new();

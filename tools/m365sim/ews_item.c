@@ -569,11 +569,14 @@ static const char *reading_zone(struct ews_ctx *c, const char *item_zone,
 	return "UTC";
 }
 
+/* zone NULL: a zone-less value has no documented reading here (refused). */
 static const char *resolve_time(struct ews_ctx *c, const char *raw, const char *zone, int64_t *out)
 {
 	bool has_zone;
 	int64_t t;
 	if (ews_parse_datetime(raw, &t, &has_zone) != 0)
+		return "ErrorInvalidValueForProperty";
+	if (!has_zone && !zone)
 		return "ErrorInvalidValueForProperty";
 	if (!has_zone && strcmp(zone, "UTC") != 0 && ews_local_to_utc(c->tz, zone, t, &t) != 0)
 		return "ErrorCalendarInvalidTimeZone";
@@ -615,6 +618,12 @@ static const char *resolve_times(struct ews_ctx *c, struct sim_item *it, struct 
 		return "ErrorCalendarInvalidTimeZone";
 	const char *szone = reading_zone(c, pt->start_tz, pt);
 	const char *ezone = reading_zone(c, pt->end_tz ? pt->end_tz : pt->start_tz, pt);
+	/* A SetItemField's CalendarItem holds Start (or End) alone: a zone-less value is read in
+	 * TimeZoneContext, else UTC (time-zones-and-ews-in-exchange, table 2), while the
+	 * StartTimeZone of the same change or of the item is what the caller may have meant.
+	 * Without a TimeZoneContext the two readings differ: refused rather than guessed. */
+	if (!creating && c->version_rank >= EWS_RANK_2010)
+		szone = ezone = c->tz_context;
 	if (pt->start && (err = resolve_time(c, pt->start, szone, &it->start)))
 		return err;
 	if (pt->end && (err = resolve_time(c, pt->end, ezone, &it->end)))

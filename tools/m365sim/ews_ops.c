@@ -195,8 +195,9 @@ static struct sim_item *find_in(struct sim_mailbox *mb, const char *id, struct s
 	return it;
 }
 
-/* Our ids do not name their mailbox, so an id is looked up in the impersonated mailbox, the
- * X-AnchorMailbox mailbox, and the mailboxes shared with the impersonated user. */
+/* An item id belongs to one mailbox: it is looked up in the impersonated mailbox and the mailboxes
+ * shared with the impersonated user. X-AnchorMailbox only routes a request (research §1.4): an id
+ * of the anchor's mailbox used while impersonating another one is not found. */
 const char *ews_resolve_item(struct ews_ctx *c, xmlNodePtr item_id, struct sim_mailbox **mb,
                              struct sim_item **it)
 {
@@ -209,8 +210,6 @@ const char *ews_resolve_item(struct ews_ctx *c, xmlNodePtr item_id, struct sim_m
 		err = "ErrorInvalidIdMalformed";
 	if (!err) {
 		*it = find_in(c->mailbox, id, mb);
-		if (!*it && c->anchor)
-			*it = find_in(sim_find_mailbox(c->s, c->anchor), id, mb);
 		for (size_t i = 0;
 		     !*it && c->caller && c->caller->delegates && c->caller->delegates[i]; i++)
 			*it = find_in(sim_find_mailbox(c->s, c->caller->delegates[i]), id, mb);
