@@ -473,8 +473,28 @@ static bool is_wall_time(const char *s)
 	return got >= 2 && hh < 24 && mm < 60 && ss < 60;
 }
 
+/* "The subject is limited to 255 characters" (EWS Subject element): a longer one comes back cut,
+ * and every later comparison would take that for an edit. */
+#define MAX_SUBJECT_CHARS 255
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; s && *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 int ews_event_zones(const struct event *ev, struct ews_zones *z, struct error *err)
 {
+	if (utf8_chars(ev->subject) > MAX_SUBJECT_CHARS)
+		return error_set(
+		    err,
+		    "event %s: the subject is %zu characters long and Exchange keeps %d: "
+		    "shorten the subject template ([kind] or [event] subject) or the note "
+		    "it includes",
+		    ev->sync_key ? ev->sync_key : "?", utf8_chars(ev->subject), MAX_SUBJECT_CHARS);
 	bool (*valid)(const char *) = ev->all_day ? is_date : is_wall_time;
 
 	if (!valid(ev->start) || !valid(ev->end))

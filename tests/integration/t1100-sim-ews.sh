@@ -430,6 +430,14 @@ test_expect_success 'GetItem returns the properties in schema order, times in UT
 	expect_ok idonly && test_grep_not "Subject" idonly.sum && test_grep "ExtendedProperty k-1" idonly.sum
 '
 
+test_expect_success 'a subject longer than 255 characters is kept cut to 255 ("The subject is limited to 255 characters")' '
+	create_req long.req alice@contoso.com "$(calitem "$(printf "%0300d" 0 | tr 0 y)" 2027-05-05T08:00:00Z 2027-05-05T09:00:00Z)" &&
+	cp long.req.xml long.xml && ews long && test "$(msgs long)" = "Success NoError" &&
+	getitem_req long2.req alice@contoso.com AllProperties "$(first_id long)" && cp long2.req.xml long2.xml &&
+	ews long2 && subject=$(sed -n "s/^  Subject //p" long2.sum) &&
+	test "${#subject}" = 255 && case "$subject" in *yyy...) ;; *) false;; esac
+'
+
 test_expect_success 'ErrorInvalidIdMalformed for a malformed id, ErrorItemNotFound for an unknown one' '
 	getitem_req bad.req alice@contoso.com IdOnly "AAMkA" "AAMkAGI2AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" &&
 	cp bad.req.xml bad.xml && ews bad && expect_ok bad &&

@@ -265,6 +265,7 @@ test_expect_success 'PATCH with the current If-Match moves changeKey; a stale on
 	st=$(graph PATCH "/users/alice@contoso.com/events/$id" "{\"subject\":\"lost update\"}" \
 		"If-Match: $etag") &&
 	expect_error 412 ErrorIrresolvableConflict "$st" &&
+	test "$(jq -r .error.message out.json)" = "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item." &&
 	st=$(graph GET "/users/alice@contoso.com/events/$id") &&
 	test "$(jq -r .subject out.json)" = "Annual leave (updated)"
 '
@@ -339,6 +340,35 @@ test_expect_success 'the directory query on mail or proxyAddresses finds the use
 	st=$(TOK=nousers.tok graph GET "/users?\$filter=mail%20eq%20%27erin%40contoso.com%27") &&
 	expect_error 403 Authorization_RequestDenied "$st" &&
 	test "$(jq -r .error.message out.json)" = "Insufficient privileges to complete the operation."
+'
+
+test_expect_success 'a write without Content-Type: application/json is refused with Graph'"'"'s 400' '
+	body=$(allday NoType 2025-03-03 2025-03-04 UTC) &&
+	for ct in "" "Content-Type: text/plain"; do
+		st=$(curl -sS --cacert "$SIM_CA" -o out.json -D hdr.txt -w "%{http_code}" -X POST \
+			-H "Authorization: Bearer $(cat app.tok)" ${ct:+-H "$ct"} --data-binary "$body" \
+			"$SIM_URL/v1.0/users/bob@contoso.com/events") &&
+		expect_error 400 BadRequest "$st" &&
+		test "$(jq -r .error.message out.json)" = "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format." ||
+		return 1
+	done &&
+	b=$(jq -n --argjson e "$body" "{requests: [{id: \"1\", method: \"POST\", url: \"/users/bob@contoso.com/events\", headers: {\"Content-Type\": \"text/plain\"}, body: \$e}]}") &&
+	st=$(graph POST /\$batch "$b") && expect_status "$st" 200 &&
+	test "$(jq ".responses[0].status" out.json)" = 400
+'
+
+test_expect_success 'enum values are case-sensitive: showAs "OOF" is not "oof"' '
+	st=$(graph POST /users/bob@contoso.com/events "$(allday Caps 2025-03-05 2025-03-06 UTC | sed "s/\"oof\"/\"OOF\"/")") &&
+	expect_error 400 RequestBodyRead "$st" &&
+	test "$(jq -r .error.message out.json)" = "Requested value '"'"'OOF'"'"' was not found."
+'
+
+test_expect_success 'a subject longer than 255 characters is kept cut to 255, as Exchange keeps it' '
+	long=$(printf "%0300d" 0 | tr 0 x) &&
+	st=$(graph POST /users/bob@contoso.com/events "$(allday "$long" 2025-03-07 2025-03-08 UTC)") &&
+	expect_status "$st" 201 &&
+	test "$(jq -r .subject out.json | wc -m)" = 256 &&
+	jq -r .subject out.json | grep -q "xxx\.\.\.$"
 '
 
 batch_of() { # batch_of N MAILBOX [chain]: N creates, fully parallel or (chain) fully sequential

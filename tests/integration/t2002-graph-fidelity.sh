@@ -121,4 +121,17 @@ test_expect_success 'without permission to read users, the mailbox waits with th
 	test "$(calendar dave@contoso.com | jq "[.[] | select(.start | startswith(\"2027-02-06\"))] | length")" = 1
 '
 
+test_expect_success 'a subject Exchange would cut is refused with the fix, nothing written' '
+	config_set graph client_id $DEMO_CLIENT &&
+	printf "\n[kind \"Training\"]\nsubject = {note}\n" >>leavesync.conf &&
+	note=$(printf "%0300d" 0 | tr 0 n) &&
+	echo "{\"id\":\"S-1\",\"mailbox\":\"alice@contoso.com\",\"kind\":\"Training\",\"start\":\"2027-03-01\",\"end\":\"2027-03-01\",\"status\":\"approved\",\"revision\":1,\"time_zone\":\"UTC\",\"note\":\"$note\"}" |
+		leavesync push - &&
+	before=$(calendar alice@contoso.com | jq length) &&
+	test_expect_code 1 leavesync sync >out 2>err &&
+	test_grep "subject is 300 characters long and Exchange keeps 255" err &&
+	test "$(state S-1)" = failed &&
+	test "$(calendar alice@contoso.com | jq length)" = "$before"
+'
+
 test_done

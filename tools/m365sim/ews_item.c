@@ -505,9 +505,11 @@ static const char *apply_element(xmlNodePtr e, struct sim_item *it, struct pendi
 	const char *n = (const char *)e->name;
 	if (!ews_is(e, EWS_NS_T, n))
 		return NULL;
-	if (strcmp(n, "Subject") == 0)
-		set_str(&it->subject, raw_text(e));
-	else if (strcmp(n, "Sensitivity") == 0)
+	if (strcmp(n, "Subject") == 0) {
+		char *raw = raw_text(e);
+		set_str(&it->subject, sim_subject_stored(raw));
+		free(raw);
+	} else if (strcmp(n, "Sensitivity") == 0)
 		set_str(&it->sensitivity, ews_text(e));
 	else if (strcmp(n, "Body") == 0) {
 		set_str(&it->body, raw_text(e));

@@ -601,6 +601,12 @@ static json_t *collect_headers(const struct sim_request *req)
 	return h;
 }
 
+bool graph_is_json_type(const char *ct)
+{
+	return ct && strncasecmp(ct, "application/json", 16) == 0 &&
+	       (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
+}
+
 /* 401 with the header Graph sends. */
 static void unauthenticated(struct graph_ctx *c, struct graph_req *r, struct graph_reply *out,
                             const char *message)
@@ -684,8 +690,12 @@ bool sim_graph_handle(struct sim *s, const struct sim_request *req, struct sim_r
 	c.base_url = base;
 	c.st = graph_state(s);
 	if (req->body_len) {
+		const char *ct = graph_header(&r, "content-type");
+
 		r.body = json_loadb(req->body, req->body_len, 0, NULL);
-		r.body_unreadable = r.body == NULL;
+		/* a body is read as JSON only when Content-Type says so: "Please ensure
+		 * Content-Type header is set" is Graph's own message for it */
+		r.body_unreadable = r.body == NULL || !graph_is_json_type(ct);
 	}
 	if (authenticate(&c, &r, &out)) {
 		if (strcmp(r.path, "/$batch") == 0)

@@ -80,6 +80,8 @@ void graph_error(struct graph_ctx *c, const struct graph_req *r, struct graph_re
 void graph_reply_json(struct graph_reply *out, int status, json_t *body);
 void graph_reply_header(struct graph_reply *out, const char *name, const char *value);
 const char *graph_header(const struct graph_req *r, const char *lower_name);
+/* "application/json", possibly with parameters ("; charset=utf-8"). */
+bool graph_is_json_type(const char *content_type);
 char *graph_url_decode(const char *s, size_t len);
 
 /* ---- graph_time.c (ICU) ---- */

@@ -133,7 +133,7 @@ static void run_one(struct graph_ctx *c, json_t *q, struct graph_reply *iout)
 		graph_error(c, &ir, iout, 400, "BadRequest",
 		            "Content-Type header must be specified when a body is present.");
 	} else {
-		if (json_is_object(body))
+		if (json_is_object(body) && graph_is_json_type(graph_header(&ir, "content-type")))
 			ir.body = json_incref(body);
 		else if (body && !json_is_null(body))
 			ir.body_unreadable = true;

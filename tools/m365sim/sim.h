@@ -172,6 +172,10 @@ void sim_item_delete(struct sim_mailbox *mb, struct sim_item *it); /* tombstone 
 void sim_item_move(struct sim_mailbox *mb, struct sim_item *it,
                    const char *folder); /* new ews_id */
 const char *sim_item_extprop(const struct sim_item *it, const char *set_id, const char *name);
+/* A subject as the store keeps it: "The subject is limited to 255 characters" [doc: EWS Subject
+ * element]; a longer one is cut to 252 characters and "..." (what exchangelib's maintainer reports
+ * Exchange does, nylas/exchangelib#68). Characters are Unicode code points here. Caller frees. */
+char *sim_subject_stored(const char *subject);
 json_t *sim_item_dump(const struct sim_item *it);
 
 /* Access tokens (identity.c): verifies a bearer token issued by this simulator; fills claims. */

@@ -168,6 +168,27 @@ void sim_item_move(struct sim_mailbox *mb, struct sim_item *it, const char *fold
 	bump(mb, it);
 }
 
+char *sim_subject_stored(const char *subject)
+{
+	size_t chars = 0, i = 0, cut = 0;
+
+	if (!subject)
+		return NULL;
+	for (; subject[i]; i++) {
+		if (((unsigned char)subject[i] & 0xC0) == 0x80)
+			continue; /* a continuation byte: same character */
+		if (chars == 252)
+			cut = i;
+		chars++;
+	}
+	if (chars <= 255)
+		return xstrdup(subject);
+	char *out = xmalloc(cut + 4);
+	memcpy(out, subject, cut);
+	memcpy(out + cut, "...", 4);
+	return out;
+}
+
 const char *sim_item_extprop(const struct sim_item *it, const char *set_id, const char *name)
 {
 	for (size_t i = 0; i < it->nprops; i++)
