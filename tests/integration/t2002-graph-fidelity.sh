@@ -72,6 +72,13 @@ test_expect_success '15 updates of one mailbox go through as well, and a second 
 	test "$(write_requests)" = "$before"
 '
 
+test_expect_success 'reconcile pages a calendarView of 15 events by 10 (maxpagesize is not honoured there)' '
+	before=$(counter "graph.GET calendarView") &&
+	leavesync reconcile --mailbox dave@contoso.com --from 2027-01-01 --to 2027-02-01 --json >rec.json &&
+	jq -e ".findings == [] and .events_listed == 15" rec.json &&
+	test "$(counter "graph.GET calendarView")" = $((before + 2))
+'
+
 test_expect_success 'a mailbox whose UPN is not its address is written through its user id' '
 	leave U-1 erin@contoso.com 2027-02-01 | leavesync push - &&
 	before=$(counter "graph.GET users") &&

@@ -149,7 +149,8 @@ void graph_list_events(struct graph_ctx *c, struct graph_req *r, const struct gr
                        struct graph_reply *out);
 void graph_delta(struct graph_ctx *c, struct graph_req *r, const struct graph_target *t,
                  struct graph_reply *out);
-int graph_page_size(const struct graph_req *r, struct graph_reply *out);
+/* Page size: $top, else (delta only) Prefer: odata.maxpagesize, else Outlook's default 10. */
+int graph_page_size(const struct graph_req *r, bool honor_maxpagesize, struct graph_reply *out);
 
 /* ---- graph_users.c ---- */
 /* GET /me, /users/{id | upn}, /users?$filter=...: true when the path is one of those (answered). */
