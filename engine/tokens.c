@@ -20,6 +20,7 @@
 #include "common/buf.h"
 #include "common/util.h"
 #include "engine/aadsts.h"
+#include "engine/cloud.h"
 #include "engine/config.h"
 #include "engine/http.h"
 #include "store/store.h"
@@ -63,7 +64,8 @@ struct src {
 	bool delegated;
 	bool send_credential; /* delegated: confidential (Web) client sends its secret */
 	struct oauth_app app; /* points at the owned strings below */
-	char *authority, *tenant, *client_id, *client_secret, *cert_file, *key_file;
+	char *authority, *tenant, *client_id, *client_secret, *cert_file, *key_file,
+	    *cert_algorithm;
 	char *scope, *ca_file, *store_path;
 	pthread_mutex_t mu;
 	pthread_cond_t done;
@@ -451,8 +453,9 @@ static struct src *src_new(const struct oauth_app *app, const char *scope, const
 	    app->client_secret && *app->client_secret ? xstrdup(app->client_secret) : NULL;
 	s->cert_file = xstrdup(app->cert_file);
 	s->key_file = xstrdup(app->key_file);
-	s->app = (struct oauth_app){s->authority,     s->tenant,    s->client_id,
-	                            s->client_secret, s->cert_file, s->key_file};
+	s->cert_algorithm = xstrdup(app->cert_algorithm);
+	s->app = (struct oauth_app){s->authority, s->tenant,   s->client_id,     s->client_secret,
+	                            s->cert_file, s->key_file, s->cert_algorithm};
 	s->scope = xstrdup(scope);
 	s->ca_file = xstrdup(ca_file);
 	pthread_mutex_init(&s->mu, NULL);
@@ -568,6 +571,7 @@ const char *token_resource_for(const char *url, bool graph)
 	    {"dod-graph.microsoft.us", "https://dod-graph.microsoft.us", true},
 	    {"microsoftgraph.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn", true},
 	    {"outlook.office365.us", "https://outlook.office365.us", false},
+	    {"outlook-dod.office365.us", "https://outlook-dod.office365.us", false},
 	    {"partner.outlook.cn", "https://partner.outlook.cn", false},
 	};
 	const char *host = url ? strstr(url, "://") : NULL;
@@ -596,9 +600,9 @@ struct token_source *token_source_for(const struct config *cfg, const char *back
 {
 	bool graph = backend_name && strcmp(backend_name, "graph") == 0;
 	const struct service_config *sc = graph ? &cfg->graph : &cfg->ews;
-	struct oauth_app app = {sc->authority,     sc->tenant_id, sc->client_id,
-	                        sc->client_secret, sc->cert_file, sc->key_file};
-	const char *resource = token_resource_for(sc->url, graph);
+	struct oauth_app app = {sc->authority, sc->tenant_id, sc->client_id,     sc->client_secret,
+	                        sc->cert_file, sc->key_file,  sc->cert_algorithm};
+	const char *resource = service_resource(sc, graph);
 	struct token_source *ts;
 	struct buf scope = BUF_INIT;
 
