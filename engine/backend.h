@@ -95,7 +95,9 @@ struct be_item {
 	    *written; /* update: fields last written (send only what differs); NULL: send all */
 	const char *remote_id;  /* update, delete */
 	const char *change_key; /* update: NULL overwrites unconditionally; stale -> BE_CONFLICT */
-	void *ctx;              /* the engine's; untouched */
+	bool overwrite; /* update: write even when the item changed since change_key (which is still
+	                   sent when known): the engine re-read it after a conflict and decided */
+	void *ctx;      /* the engine's; untouched */
 	/* out (owned by the item; be_item_clear frees) */
 	enum be_status status;
 	int retry_after_ms;   /* BE_RETRY_LATER: server's hint in ms, 0 if none */

@@ -27,7 +27,9 @@ char *ews_build_create_items(const struct ews_target *tg, struct be_item *const 
 
 /* UpdateItem (research §2.2, §5). With a ChangeKey: NeverOverwrite, so a stale key fails with
  * ErrorIrresolvableConflict and the engine re-reads the item and records drift before rewriting.
- * Without one (the engine's deliberate overwrite after that re-read): AlwaysOverwrite. */
+ * The engine's deliberate overwrite after that re-read (be_item.overwrite), or an item without a
+ * key: AlwaysOverwrite, with the last key read still sent (the responsecode page says a key is
+ * required even then; AlwaysOverwrite wins when Exchange moved it again). */
 char *ews_build_update_items(const struct ews_target *tg, struct be_item *const *items,
                              const struct ews_zones *zones, size_t n, size_t *len)
 {
@@ -35,7 +37,7 @@ char *ews_build_update_items(const struct ews_target *tg, struct be_item *const 
 	bool all_keyed = true;
 
 	for (size_t i = 0; i < n; i++)
-		all_keyed = all_keyed && items[i]->change_key;
+		all_keyed = all_keyed && items[i]->change_key && !items[i]->overwrite;
 	ews_request_start(&r, tg->server_version, tg->mailbox, n ? zones[0].start : NULL,
 	                  "UpdateItem");
 	/* ConflictResolution is per request; the backend never mixes keyed and unkeyed items. */

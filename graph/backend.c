@@ -216,7 +216,8 @@ static void prepare(struct be_session *s, enum graph_op op, struct be_item *it,
 		r->url = graph_path_event(user, it->remote_id);
 		if (op == GRAPH_OP_UPDATE) {
 			r->body = it->ev ? graph_build_patch(it->ev, it->written, &e) : NULL;
-			r->if_match = it->change_key;
+			/* after a re-read the engine overwrites: no precondition */
+			r->if_match = it->overwrite ? NULL : it->change_key;
 		}
 	}
 	if (op != GRAPH_OP_DELETE && !r->body)

@@ -30,6 +30,34 @@
 #include <strings.h>
 
 #define EWS_PATH "/EWS/Exchange.asmx"
+#define EWS_CONTROL "/_sim/ews/config"
+
+/* Simulator settings of the EWS view (the /_sim/ews/config control call), under the sim lock. */
+static bool churn_on_read;
+
+bool ews_change_key_churn(void)
+{
+	return churn_on_read;
+}
+
+static void control(const struct sim_request *req, struct sim_response *resp)
+{
+	if (strcmp(req->method, "POST") == 0) {
+		json_t *j = json_loadb(req->body ? req->body : "", req->body_len, 0, NULL);
+		json_t *v = json_object_get(j, "change_key_churn");
+
+		if (!json_is_boolean(v)) {
+			json_decref(j);
+			sim_resp_json(resp, 400,
+			              json_pack("{s:s,s:s}", "error", "bad_request", "message",
+			                        "give {\"change_key_churn\": true or false}"));
+			return;
+		}
+		churn_on_read = json_is_true(v);
+		json_decref(j);
+	}
+	sim_resp_json(resp, 200, json_pack("{s:b}", "change_key_churn", churn_on_read));
+}
 #define DEFAULT_BACKOFF_MS 5000
 
 static const char *const audiences[] = {
@@ -308,6 +336,10 @@ int sim_ews_preload(char *why, size_t why_size)
 
 bool sim_ews_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp)
 {
+	if (strcmp(req->path, EWS_CONTROL) == 0) {
+		control(req, resp);
+		return true;
+	}
 	if (strcasecmp(req->path, EWS_PATH) != 0)
 		return false;
 	sim_count(s, "ews");

@@ -428,6 +428,8 @@ void ews_op_get_item(struct ews_ctx *c)
 		ews_write_item(c, mb, it, &shape);
 		ews_w_end(&c->out);
 		ews_msg_end(&c->out);
+		if (ews_change_key_churn())
+			sim_item_touch(c->s, mb, it);
 	}
 }
 
