@@ -26,7 +26,8 @@ static const struct aadsts_info table[] = {
     {90038, "NationalCloudTenantRedirection",
      "the tenant lives in a national cloud (US Government, China) but the request went to "
      "another cloud",
-     "set authority to the tenant's cloud login host (e.g. https://login.microsoftonline.us)",
+     "set cloud in [ews]/[graph] to the tenant's cloud (usgov, dod or china: it sets "
+     "authority, url and the token audience together)",
      false},
     {50194, "InvalidMultitenantConfig",
      "a single-tenant app was used with the /common or /organizations authority",

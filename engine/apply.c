@@ -80,6 +80,7 @@ static void fill_be_item(struct be_item *b, struct work_item *it)
 	b->written = it->has_written ? &it->written : NULL;
 	b->remote_id = it->t.remote_id;
 	b->change_key = it->t.change_key;
+	b->overwrite = it->overwrite;
 	b->ctx = it;
 }
 
@@ -162,6 +163,11 @@ static void repair_conflict(struct write_job *wj, struct be_session *s, struct w
 	} else {
 		set_written(it, &re.ev);
 		it->action = ACT_UPDATE;
+		/* Drift is recorded; HR's fields win now whatever the key says: Exchange Online
+		 * moves change keys on its own, even right after a read
+		 * (OfficeDev/ews-managed-api#249), so a guarded retry could lose every time
+		 * (docs/ews.md, "Change keys"). */
+		it->overwrite = true;
 	}
 	remote_event_free(&re);
 }

@@ -41,6 +41,7 @@ struct work_item {
 	bool retry;          /* the last attempt failed transiently; action is to be redone */
 	bool created_before; /* a create was sent in this job (a retry must look up first) */
 	int conflicts;
+	bool overwrite; /* re-read after a conflict: the next update writes regardless */
 	enum be_status status;
 	int retry_after_ms;
 	char message[512];

@@ -67,10 +67,23 @@ struct token_source {
 	void *ctx;
 };
 
+/* What a backend resolved about a mailbox and reuses across runs (Graph: the user object id the
+ * SMTP address resolves to; the store's mailbox table). Thread-safe. */
+struct mailbox_directory {
+	/* *user_id: heap copy (caller frees), NULL when not known. 0, or -1 with err. */
+	int (*lookup)(struct mailbox_directory *d, const char *mailbox, char **user_id,
+	              struct error *err);
+	/* Stores it; user_id NULL forgets it (it stopped working: resolve again). 0 or -1. */
+	int (*remember)(struct mailbox_directory *d, const char *mailbox, const char *user_id,
+	                struct error *err);
+	void *ctx;
+};
+
 struct backend_env {
 	const struct config *cfg;
-	struct token_source *tokens; /* thread-safe */
-	const char *ca_file;         /* NULL: system CAs */
+	struct token_source *tokens;         /* thread-safe */
+	struct mailbox_directory *directory; /* thread-safe; NULL: resolve once per session */
+	const char *ca_file;                 /* NULL: system CAs */
 };
 
 /* One write. The engine fills the inputs; the backend fills the outputs. */
@@ -82,7 +95,9 @@ struct be_item {
 	    *written; /* update: fields last written (send only what differs); NULL: send all */
 	const char *remote_id;  /* update, delete */
 	const char *change_key; /* update: NULL overwrites unconditionally; stale -> BE_CONFLICT */
-	void *ctx;              /* the engine's; untouched */
+	bool overwrite; /* update: write even when the item changed since change_key (which is still
+	                   sent when known): the engine re-read it after a conflict and decided */
+	void *ctx;      /* the engine's; untouched */
 	/* out (owned by the item; be_item_clear frees) */
 	enum be_status status;
 	int retry_after_ms;   /* BE_RETRY_LATER: server's hint in ms, 0 if none */

@@ -4,6 +4,7 @@
  * the reader also sees each section header first, so that empty sections, unknown sections and
  * repeated sections are caught even when they hold no key. The first problem stops the parse. */
 #include "engine/config.h"
+#include "engine/cloud.h"
 
 #include "common/buf.h"
 #include "common/util.h"
@@ -278,6 +279,7 @@ static int set_service(struct parse_ctx *x, const char *key, const char *v)
 	const char *sec = ews ? "ews" : "graph";
 	struct service_config *s = ews ? &x->cfg->ews : &x->cfg->graph;
 	struct secret_spec *sp = &x->secret[ews ? 0 : 1];
+	char why[160];
 	long n;
 
 	if (strcmp(key, "tenant_id") == 0 || strcmp(key, "client_id") == 0) {
@@ -311,9 +313,11 @@ static int set_service(struct parse_ctx *x, const char *key, const char *v)
 		return 1;
 	}
 	if (strcmp(key, "url") == 0)
-		return set_url_key(x, sec, key, v, &s->url);
+		return (s->url_set = true), set_url_key(x, sec, key, v, &s->url);
 	if (strcmp(key, "authority") == 0)
-		return set_url_key(x, sec, key, v, &s->authority);
+		return (s->authority_set = true), set_url_key(x, sec, key, v, &s->authority);
+	if ((n = cloud_config_key(s, key, v, why, sizeof why)) != 0)
+		return n > 0 ? 1 : fail(x, "[%s] %s", sec, why);
 	if (strcmp(key, "batch_size") == 0) {
 		long max = ews ? 100 : 20;
 
@@ -346,12 +350,12 @@ static int set_service(struct parse_ctx *x, const char *key, const char *v)
 	}
 	if (!ews && strcmp(key, "redirect_uri") == 0)
 		return set_url_key(x, sec, key, v, &s->redirect_uri);
-	return fail(
-	    x,
-	    "unknown key \"%s\" in [%s]: expected tenant_id, client_id, client_secret, "
-	    "client_secret_file, client_secret_expires, cert_file, key_file, url, authority, "
-	    "batch_size%s",
-	    key, sec, ews ? ", server_version" : ", mode, redirect_uri");
+	return fail(x,
+	            "unknown key \"%s\" in [%s]: expected tenant_id, client_id, client_secret, "
+	            "client_secret_file, client_secret_expires, cert_file, key_file, "
+	            "cert_algorithm, cloud, "
+	            "url, authority, batch_size%s",
+	            key, sec, ews ? ", server_version" : ", mode, redirect_uri");
 }
 
 static int set_tls(struct parse_ctx *x, const char *key, const char *v)
@@ -887,8 +891,12 @@ int config_load(const char *path, bool allow_missing, struct config *cfg, struct
 	rc = parse_file(&x);
 	fclose(f);
 	parse_ctx_free(&x);
-	if (rc < 0)
+	if (rc < 0) {
 		config_free(cfg);
+		return rc;
+	}
+	cloud_apply(&cfg->ews, false);
+	cloud_apply(&cfg->graph, true);
 	return rc;
 }
 
@@ -901,6 +909,8 @@ static void service_free(struct service_config *s)
 	free(s->client_secret_expires);
 	free(s->cert_file);
 	free(s->key_file);
+	free(s->cert_algorithm);
+	free(s->cloud);
 	free(s->url);
 	free(s->authority);
 	free(s->server_version);

@@ -52,12 +52,15 @@ struct service_config {
 	char *client_secret_expires; /* "YYYY-MM-DD" or NULL: doctor warns 30 days ahead */
 	char *cert_file;             /* certificate credential instead of a secret */
 	char *key_file;
-	char *url;            /* service endpoint; defaults per service */
-	char *authority;      /* default https://login.microsoftonline.com */
-	char *server_version; /* EWS RequestServerVersion, default "Exchange2016" */
-	char *mode;           /* graph: "delegated" (default) | "application" */
-	char *redirect_uri;   /* graph delegated Web/public redirect */
-	size_t batch_size;    /* items per write request: EWS default 50, Graph max 20 */
+	char *cert_algorithm; /* client assertion "alg": "RS256" (default) or "PS256" */
+	char *cloud;          /* global | usgov | dod | china (engine/cloud.h); NULL: global */
+	char *url;            /* service endpoint; defaults per service (and cloud) */
+	char *authority;      /* default https://login.microsoftonline.com (or the cloud's) */
+	bool url_set, authority_set; /* given in the file: the cloud does not override them */
+	char *server_version;        /* EWS RequestServerVersion, default "Exchange2016" */
+	char *mode;                  /* graph: "delegated" (default) | "application" */
+	char *redirect_uri;          /* graph delegated Web/public redirect */
+	size_t batch_size;           /* items per write request: EWS default 50, Graph max 20 */
 };
 
 struct mailbox_route {

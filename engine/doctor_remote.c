@@ -9,6 +9,7 @@
 #include "common/buf.h"
 #include "common/util.h"
 #include "engine/aadsts.h"
+#include "engine/cloud.h"
 #include "engine/backend.h"
 #include "engine/envs.h"
 #include "engine/http.h"
@@ -284,7 +285,7 @@ static bool audience_ok(const char *aud, const char *resource, bool graph)
 /* Checks aud, tid and roles (app-only) or scp (delegated) of token. */
 static void check_claims(struct remote *r, const char *token, const char *who)
 {
-	const char *resource = token_resource_for(r->b->sc->url, r->b->graph);
+	const char *resource = service_resource(r->b->sc, r->b->graph);
 	const char *need = r->b->graph ? "Calendars.ReadWrite" : "full_access_as_app";
 	char *payload = oauth_jwt_payload(token);
 	json_t *claims = payload ? json_loads(payload, 0, NULL) : NULL;
@@ -375,7 +376,7 @@ out:
 
 static void check_app_token(struct remote *r)
 {
-	const char *resource = token_resource_for(r->b->sc->url, r->b->graph);
+	const char *resource = service_resource(r->b->sc, r->b->graph);
 	struct oauth_token tok = {0};
 	struct oauth_error oe;
 	struct error err = {{0}};
@@ -664,8 +665,9 @@ void doctor_check_remote(const struct config *cfg, struct doctor_branch *b, cons
 	char name[64];
 	char *read_mailbox = NULL;
 
-	r.app = (struct oauth_app){sc->authority,     sc->tenant_id, sc->client_id,
-	                           sc->client_secret, sc->cert_file, sc->key_file};
+	r.app =
+	    (struct oauth_app){sc->authority, sc->tenant_id, sc->client_id,     sc->client_secret,
+	                       sc->cert_file, sc->key_file,  sc->cert_algorithm};
 	snprintf(r.authority, sizeof r.authority, "%s", sc->authority);
 	n = strlen(r.authority);
 	while (n && r.authority[n - 1] == '/')

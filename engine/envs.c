@@ -1,4 +1,5 @@
 #include "engine/envs.h"
+#include "engine/directory.h"
 #include "engine/tokens.h"
 
 #include <string.h>
@@ -20,9 +21,11 @@ void backend_envs_init(struct backend_envs *e, const struct config *cfg)
 	static const char *const names[2] = {"ews", "graph"};
 
 	memset(e, 0, sizeof *e);
+	e->directory = cfg->store_path ? mailbox_directory_new(cfg->store_path) : NULL;
 	for (int i = 0; i < 2; i++) {
 		const struct service_config *sc = i == 0 ? &cfg->ews : &cfg->graph;
 		e->env[i].cfg = cfg;
+		e->env[i].directory = e->directory;
 		e->env[i].ca_file = cfg->ca_file;
 		e->failing[i].ts.get = failing_get;
 		if (!sc->configured) {
@@ -68,5 +71,6 @@ void backend_envs_free(struct backend_envs *e)
 {
 	for (int i = 0; i < 2; i++)
 		token_source_free(e->tokens[i]);
+	mailbox_directory_free(e->directory);
 	memset(e, 0, sizeof *e);
 }

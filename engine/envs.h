@@ -16,6 +16,7 @@ struct backend_envs {
 	struct backend_env env[2];      /* [0] ews, [1] graph */
 	struct token_source *tokens[2]; /* owned */
 	struct failing_tokens failing[2];
+	struct mailbox_directory *directory; /* owned; shared by both backends */
 };
 
 void backend_envs_init(struct backend_envs *e, const struct config *cfg);

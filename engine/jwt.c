@@ -1,8 +1,8 @@
-/* JWT pieces for OAuth: base64url, the certificate client assertion (RS256 with libcrypto), PKCE,
- * and decoding a token's payload for diagnostics. Certificate credentials:
- * https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials; the
- * thumbprint (x5t, x5t#S256) is base64url of the binary hash of the DER certificate, not of the
- * hex string the portal shows. */
+/* JWT pieces for OAuth: base64url, the certificate client assertion (RS256 or PS256 with
+ * libcrypto), PKCE, and decoding a token's payload for diagnostics. Certificate credentials:
+ * https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials ("alg: Should be
+ * PS256", "x5t#S256", "Use PSS padding"; earlier versions: RS256 with x5t); the thumbprint is
+ * base64url of the binary hash of the DER certificate, not of the hex string the portal shows. */
 #include "engine/oauth.h"
 
 #include "common/buf.h"
@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,14 +188,20 @@ static EVP_PKEY *read_key(const char *path, X509 *cert, struct error *err)
 	return NULL;
 }
 
-static char *sign_rs256(EVP_PKEY *key, const char *input, struct error *err)
+/* RS256: RSASSA-PKCS1-v1_5 with SHA-256; PS256: RSASSA-PSS with SHA-256, MGF1 SHA-256 and a salt
+ * as long as the digest (RFC 7518 §3.5). */
+static char *sign_rsa(EVP_PKEY *key, bool pss, const char *input, struct error *err)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = NULL;
 	unsigned char *sig = NULL;
 	size_t sig_len = 0;
 	char *out = NULL;
 
-	if (ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+	if (ctx && EVP_DigestSignInit(ctx, &pctx, EVP_sha256(), NULL, key) == 1 &&
+	    (!pss || (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+	              EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0 &&
+	              EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) > 0)) &&
 	    EVP_DigestSign(ctx, NULL, &sig_len, (const unsigned char *)input, strlen(input)) == 1) {
 		sig = xmalloc(sig_len);
 		if (EVP_DigestSign(ctx, sig, &sig_len, (const unsigned char *)input,
@@ -209,7 +216,7 @@ static char *sign_rs256(EVP_PKEY *key, const char *input, struct error *err)
 }
 
 static char *assertion_body(X509 *cert, const struct oauth_app *app, const char *audience,
-                            int64_t now)
+                            int64_t now, bool pss)
 {
 	char jti[37], *x5t256 = thumbprint(cert, EVP_sha256()), *x5t = thumbprint(cert, EVP_sha1());
 	json_t *header = json_object(), *claims = json_object();
@@ -217,10 +224,11 @@ static char *assertion_body(X509 *cert, const struct oauth_app *app, const char 
 	char *h, *c;
 
 	uuid_v4(jti);
-	json_object_set_new(header, "alg", json_string("RS256"));
+	json_object_set_new(header, "alg", json_string(pss ? "PS256" : "RS256"));
 	json_object_set_new(header, "typ", json_string("JWT"));
 	json_object_set_new(header, "x5t#S256", json_string(x5t256 ? x5t256 : ""));
-	json_object_set_new(header, "x5t", json_string(x5t ? x5t : ""));
+	if (!pss) /* MSAL's form; the PS256 form names the SHA-256 thumbprint only */
+		json_object_set_new(header, "x5t", json_string(x5t ? x5t : ""));
 	json_object_set_new(claims, "aud", json_string(audience));
 	json_object_set_new(claims, "iss", json_string(app->client_id));
 	json_object_set_new(claims, "sub", json_string(app->client_id));
@@ -246,7 +254,12 @@ char *oauth_client_assertion(const struct oauth_app *app, const char *audience, 
 	X509 *cert;
 	EVP_PKEY *key;
 	char *body, *sig, *jwt = NULL;
+	bool pss = app->cert_algorithm && strcmp(app->cert_algorithm, "PS256") == 0;
 
+	if (app->cert_algorithm && !pss && strcmp(app->cert_algorithm, "RS256") != 0) {
+		error_set(err, "cert_algorithm = %s: expected RS256 or PS256", app->cert_algorithm);
+		return NULL;
+	}
 	if (!app->cert_file || !app->client_id) {
 		error_set(err,
 		          "a certificate credential needs cert_file (and key_file) and client_id");
@@ -260,8 +273,8 @@ char *oauth_client_assertion(const struct oauth_app *app, const char *audience, 
 		X509_free(cert);
 		return NULL;
 	}
-	body = assertion_body(cert, app, audience, now);
-	sig = sign_rs256(key, body, err);
+	body = assertion_body(cert, app, audience, now, pss);
+	sig = sign_rsa(key, pss, body, err);
 	if (sig) {
 		struct buf b = BUF_INIT;
 

@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/util.h"
+#include "engine/cloud.h"
 #include "engine/http.h"
 #include "engine/oauth.h"
 #include "engine/tokens.h"
@@ -455,11 +456,14 @@ static int login_setup(struct login *l, const struct config *cfg, struct error *
 		return error_set(err,
 		                 "[graph] needs tenant_id and client_id for a delegated sign-in "
 		                 "(Entra admin center > App registrations > <app> > Overview)");
-	l->app = (struct oauth_app){g->authority, g->tenant_id, g->client_id, NULL, NULL, NULL};
-	l->web = (struct oauth_app){g->authority,     g->tenant_id, g->client_id,
-	                            g->client_secret, g->cert_file, g->key_file};
-	snprintf(l->scope, sizeof l->scope, "offline_access %s/Calendars.ReadWrite",
-	         token_resource_for(g->url, true));
+	l->app =
+	    (struct oauth_app){g->authority, g->tenant_id, g->client_id, NULL, NULL, NULL, NULL};
+	l->web = (struct oauth_app){g->authority, g->tenant_id, g->client_id,     g->client_secret,
+	                            g->cert_file, g->key_file,  g->cert_algorithm};
+	/* the scopes the refresh will ask for (engine/tokens.c): User.Read lets graph/users.c read
+	 * the signed-in user */
+	snprintf(l->scope, sizeof l->scope, "offline_access %s/Calendars.ReadWrite %s/User.Read",
+	         service_resource(g, true), service_resource(g, true));
 	l->http = http_client_new(&opt, err);
 	return l->http ? 0 : -1;
 }

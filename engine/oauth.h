@@ -18,9 +18,10 @@ struct oauth_app {
 	const char *authority; /* "https://login.microsoftonline.com" (no trailing slash) */
 	const char *tenant;    /* GUID or domain */
 	const char *client_id;
-	const char *client_secret; /* NULL for a public client or a certificate */
-	const char *cert_file;     /* PEM certificate (for x5t#S256) or NULL */
-	const char *key_file;      /* PEM private key for the assertion or NULL */
+	const char *client_secret;  /* NULL for a public client or a certificate */
+	const char *cert_file;      /* PEM certificate (for x5t#S256) or NULL */
+	const char *key_file;       /* PEM private key for the assertion or NULL */
+	const char *cert_algorithm; /* the assertion's "alg": "RS256" (NULL, default) or "PS256" */
 };
 
 struct oauth_token {
@@ -109,8 +110,10 @@ char *oauth_base64url(const void *data, size_t len);
 unsigned char *oauth_base64url_decode(const char *s, size_t len, size_t *out_len);
 
 /* The client assertion JWT for app's certificate (cert_file, key_file; key_file NULL: the key is in
- * cert_file): RS256, header x5t#S256 and x5t, claims aud (the token URL), iss = sub = client_id,
- * jti, nbf = iat = now, exp = now + 600.
+ * cert_file): RS256 with headers x5t#S256 and x5t (what MSAL sends), or with cert_algorithm
+ * "PS256" the form Entra's certificate-credentials page now shows (alg PS256, RSA-PSS, header
+ * x5t#S256 only); claims aud (the token URL), iss = sub = client_id, jti, nbf = iat = now,
+ * exp = now + 600.
  * Caller frees; NULL with err naming the file and the fix. */
 char *oauth_client_assertion(const struct oauth_app *app, const char *audience, int64_t now,
                              struct error *err);

@@ -13,12 +13,14 @@
  * Scopes (documented in docs/graph.md and docs/ews.md): EWS uses https://outlook.office365.com/
  * .default — the audience of Exchange Online does not follow [ews] url, except for the national
  * clouds' hosts below; Graph app-only {graph host}/.default; Graph delegated "offline_access
- * {graph host}/Calendars.ReadWrite". The simulator accepts the public-cloud audiences. */
+ * {graph host}/Calendars.ReadWrite {graph host}/User.Read". The simulator accepts the public-cloud
+ * audiences. */
 #include "engine/tokens.h"
 
 #include "common/buf.h"
 #include "common/util.h"
 #include "engine/aadsts.h"
+#include "engine/cloud.h"
 #include "engine/config.h"
 #include "engine/http.h"
 #include "store/store.h"
@@ -62,7 +64,8 @@ struct src {
 	bool delegated;
 	bool send_credential; /* delegated: confidential (Web) client sends its secret */
 	struct oauth_app app; /* points at the owned strings below */
-	char *authority, *tenant, *client_id, *client_secret, *cert_file, *key_file;
+	char *authority, *tenant, *client_id, *client_secret, *cert_file, *key_file,
+	    *cert_algorithm;
 	char *scope, *ca_file, *store_path;
 	pthread_mutex_t mu;
 	pthread_cond_t done;
@@ -450,8 +453,9 @@ static struct src *src_new(const struct oauth_app *app, const char *scope, const
 	    app->client_secret && *app->client_secret ? xstrdup(app->client_secret) : NULL;
 	s->cert_file = xstrdup(app->cert_file);
 	s->key_file = xstrdup(app->key_file);
-	s->app = (struct oauth_app){s->authority,     s->tenant,    s->client_id,
-	                            s->client_secret, s->cert_file, s->key_file};
+	s->cert_algorithm = xstrdup(app->cert_algorithm);
+	s->app = (struct oauth_app){s->authority, s->tenant,   s->client_id,     s->client_secret,
+	                            s->cert_file, s->key_file, s->cert_algorithm};
 	s->scope = xstrdup(scope);
 	s->ca_file = xstrdup(ca_file);
 	pthread_mutex_init(&s->mu, NULL);
@@ -567,6 +571,7 @@ const char *token_resource_for(const char *url, bool graph)
 	    {"dod-graph.microsoft.us", "https://dod-graph.microsoft.us", true},
 	    {"microsoftgraph.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn", true},
 	    {"outlook.office365.us", "https://outlook.office365.us", false},
+	    {"outlook-dod.office365.us", "https://outlook-dod.office365.us", false},
 	    {"partner.outlook.cn", "https://partner.outlook.cn", false},
 	};
 	const char *host = url ? strstr(url, "://") : NULL;
@@ -595,9 +600,9 @@ struct token_source *token_source_for(const struct config *cfg, const char *back
 {
 	bool graph = backend_name && strcmp(backend_name, "graph") == 0;
 	const struct service_config *sc = graph ? &cfg->graph : &cfg->ews;
-	struct oauth_app app = {sc->authority,     sc->tenant_id, sc->client_id,
-	                        sc->client_secret, sc->cert_file, sc->key_file};
-	const char *resource = token_resource_for(sc->url, graph);
+	struct oauth_app app = {sc->authority, sc->tenant_id, sc->client_id,     sc->client_secret,
+	                        sc->cert_file, sc->key_file,  sc->cert_algorithm};
+	const char *resource = service_resource(sc, graph);
 	struct token_source *ts;
 	struct buf scope = BUF_INIT;
 
@@ -607,7 +612,9 @@ struct token_source *token_source_for(const struct config *cfg, const char *back
 		return NULL;
 	}
 	if (graph && (!sc->mode || strcmp(sc->mode, "application") != 0)) {
-		buf_printf(&scope, "offline_access %s/Calendars.ReadWrite", resource);
+		/* User.Read: GET /me tells which user the mailbox is (graph/users.c) */
+		buf_printf(&scope, "offline_access %s/Calendars.ReadWrite %s/User.Read", resource,
+		           resource);
 		ts = delegated_new(&app, scope.data, cfg->store_path, cfg->ca_file,
 		                   web_redirect(sc->redirect_uri), err);
 	} else {

@@ -266,7 +266,7 @@ static size_t select_items(struct be_item *items, size_t n, bool with_events, in
 		struct be_item *it = &items[i];
 		if (it->status != BE_OK)
 			continue;
-		if (keyed >= 0 && (it->change_key != NULL) != (keyed == 1))
+		if (keyed >= 0 && (it->change_key && !it->overwrite) != (keyed == 1))
 			continue;
 		if (with_events) {
 			struct error e = {{0}};
@@ -320,8 +320,9 @@ static enum be_status ews_update_events(struct be_session *s, struct be_item *it
 		error_set(err, "%s", n ? items[0].message : "no items");
 		return BE_FINAL;
 	}
-	/* ConflictResolution is per request: items with a ChangeKey (NeverOverwrite) and without
-	 * (AlwaysOverwrite) go in separate requests. */
+	/* ConflictResolution is per request: items guarded by their ChangeKey (NeverOverwrite) and
+	 * items to overwrite (AlwaysOverwrite: no key, or the engine's decision after a re-read) go
+	 * in separate requests. */
 	for (int keyed = 1; keyed >= 0; keyed--) {
 		size_t k = select_items(items, n, true, keyed, &sel, &zones);
 		if (k) {

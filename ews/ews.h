@@ -60,10 +60,11 @@ struct ews_request {
 	xmlNodePtr op; /* the operation element in soap:Body */
 };
 
-/* Starts <soap:Envelope> with RequestServerVersion and ExchangeImpersonation of mailbox, and an
- * empty operation element m:<op> in the body (r->op). */
+/* Starts <soap:Envelope> with RequestServerVersion, ExchangeImpersonation of mailbox (by
+ * SmtpAddress) and, when tz_context is not NULL, a TimeZoneContext naming that Windows zone, and
+ * an empty operation element m:<op> in the body (r->op). */
 void ews_request_start(struct ews_request *r, const char *server_version, const char *mailbox,
-                       const char *op);
+                       const char *tz_context, const char *op);
 /* Serializes the document (UTF-8, with XML declaration), frees it; returns heap text, *len set. */
 char *ews_request_finish(struct ews_request *r, size_t *len);
 void ews_request_discard(struct ews_request *r);
@@ -73,22 +74,30 @@ void ews_request_discard(struct ews_request *r);
 xmlNodePtr ews_add(xmlNodePtr parent, xmlNsPtr ns, const char *name, const char *text);
 /* Sets an attribute (value escaped by libxml2). */
 void ews_set_attr(xmlNodePtr node, const char *name, const char *value);
-/* Adds <t:DistinguishedFolderId Id="calendar"><t:Mailbox><t:EmailAddress>mailbox... */
-void ews_add_calendar_folder(xmlNodePtr parent, xmlNsPtr t, const char *mailbox);
+/* Adds <t:DistinguishedFolderId Id="calendar"/>: the impersonated mailbox's calendar. No Mailbox
+ * child: impersonation already selects the mailbox, and Mailbox takes a primary address only
+ * ("Proxy addresses are not allowed", distinguishedfolderid). */
+void ews_add_calendar_folder(xmlNodePtr parent, xmlNsPtr t);
 /* Adds <t:ExtendedFieldURI PropertySetId=LEAVESYNC_PROPSET_ID PropertyName=...
  * PropertyType="String"/> */
 void ews_add_sync_key_uri(xmlNodePtr parent, xmlNsPtr t);
 
 /* ---- fields.c: struct event <-> CalendarItem, table-driven ---- */
 
-/* Windows zone ids for an event's StartTimeZone/EndTimeZone (from engine/tz.h, ICU). */
+/* Windows zone ids for an event's StartTimeZone/EndTimeZone (from engine/tz.h, ICU), and Start/End
+ * as xs:dateTime with the zone's UTC offset at that instant ("2026-12-24T00:00:00+02:00"): a value
+ * with an offset is read as given by every server, whatever TimeZoneContext or StartTimeZone say
+ * (time-zones-and-ews-in-exchange, table 2). */
 struct ews_zones {
 	char start[128];
 	char end[128];
+	char start_time[32];
+	char end_time[32];
 };
 
-/* Resolves ev's IANA zone to a Windows id and checks its dates. Returns 0, or -1 with err naming
- * the problem (unknown zone, malformed date, end not after start). */
+/* Resolves ev's IANA zone to a Windows id, checks its dates and fixes Start/End with their
+ * offsets. Returns 0, or -1 with err naming the problem (unknown zone, malformed date, end not
+ * after start, a local time the zone cannot place). */
 int ews_event_zones(const struct event *ev, struct ews_zones *z, struct error *err);
 
 /* Appends a full t:CalendarItem (create) to parent: the owned fields in schema order

@@ -2,13 +2,18 @@
  * to-wire, from-wire, differs}, in the order types.xsd requires (ItemType's elements first, then
  * CalendarItemType's), as evolution-ews maps iCalendar properties for Microsoft 365.
  *
- * Times: all-day leave is Start = first day T00:00:00 and End = day after the last T00:00:00,
- * zone-less, with StartTimeZone/EndTimeZone naming the leave's Windows zone, so Exchange anchors
- * midnight in the user's zone ([EWS how-to-create-all-day-events-by-using-ews-in-exchange]; needs
- * RequestServerVersion Exchange2010 or later, [EWS time-zones-and-ews-in-exchange]). Timed leave
- * sends its wall times the same way. Exchange answers in UTC ("Z"); reading converts back to the
- * item's StartTimeZone before taking dates (the UTC date of a local midnight may be the day
- * before). */
+ * Times: all-day leave is Start = midnight of the first day and End = midnight after the last, in
+ * the leave's zone, timed leave its wall times; both are sent with the zone's UTC offset at that
+ * instant ("2026-12-24T00:00:00+02:00"), together with StartTimeZone/EndTimeZone naming the leave's
+ * Windows zone and a TimeZoneContext header, as exchangelib sends them (ewsdatetime.py ewsformat,
+ * calendar_item.py date_to_datetime). A value with an offset "is always interpreted as that time
+ * zone" ([EWS time-zones-and-ews-in-exchange], table 2), also in an UpdateItem's SetItemField, whose
+ * CalendarItem carries Start alone: a zone-less value there would be read in TimeZoneContext or
+ * UTC, never in the StartTimeZone of another SetItemField. All-day midnights are then midnights of
+ * StartTimeZone, which is what Exchange enforces for IsAllDayEvent
+ * ([EWS how-to-create-all-day-events-by-using-ews-in-exchange]). Exchange answers in UTC ("Z");
+ * reading converts back to the item's StartTimeZone before taking dates (the UTC date of a local
+ * midnight may be the day before). */
 #include "ews/ews.h"
 
 #include "common/util.h"
@@ -279,9 +284,8 @@ static bool sync_key_differs(const struct event *a, const struct event *b)
 
 /* ---- Start, End, IsAllDayEvent, time zones ---- */
 
-/* "YYYY-MM-DD" (all-day) or a wall time, as the zone-less xs:dateTime Exchange reads in
- * StartTimeZone. */
-static void wire_time(const struct event *ev, const char *v, char out[20])
+/* "YYYY-MM-DD" (all-day: its midnight) or a wall time, as the local "YYYY-MM-DDTHH:MM:SS". */
+static void local_time(const struct event *ev, const char *v, char out[20])
 {
 	if (ev->all_day)
 		snprintf(out, 20, "%.10sT00:00:00", v);
@@ -291,12 +295,37 @@ static void wire_time(const struct event *ev, const char *v, char out[20])
 		snprintf(out, 20, "%.19s", v);
 }
 
+/* The local time v of ev as xs:dateTime with the zone's offset at that instant, or -1 when the
+ * zone cannot place it. A wall time in a DST gap is moved by the zone; the value sent is then the
+ * wall time the zone chose, so that text and offset name the same instant. */
+static int wire_time(const struct event *ev, const char *v, char out[32])
+{
+	const char *zone = ev->time_zone[0] ? ev->time_zone : "UTC";
+	char local[20], placed[20];
+	int64_t utc, offset, a;
+	struct tm tm = {0};
+
+	local_time(ev, v, local);
+	if (tz_local_to_unix(local, zone, &utc) < 0 || tz_unix_to_local(utc, zone, placed) < 0 ||
+	    sscanf(placed, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	           &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return -1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	offset = (int64_t)timegm(&tm) - utc; /* the wall time read as UTC, minus the instant */
+	a = offset < 0 ? -offset : offset;
+	if (offset == 0)
+		snprintf(out, 32, "%sZ", placed);
+	else
+		snprintf(out, 32, "%s%c%02d:%02d", placed, offset < 0 ? '-' : '+', (int)(a / 3600),
+		         (int)(a % 3600 / 60));
+	return 0;
+}
+
 static void start_to(xmlNodePtr item, xmlNsPtr t, const struct event *ev, const struct ews_zones *z)
 {
-	(void)z;
-	char v[20];
-	wire_time(ev, ev->start, v);
-	ews_add(item, t, "Start", v);
+	(void)ev;
+	ews_add(item, t, "Start", z->start_time);
 }
 
 static void start_from(xmlNodePtr el, struct read_state *st)
@@ -308,10 +337,8 @@ static void start_from(xmlNodePtr el, struct read_state *st)
 
 static void end_to(xmlNodePtr item, xmlNsPtr t, const struct event *ev, const struct ews_zones *z)
 {
-	(void)z;
-	char v[20];
-	wire_time(ev, ev->end, v);
-	ews_add(item, t, "End", v);
+	(void)ev;
+	ews_add(item, t, "End", z->end_time);
 }
 
 static void end_from(xmlNodePtr el, struct read_state *st)
@@ -447,8 +474,28 @@ static bool is_wall_time(const char *s)
 	return got >= 2 && hh < 24 && mm < 60 && ss < 60;
 }
 
+/* "The subject is limited to 255 characters" (EWS Subject element): a longer one comes back cut,
+ * and every later comparison would take that for an edit. */
+#define MAX_SUBJECT_CHARS 255
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; s && *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 int ews_event_zones(const struct event *ev, struct ews_zones *z, struct error *err)
 {
+	if (utf8_chars(ev->subject) > MAX_SUBJECT_CHARS)
+		return error_set(
+		    err,
+		    "event %s: the subject is %zu characters long and Exchange keeps %d: "
+		    "shorten the subject template ([kind] or [event] subject) or the note "
+		    "it includes",
+		    ev->sync_key ? ev->sync_key : "?", utf8_chars(ev->subject), MAX_SUBJECT_CHARS);
 	bool (*valid)(const char *) = ev->all_day ? is_date : is_wall_time;
 
 	if (!valid(ev->start) || !valid(ev->end))
@@ -473,6 +520,9 @@ int ews_event_zones(const struct event *ev, struct ews_zones *z, struct error *e
 		                 "(StartTimeZone); use an IANA zone name such as Europe/Riga",
 		                 zone);
 	memcpy(z->end, z->start, sizeof(z->end));
+	if (wire_time(ev, ev->start, z->start_time) < 0 || wire_time(ev, ev->end, z->end_time) < 0)
+		return error_set(err, "event %s: time zone '%s' cannot place %s..%s",
+		                 ev->sync_key ? ev->sync_key : "?", zone, ev->start, ev->end);
 	return 0;
 }
 

@@ -16,9 +16,10 @@ char *ews_build_create_items(const struct ews_target *tg, struct be_item *const 
 {
 	struct ews_request r;
 
-	ews_request_start(&r, tg->server_version, tg->mailbox, "CreateItem");
+	ews_request_start(&r, tg->server_version, tg->mailbox, n ? zones[0].start : NULL,
+	                  "CreateItem");
 	ews_set_attr(r.op, "SendMeetingInvitations", "SendToNone");
-	ews_add_calendar_folder(ews_add(r.op, r.m, "SavedItemFolderId", NULL), r.t, tg->mailbox);
+	ews_add_calendar_folder(ews_add(r.op, r.m, "SavedItemFolderId", NULL), r.t);
 	xmlNodePtr list = ews_add(r.op, r.m, "Items", NULL);
 	for (size_t i = 0; i < n; i++)
 		ews_calendar_item_write(list, r.t, items[i]->ev, &zones[i]);
@@ -27,8 +28,10 @@ char *ews_build_create_items(const struct ews_target *tg, struct be_item *const 
 
 /* UpdateItem ([EWS ref updateitem-operation], [EWS ews-identifiers-in-exchange]). With a ChangeKey:
  * NeverOverwrite, so a stale key fails with ErrorIrresolvableConflict and the engine re-reads the
- * item and records drift before rewriting. Without one (the engine's deliberate overwrite after
- * that re-read): AlwaysOverwrite. */
+ * item and records drift before rewriting. The engine's deliberate overwrite after that re-read
+ * (be_item.overwrite), or an item without a key: AlwaysOverwrite, with the last key read still sent
+ * (the responsecode page says a key is required even then; AlwaysOverwrite wins when Exchange moved
+ * it again). */
 char *ews_build_update_items(const struct ews_target *tg, struct be_item *const *items,
                              const struct ews_zones *zones, size_t n, size_t *len)
 {
@@ -36,8 +39,9 @@ char *ews_build_update_items(const struct ews_target *tg, struct be_item *const 
 	bool all_keyed = true;
 
 	for (size_t i = 0; i < n; i++)
-		all_keyed = all_keyed && items[i]->change_key;
-	ews_request_start(&r, tg->server_version, tg->mailbox, "UpdateItem");
+		all_keyed = all_keyed && items[i]->change_key && !items[i]->overwrite;
+	ews_request_start(&r, tg->server_version, tg->mailbox, n ? zones[0].start : NULL,
+	                  "UpdateItem");
 	/* ConflictResolution is per request; the backend never mixes keyed and unkeyed items. */
 	ews_set_attr(r.op, "ConflictResolution", all_keyed ? "NeverOverwrite" : "AlwaysOverwrite");
 	ews_set_attr(r.op, "SendMeetingInvitationsOrCancellations", "SendToNone");
@@ -68,7 +72,7 @@ char *ews_build_delete_items(const struct ews_target *tg, struct be_item *const 
 {
 	struct ews_request r;
 
-	ews_request_start(&r, tg->server_version, tg->mailbox, "DeleteItem");
+	ews_request_start(&r, tg->server_version, tg->mailbox, NULL, "DeleteItem");
 	ews_set_attr(r.op, "DeleteType", "HardDelete");
 	ews_set_attr(r.op, "SendMeetingCancellations", "SendToNone");
 	xmlNodePtr ids = ews_add(r.op, r.m, "ItemIds", NULL);
@@ -91,7 +95,7 @@ char *ews_build_get_item(const struct ews_target *tg, const char *const *ids, si
 {
 	struct ews_request r;
 
-	ews_request_start(&r, tg->server_version, tg->mailbox, "GetItem");
+	ews_request_start(&r, tg->server_version, tg->mailbox, NULL, "GetItem");
 	owned_shape(&r, r.op);
 	xmlNodePtr list = ews_add(r.op, r.m, "ItemIds", NULL);
 	for (size_t i = 0; i < n; i++)
@@ -112,9 +116,9 @@ static void find_shape(struct ews_request *r)
 	ews_add_sync_key_uri(add, r->t);
 }
 
-static void parent_calendar(struct ews_request *r, const char *mailbox)
+static void parent_calendar(struct ews_request *r)
 {
-	ews_add_calendar_folder(ews_add(r->op, r->m, "ParentFolderIds", NULL), r->t, mailbox);
+	ews_add_calendar_folder(ews_add(r->op, r->m, "ParentFolderIds", NULL), r->t);
 }
 
 static void key_equals(xmlNodePtr parent, xmlNsPtr t, const char *key)
@@ -136,7 +140,7 @@ char *ews_build_find_by_keys(const struct ews_target *tg, const char *const *key
 	struct ews_request r;
 	char off[24], max[24];
 
-	ews_request_start(&r, tg->server_version, tg->mailbox, "FindItem");
+	ews_request_start(&r, tg->server_version, tg->mailbox, NULL, "FindItem");
 	ews_set_attr(r.op, "Traversal", "Shallow");
 	find_shape(&r);
 	xmlNodePtr view = ews_add(r.op, r.m, "IndexedPageItemView", NULL);
@@ -149,7 +153,7 @@ char *ews_build_find_by_keys(const struct ews_target *tg, const char *const *key
 	xmlNodePtr parent = n > 1 ? ews_add(restriction, r.t, "Or", NULL) : restriction;
 	for (size_t i = 0; i < n; i++)
 		key_equals(parent, r.t, keys[i]);
-	parent_calendar(&r, tg->mailbox);
+	parent_calendar(&r);
 	return ews_request_finish(&r, len);
 }
 
@@ -162,7 +166,7 @@ char *ews_build_calendar_view(const struct ews_target *tg, int64_t from, int64_t
 	struct ews_request r;
 	char start[21], end[21], max[24];
 
-	ews_request_start(&r, tg->server_version, tg->mailbox, "FindItem");
+	ews_request_start(&r, tg->server_version, tg->mailbox, NULL, "FindItem");
 	ews_set_attr(r.op, "Traversal", "Shallow");
 	find_shape(&r);
 	xmlNodePtr view = ews_add(r.op, r.m, "CalendarView", NULL);
@@ -172,7 +176,7 @@ char *ews_build_calendar_view(const struct ews_target *tg, int64_t from, int64_t
 	ews_set_attr(view, "MaxEntriesReturned", max);
 	ews_set_attr(view, "StartDate", start);
 	ews_set_attr(view, "EndDate", end);
-	parent_calendar(&r, tg->mailbox);
+	parent_calendar(&r);
 	return ews_request_finish(&r, len);
 }
 
@@ -180,9 +184,9 @@ char *ews_build_get_folder(const struct ews_target *tg, size_t *len)
 {
 	struct ews_request r;
 
-	ews_request_start(&r, tg->server_version, tg->mailbox, "GetFolder");
+	ews_request_start(&r, tg->server_version, tg->mailbox, NULL, "GetFolder");
 	xmlNodePtr shape = ews_add(r.op, r.m, "FolderShape", NULL);
 	ews_add(shape, r.t, "BaseShape", "IdOnly");
-	ews_add_calendar_folder(ews_add(r.op, r.m, "FolderIds", NULL), r.t, tg->mailbox);
+	ews_add_calendar_folder(ews_add(r.op, r.m, "FolderIds", NULL), r.t);
 	return ews_request_finish(&r, len);
 }

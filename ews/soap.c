@@ -1,7 +1,7 @@
 /* The SOAP envelope and headers of every EWS request, written with libxml2's tree API
  * ([EWS ref exchangeimpersonation], [EWS ref requestserverversion]): RequestServerVersion from
- * config, ExchangeImpersonation by the mailbox's primary SMTP address. Text and attribute values
- * are stored as data and escaped by libxml2 on output; nothing is pasted. */
+ * config, ExchangeImpersonation by the mailbox's SMTP address, TimeZoneContext on writes. Text and
+ * attribute values are stored as data and escaped by libxml2 on output; nothing is pasted. */
 #include "ews/ews.h"
 
 #include "common/util.h"
@@ -81,13 +81,9 @@ void ews_set_attr(xmlNodePtr node, const char *name, const char *value)
 	free(clean);
 }
 
-void ews_add_calendar_folder(xmlNodePtr parent, xmlNsPtr t, const char *mailbox)
+void ews_add_calendar_folder(xmlNodePtr parent, xmlNsPtr t)
 {
-	xmlNodePtr f = ews_add(parent, t, "DistinguishedFolderId", NULL);
-
-	ews_set_attr(f, "Id", "calendar");
-	xmlNodePtr mb = ews_add(f, t, "Mailbox", NULL);
-	ews_add(mb, t, "EmailAddress", mailbox);
+	ews_set_attr(ews_add(parent, t, "DistinguishedFolderId", NULL), "Id", "calendar");
 }
 
 void ews_add_sync_key_uri(xmlNodePtr parent, xmlNsPtr t)
@@ -100,7 +96,7 @@ void ews_add_sync_key_uri(xmlNodePtr parent, xmlNsPtr t)
 }
 
 void ews_request_start(struct ews_request *r, const char *server_version, const char *mailbox,
-                       const char *op)
+                       const char *tz_context, const char *op)
 {
 	r->doc = xmlNewDoc(BAD_CAST "1.0");
 	xmlNodePtr env = xmlNewDocNode(r->doc, NULL, BAD_CAST "Envelope", NULL);
@@ -114,10 +110,18 @@ void ews_request_start(struct ews_request *r, const char *server_version, const 
 	xmlNodePtr version = ews_add(header, r->t, "RequestServerVersion", NULL);
 	ews_set_attr(version, "Version", server_version);
 	/* Impersonation is per request, so one request serves one mailbox
-	 * ([EWS impersonation-and-ews-in-exchange]). */
+	 * ([EWS impersonation-and-ews-in-exchange]). SmtpAddress takes any address of the account
+	 * ([EWS ref smtpaddress]); PrimarySmtpAddress only the primary one, and HR may know the user
+	 * by an alias. */
 	xmlNodePtr imp = ews_add(header, r->t, "ExchangeImpersonation", NULL);
 	xmlNodePtr sid = ews_add(imp, r->t, "ConnectingSID", NULL);
-	ews_add(sid, r->t, "PrimarySmtpAddress", mailbox);
+	ews_add(sid, r->t, "SmtpAddress", mailbox);
+	/* Like exchangelib's wrap(): the zone of the request, so that no value is read as UTC by
+	 * default (timezonecontext; every time leavesync writes carries its offset anyway). */
+	if (tz_context) {
+		xmlNodePtr ctx = ews_add(header, r->t, "TimeZoneContext", NULL);
+		ews_set_attr(ews_add(ctx, r->t, "TimeZoneDefinition", NULL), "Id", tz_context);
+	}
 
 	xmlNodePtr body = ews_add(env, soap, "Body", NULL);
 	r->op = ews_add(body, r->m, op, NULL);

@@ -1,6 +1,7 @@
 /* graph_backend: the Microsoft Graph events API behind engine/backend.h. Writes go through $batch
- * (batch.c), reads are plain GETs with the read Prefer headers; every URL is /users/{mailbox}/...
- * (never /me), which serves delegated tokens (own or shared calendar) and app-only tokens alike. */
+ * (batch.c), reads are plain GETs with the read Prefer headers; every URL is /users/{id}/... with
+ * the user object id the mailbox address resolves to (users.c), which serves delegated tokens (own
+ * or shared calendar) and app-only tokens alike. */
 #include "graph/graph.h"
 
 #include "common/buf.h"
@@ -46,7 +47,7 @@ static enum be_status graph_session_open(const struct backend_env *env, struct b
 	s->batch_size =
 	    g->batch_size == 0 || g->batch_size > GRAPH_MAX_BATCH ? GRAPH_MAX_BATCH : g->batch_size;
 	/* the engine may run mc write calls per mailbox at once: together at most 4 in flight */
-	s->chains = GRAPH_MAILBOX_CONCURRENCY / mc > 0 ? GRAPH_MAILBOX_CONCURRENCY / mc : 1;
+	s->mailbox_cap = GRAPH_MAILBOX_CONCURRENCY / mc > 0 ? GRAPH_MAILBOX_CONCURRENCY / mc : 1;
 	s->page_size = GRAPH_PAGE_SIZE;
 	s->max_wait_ms = GRAPH_MAX_WAIT_MS;
 	graph_prop_id(s->prop_id, sizeof s->prop_id);
@@ -65,6 +66,7 @@ static void graph_session_close(struct be_session *s)
 	if (!s)
 		return;
 	http_client_free(s->http);
+	graph_users_free(s->users);
 	free(s->base);
 	free(s);
 }
@@ -73,11 +75,16 @@ static void graph_session_close(struct be_session *s)
 
 /* One GET; BE_OK with *resp filled, or a failure status with err. */
 static enum be_status get_once(struct be_session *s, const char *mailbox, const char *url,
-                               bool force, struct http_response *resp, struct error *err)
+                               const char *extra_header, bool force, struct http_response *resp,
+                               struct error *err)
 {
 	char pagesize[48];
-	const char *headers[] = {"Prefer: " GRAPH_PREFER_IMMUTABLE, "Prefer: " GRAPH_PREFER_UTC,
-	                         "Prefer: " GRAPH_PREFER_TEXT, pagesize, NULL};
+	const char *headers[] = {"Prefer: " GRAPH_PREFER_IMMUTABLE,
+	                         "Prefer: " GRAPH_PREFER_UTC,
+	                         "Prefer: " GRAPH_PREFER_TEXT,
+	                         pagesize,
+	                         extra_header,
+	                         NULL};
 	const char *token = NULL;
 	enum be_status st;
 	enum http_failure f;
@@ -96,17 +103,30 @@ static enum be_status get_once(struct be_session *s, const char *mailbox, const 
 enum be_status graph_get_json(struct be_session *s, const char *mailbox, const char *url,
                               json_t **out, struct error *err)
 {
+	return graph_get_json_ex(s, mailbox, url, NULL, out, NULL, NULL, err);
+}
+
+enum be_status graph_get_json_ex(struct be_session *s, const char *mailbox, const char *url,
+                                 const char *extra_header, json_t **out, int *http_status,
+                                 struct graph_error *ge, struct error *err)
+{
 	bool force = false;
 	long waited = 0;
 
 	*out = NULL;
+	if (http_status)
+		*http_status = 0;
+	if (ge)
+		memset(ge, 0, sizeof *ge);
 	for (int attempt = 0; attempt < MAX_GET_ATTEMPTS; attempt++) {
 		struct http_response resp = {0};
-		enum be_status st = get_once(s, mailbox, url, force, &resp, err);
+		enum be_status st = get_once(s, mailbox, url, extra_header, force, &resp, err);
 		json_t *body;
 
 		if (st != BE_OK)
 			return st;
+		if (http_status)
+			*http_status = (int)resp.status;
 		if (resp.status == 401 && !force) {
 			http_response_free(&resp);
 			force = true;
@@ -124,6 +144,8 @@ enum be_status graph_get_json(struct be_session *s, const char *mailbox, const c
 		body = json_loadb(resp.body ? resp.body : "", resp.body_len, 0, NULL);
 		st = graph_describe_failure("GET", url, (int)resp.status, resp.content_type, body,
 		                            s->app_only, err->msg, sizeof err->msg);
+		if (ge)
+			graph_parse_error(body, ge);
 		json_decref(body);
 		if (st == BE_RETRY_LATER && resp.retry_after_ms > 0 &&
 		    waited + resp.retry_after_ms <= s->max_wait_ms) {
@@ -149,11 +171,12 @@ static void item_reset(struct be_item *it)
 	it->message[0] = '\0';
 }
 
-/* A request that cannot be built is final for its item and never sent. */
-static void reject(struct graph_subreq *r, const char *why)
+/* A request that cannot be built is never sent: final for its item, or the status of its
+ * mailbox's user lookup. */
+static void reject(struct graph_subreq *r, enum be_status be, const char *why)
 {
 	r->done = true;
-	r->be = BE_FINAL;
+	r->be = be;
 	snprintf(r->message, sizeof r->message, "%s", why);
 }
 
@@ -167,28 +190,48 @@ static void prepare(struct be_session *s, enum graph_op op, struct be_item *it,
 	r->op = op;
 	r->item = it;
 	r->mailbox = it->mailbox ? it->mailbox : "";
+	const char *user = NULL;
+	enum be_status st;
+
 	if (!it->mailbox || !*it->mailbox) {
 		r->url = xstrdup("");
-		reject(r, "item has no mailbox");
+		reject(r, BE_FINAL, "item has no mailbox");
+		return;
+	}
+	st = graph_user_key(s, it->mailbox, &user, &e);
+	if (st != BE_OK) {
+		r->url = xstrdup("");
+		reject(r, st, e.msg);
 		return;
 	}
 	if (op == GRAPH_OP_CREATE) {
-		r->url = graph_path_events(it->mailbox);
+		r->url = graph_path_events(user);
 		r->body = it->ev ? graph_build_create(it->ev, s->prop_id, &e) : NULL;
 	} else {
 		if (!it->remote_id || !*it->remote_id) {
 			r->url = xstrdup("");
-			reject(r, "item has no remote id to update or delete");
+			reject(r, BE_FINAL, "item has no remote id to update or delete");
 			return;
 		}
-		r->url = graph_path_event(it->mailbox, it->remote_id);
+		r->url = graph_path_event(user, it->remote_id);
 		if (op == GRAPH_OP_UPDATE) {
 			r->body = it->ev ? graph_build_patch(it->ev, it->written, &e) : NULL;
-			r->if_match = it->change_key;
+			/* after a re-read the engine overwrites: no precondition */
+			r->if_match = it->overwrite ? NULL : it->change_key;
 		}
 	}
 	if (op != GRAPH_OP_DELETE && !r->body)
-		reject(r, e.msg[0] ? e.msg : "item has no event to write");
+		reject(r, BE_FINAL, e.msg[0] ? e.msg : "item has no event to write");
+}
+
+/* A 404 ErrorInvalidUser on /users/{id} means the stored id is no longer a user (deleted and
+ * recreated, so the address now belongs to a new id): look the address up again next time. */
+static bool stale_user(struct be_session *s, const struct graph_subreq *r)
+{
+	if (r->status != 404 || !strstr(r->message, "ErrorInvalidUser"))
+		return false;
+	graph_user_forget(s, r->mailbox);
+	return true;
 }
 
 static enum be_status write_events(struct be_session *s, enum graph_op op, struct be_item *items,
@@ -203,6 +246,14 @@ static enum be_status write_events(struct be_session *s, enum graph_op op, struc
 	for (size_t i = 0; i < n; i++) {
 		struct be_item *it = reqs[i].item;
 
+		if (stale_user(s, &reqs[i])) {
+			it->status = BE_RETRY_LATER;
+			snprintf(
+			    it->message, sizeof it->message,
+			    "the user id stored for %s is no longer a user (%.300s): the address "
+			    "is looked up again on the next attempt",
+			    reqs[i].mailbox, reqs[i].message);
+		}
 		/* update: report the id only when it changed (immutable ids should not) */
 		if (op == GRAPH_OP_UPDATE && it->new_remote_id && it->remote_id &&
 		    strcmp(it->new_remote_id, it->remote_id) == 0) {
@@ -240,15 +291,21 @@ static enum be_status graph_get_event(struct be_session *s, const char *mailbox,
                                       struct error *err)
 {
 	struct error local;
-	char *path = graph_path_event(mailbox, remote_id), *query = graph_query_event(s->prop_id);
+	char *path, *query;
 	struct buf url = BUF_INIT;
 	json_t *obj = NULL;
+	const char *user;
 	enum be_status st;
 
 	if (!err)
 		err = &local;
 	error_clear(err);
 	memset(out, 0, sizeof *out);
+	st = graph_user_key(s, mailbox, &user, err);
+	if (st != BE_OK)
+		return st;
+	path = graph_path_event(user, remote_id);
+	query = graph_query_event(s->prop_id);
 	buf_printf(&url, "%s%s%s", s->base, path, query);
 	st = graph_get_json(s, mailbox, url.data, &obj, err);
 	if (st == BE_OK && graph_parse_event(obj, s->prop_id, out, err) < 0)
@@ -332,19 +389,24 @@ static enum be_status graph_find_by_sync_keys(struct be_session *s, const char *
                                               void *arg, struct error *err)
 {
 	struct error local;
-	struct graph_subreq *reqs = xcalloc(n ? n : 1, sizeof *reqs);
+	struct graph_subreq *reqs;
+	const char *user;
 	enum be_status st;
 	size_t i;
 
 	if (!err)
 		err = &local;
 	error_clear(err);
+	st = graph_user_key(s, mailbox, &user, err);
+	if (st != BE_OK)
+		return st;
+	reqs = xcalloc(n ? n : 1, sizeof *reqs);
 	/* one documented $filter per key, all in one $batch (an `or` of Any() lambdas is not
 	 * documented for extended properties) */
 	for (i = 0; i < n; i++) {
 		reqs[i].op = GRAPH_OP_FIND;
 		reqs[i].mailbox = mailbox;
-		reqs[i].url = graph_build_find_by_key(mailbox, s->prop_id, keys[i]);
+		reqs[i].url = graph_build_find_by_key(user, s->prop_id, keys[i]);
 		reqs[i].key = keys[i];
 	}
 	st = graph_batch_run(s, reqs, n, true, err);
@@ -367,14 +429,19 @@ static enum be_status graph_list_events(struct be_session *s, const char *mailbo
                                         struct error *err)
 {
 	struct error local;
-	char *rel = graph_build_calendar_view(mailbox, s->prop_id, from, to);
-	char *url = graph_absolute_url(s->base, rel);
+	char *rel, *url;
 	json_t *first = NULL;
+	const char *user;
 	enum be_status st;
 
 	if (!err)
 		err = &local;
 	error_clear(err);
+	st = graph_user_key(s, mailbox, &user, err);
+	if (st != BE_OK)
+		return st;
+	rel = graph_build_calendar_view(user, s->prop_id, from, to);
+	url = graph_absolute_url(s->base, rel);
 	st = graph_get_json(s, mailbox, url, &first, err);
 	if (st == BE_OK)
 		st = walk_pages(s, mailbox, first, NULL, cb, arg, err);
@@ -387,14 +454,19 @@ static enum be_status graph_probe_mailbox(struct be_session *s, const char *mail
                                           struct error *err)
 {
 	struct error local;
-	char *path = graph_path_events(mailbox);
+	char *path;
 	struct buf url = BUF_INIT;
 	json_t *page = NULL;
+	const char *user;
 	enum be_status st;
 
 	if (!err)
 		err = &local;
 	error_clear(err);
+	st = graph_user_key(s, mailbox, &user, err);
+	if (st != BE_OK)
+		return st;
+	path = graph_path_events(user);
 	buf_printf(&url, "%s%s?$top=1&$select=id", s->base, path);
 	st = graph_get_json(s, mailbox, url.data, &page, err);
 	if (st != BE_OK)

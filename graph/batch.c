@@ -1,7 +1,16 @@
 /* JSON $batch ([Graph json-batching], [Graph throttling]): up to 20 requests per HTTP call, answers
  * matched to requests by id (they come in any order), a throttled sub-request retried alone after
- * its own Retry-After, and at most `chains` parallel dependsOn chains per mailbox so that one batch
- * never puts more than 4 concurrent requests on a mailbox (Outlook's per-app-and-mailbox limit). */
+ * its own Retry-After.
+ *
+ * A batch is either fully parallel (no dependsOn anywhere) or fully sequential (every request
+ * depends on the one before): Graph refuses anything in between as a whole, "400 BadRequest: Batch
+ * should be either fully sequential or fully parallel." (microsoftgraph/microsoft-graph-docs-
+ * contrib#2339, msgraph-sdk-java-core#71). Outlook allows 4 concurrent requests per app and
+ * mailbox ([Graph throttling-limits]), so a parallel batch carries at most `mailbox_cap` requests
+ * of one mailbox and the rest wait for the next batch; a sequential batch runs one request at a
+ * time and may carry 20 of one mailbox. graph_batch_plan picks: parallel when everything pending
+ * fits, else sequential until a request of the group failed (a failure makes the rest of a chain
+ * 424), then parallel. */
 #include "graph/graph.h"
 
 #include "common/util.h"
@@ -37,21 +46,6 @@ void graph_subreq_free(struct graph_subreq *r)
 	r->body = r->answer = NULL;
 }
 
-/* The request this one waits for: the pending request of the same mailbox `chains` places
- * earlier, so each mailbox runs as `chains` sequential chains. -1 when none. */
-static long depends_on(const struct graph_subreq *reqs, size_t i, int chains)
-{
-	long seen[GRAPH_MAX_BATCH];
-	size_t k = 0;
-
-	if (chains <= 0)
-		return -1;
-	for (size_t j = 0; j < i && k < GRAPH_MAX_BATCH; j++)
-		if (!reqs[j].done && strcmp(reqs[j].mailbox, reqs[i].mailbox) == 0)
-			seen[k++] = (long)j;
-	return k >= (size_t)chains ? seen[k - (size_t)chains] : -1;
-}
-
 static json_t *id_json(size_t index)
 {
 	char id[24];
@@ -60,15 +54,61 @@ static json_t *id_json(size_t index)
 	return json_string(id);
 }
 
-json_t *graph_batch_body(struct graph_subreq *reqs, size_t n, int chains, bool read_prefs)
+bool graph_batch_plan(struct graph_subreq *reqs, size_t n, int mailbox_cap, bool allow_sequential)
+{
+	size_t pending = 0, taken = 0;
+	bool fits = true;
+
+	if (mailbox_cap < 1)
+		mailbox_cap = 1;
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].sent = false;
+		pending += !reqs[i].done;
+	}
+	/* Would a parallel batch carry every pending request? */
+	for (size_t i = 0; i < n && fits; i++) {
+		int same = 0;
+
+		if (reqs[i].done)
+			continue;
+		for (size_t j = 0; j <= i; j++)
+			same += !reqs[j].done && strcmp(reqs[j].mailbox, reqs[i].mailbox) == 0;
+		fits = same <= mailbox_cap;
+	}
+	fits = fits && pending <= GRAPH_MAX_BATCH;
+	if (!fits && allow_sequential) {
+		for (size_t i = 0; i < n && taken < GRAPH_MAX_BATCH; i++)
+			if (!reqs[i].done) {
+				reqs[i].sent = true;
+				taken++;
+			}
+		return true;
+	}
+	/* Parallel: up to mailbox_cap of each mailbox, in order, other mailboxes fill the batch. */
+	for (size_t i = 0; i < n && taken < GRAPH_MAX_BATCH; i++) {
+		int same = 0;
+
+		if (reqs[i].done)
+			continue;
+		for (size_t j = 0; j < i; j++)
+			same += reqs[j].sent && strcmp(reqs[j].mailbox, reqs[i].mailbox) == 0;
+		if (same < mailbox_cap) {
+			reqs[i].sent = true;
+			taken++;
+		}
+	}
+	return false;
+}
+
+json_t *graph_batch_body(struct graph_subreq *reqs, size_t n, bool sequential, bool read_prefs)
 {
 	json_t *requests = json_array(), *root = json_object();
+	long previous = -1;
 
 	for (size_t i = 0; i < n; i++) {
 		json_t *r, *h;
-		long dep;
 
-		if (reqs[i].done)
+		if (!reqs[i].sent || reqs[i].done)
 			continue;
 		r = json_object();
 		h = json_object();
@@ -89,13 +129,13 @@ json_t *graph_batch_body(struct graph_subreq *reqs, size_t n, int chains, bool r
 			json_object_set(r, "body", reqs[i].body);
 		}
 		json_object_set_new(r, "headers", h);
-		dep = depends_on(reqs, i, chains);
-		if (dep >= 0) {
+		if (sequential && previous >= 0) {
 			json_t *d = json_array();
 
-			json_array_append_new(d, id_json((size_t)dep));
+			json_array_append_new(d, id_json((size_t)previous));
 			json_object_set_new(r, "dependsOn", d);
 		}
+		previous = (long)i;
 		json_array_append_new(requests, r);
 	}
 	json_object_set_new(root, "requests", requests);
@@ -176,8 +216,8 @@ long graph_batch_apply(struct be_session *s, struct graph_subreq *reqs, size_t n
 		const struct graph_subresp *sr;
 		enum be_status be;
 
-		if (r->done)
-			continue;
+		if (r->done || !r->sent)
+			continue; /* not in this batch: waits for the next one */
 		sr = find_resp(resps, nresp, i);
 		if (!sr) {
 			snprintf(
@@ -242,11 +282,42 @@ static void finish_pending(struct graph_subreq *reqs, size_t n, enum be_status b
 	}
 }
 
+/* Graph answered the $batch request itself with a client error (400 "Batch should be either fully
+ * sequential or fully parallel.", a malformed batch): nothing in it ran, and nothing in it is the
+ * leave's fault, whatever the row for a sub-request's 400 says. */
+static bool batch_refused(long status, const json_t *answer)
+{
+	struct graph_error ge;
+
+	return status >= 400 && status < 500 && status != 401 && status != 429 &&
+	       graph_parse_error(answer, &ge);
+}
+
+static enum be_status refused_batch_message(long status, const json_t *answer, struct error *err)
+{
+	struct graph_error ge;
+
+	size_t len;
+
+	graph_parse_error(answer, &ge);
+	len = strlen(ge.message);
+	if (len && ge.message[len - 1] == '.')
+		ge.message[len - 1] = '\0';
+	error_set(err,
+	          "Graph refused the whole $batch request, before running any of it: %s (HTTP "
+	          "%ld): %s. This is a leavesync protocol error, not a problem of the leave: "
+	          "the items wait and are retried; report it if it persists%s%s%s",
+	          *ge.code ? ge.code : "no code", status, ge.message,
+	          *ge.request_id ? " (request-id " : "", ge.request_id, *ge.request_id ? ")" : "");
+	return BE_RETRY_LATER;
+}
+
 /* One POST {base}/$batch. Returns BE_OK with *answer (the parsed body) and *status, or a status
  * shared by every pending request (err says why). */
 static enum be_status post_batch(struct be_session *s, struct graph_subreq *reqs, size_t n,
-                                 bool read_prefs, bool force_refresh, json_t **answer, long *status,
-                                 long *retry_after_ms, struct error *err)
+                                 bool sequential, bool read_prefs, bool force_refresh,
+                                 json_t **answer, long *status, long *retry_after_ms,
+                                 struct error *err)
 {
 	static const char *const headers[] = {"Prefer: " GRAPH_PREFER_IMMUTABLE, NULL};
 	struct http_response resp = {0};
@@ -261,7 +332,7 @@ static enum be_status post_batch(struct be_session *s, struct graph_subreq *reqs
 	st = s->env->tokens->get(s->env->tokens, reqs[0].mailbox, force_refresh, &token, err);
 	if (st != BE_OK)
 		return st;
-	req = graph_batch_body(reqs, n, s->chains, read_prefs);
+	req = graph_batch_body(reqs, n, sequential, read_prefs);
 	body = json_dumps(req, JSON_COMPACT);
 	json_decref(req);
 	url = graph_absolute_url(s->base, "/$batch");
@@ -287,6 +358,8 @@ static enum be_status post_batch(struct be_session *s, struct graph_subreq *reqs
 		/* the batch as a whole failed (malformed, throttled, an HTML gateway page) */
 		st = graph_describe_failure("POST", url, (int)resp.status, resp.content_type,
 		                            *answer, s->app_only, err->msg, sizeof err->msg);
+		if (batch_refused(resp.status, *answer))
+			st = refused_batch_message(resp.status, *answer, err);
 	}
 	free(url);
 	http_response_free(&resp);
@@ -316,8 +389,11 @@ void graph_pause_ms(struct be_session *s, long ms)
 static enum be_status run_group(struct be_session *s, struct graph_subreq *reqs, size_t n,
                                 bool read_prefs, struct error *err)
 {
-	bool force = false, any_result = false;
+	bool force = false, any_result = false, failed_before = false;
 	long waited = 0;
+	int cap = s->mailbox_cap > 0 ? s->mailbox_cap : 1;
+	/* a parallel batch sends at most cap of one mailbox: the rest need more rounds */
+	int max_rounds = MAX_ROUNDS + (int)((n + (size_t)cap - 1) / (size_t)cap);
 
 	for (int round = 0; count_pending(reqs, n) > 0; round++) {
 		struct graph_subresp *resps = NULL;
@@ -325,22 +401,24 @@ static enum be_status run_group(struct be_session *s, struct graph_subreq *reqs,
 		json_t *answer = NULL;
 		long status = 0, retry_after = -1, wait;
 		size_t pending;
-		bool progressed;
+		bool progressed, sequential;
 		int auth_failed = 0;
 		enum be_status st;
 
-		if (round >= MAX_ROUNDS) {
+		if (round >= max_rounds) {
 			for (size_t i = 0; i < n; i++)
 				if (!reqs[i].done && !reqs[i].message[0])
 					snprintf(reqs[i].message, sizeof reqs[i].message,
 					         "no final answer after %d $batch rounds",
-					         MAX_ROUNDS);
+					         max_rounds);
 			for (size_t i = 0; i < n; i++)
 				if (!reqs[i].done)
 					finish(&reqs[i], reqs[i].be ? reqs[i].be : BE_RETRY_NOW);
 			break;
 		}
-		st = post_batch(s, reqs, n, read_prefs, force, &answer, &status, &retry_after, err);
+		sequential = graph_batch_plan(reqs, n, cap, !failed_before);
+		st = post_batch(s, reqs, n, sequential, read_prefs, force, &answer, &status,
+		                &retry_after, err);
 		if (st == BE_OK && status == 401 && !force) {
 			json_decref(answer);
 			force = true; /* refresh the token once, then send again */
@@ -364,6 +442,9 @@ static enum be_status run_group(struct be_session *s, struct graph_subreq *reqs,
 		pending = count_pending(reqs, n);
 		wait = graph_batch_apply(s, reqs, n, resps, nresp, &auth_failed);
 		progressed = count_pending(reqs, n) < pending;
+		/* a failure in a chain fails the rest of it (424): isolate them from now on */
+		for (size_t i = 0; i < n; i++)
+			failed_before |= reqs[i].sent && reqs[i].status >= 400;
 		free(resps);
 		json_decref(answer);
 		if (auth_failed)

@@ -66,8 +66,30 @@ static bool same_subject(const struct event *a, const struct event *b)
 	return strcmp_null(a->subject, b->subject) == 0;
 }
 
+/* "The subject is limited to 255 characters" (EWS Subject element; the same Exchange store behind
+ * Graph), and a longer one comes back cut, which every later comparison would take for an edit. */
+#define MAX_SUBJECT_CHARS 255
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+
+	for (; s && *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
 static int subject_to_json(const struct event *ev, json_t *obj, struct error *err)
 {
+	size_t n = utf8_chars(ev->subject);
+
+	if (n > MAX_SUBJECT_CHARS)
+		return error_set(
+		    err,
+		    "the event's subject is %zu characters long and Exchange keeps %d: "
+		    "shorten the subject template ([kind] or [event] subject) or the "
+		    "note it includes",
+		    n, MAX_SUBJECT_CHARS);
 	return put_string(obj, "subject", ev->subject, err);
 }
 

@@ -37,6 +37,7 @@
 #define GRAPH_PREFER_TEXT "outlook.body-content-type=\"text\""
 
 struct http_client;
+struct graph_users;
 
 /* One session per engine thread. */
 struct be_session {
@@ -45,10 +46,12 @@ struct be_session {
 	char *base;                    /* configured Graph root, no trailing slash: ".../v1.0" */
 	bool app_only;                 /* [graph] mode = application */
 	size_t batch_size;             /* requests per $batch, 1..20 */
-	int chains;                    /* parallel dependsOn chains per mailbox inside one $batch */
-	int page_size;                 /* Prefer: odata.maxpagesize */
-	int max_wait_ms;               /* cap on Retry-After sleeps per call */
-	char prop_id[128];             /* "String {GUID} Name LeaveSyncKey" */
+	int mailbox_cap;   /* requests of one mailbox in a parallel $batch (4 / mailbox_concurrency)
+	                    */
+	int page_size;     /* Prefer: odata.maxpagesize */
+	int max_wait_ms;   /* cap on Retry-After sleeps per call */
+	char prop_id[128]; /* "String {GUID} Name LeaveSyncKey" */
+	struct graph_users *users; /* owned: mailbox -> user object id (users.c) */
 	/* Sleeps between throttled retries; tests replace it. */
 	void (*sleep_ms)(void *arg, int ms);
 	void *sleep_arg;
@@ -76,10 +79,11 @@ bool graph_zone_known(const char *zone);
 
 /* "String {0c6f5a4e-...} Name LeaveSyncKey" */
 void graph_prop_id(char *out, size_t outlen);
-/* "/users/{mailbox}/events" (relative, escaped). Caller frees. */
-char *graph_path_events(const char *mailbox);
-/* "/users/{mailbox}/events/{id}". Caller frees. */
-char *graph_path_event(const char *mailbox, const char *remote_id);
+/* "/users/{user}/events" (relative, escaped; user: the object id from graph_user_key). Caller
+ * frees. */
+char *graph_path_events(const char *user);
+/* "/users/{user}/events/{id}". Caller frees. */
+char *graph_path_event(const char *user, const char *remote_id);
 /* The POST body of a create: owned fields + responseRequested, transactionId, the tag. */
 json_t *graph_build_create(const struct event *ev, const char *prop_id, struct error *err);
 /* The PATCH body: the owned fields that differ from written (all of them when written is NULL or
@@ -87,10 +91,10 @@ json_t *graph_build_create(const struct event *ev, const char *prop_id, struct e
 json_t *graph_build_patch(const struct event *ev, const struct event *written, struct error *err);
 /* Query string (from '?') reading one event with its tag: $select of the owned fields, $expand. */
 char *graph_query_event(const char *prop_id);
-/* Relative URL finding the events tagged with key. Caller frees. */
-char *graph_build_find_by_key(const char *mailbox, const char *prop_id, const char *key);
-/* Relative URL of a calendarView window [from, to). Caller frees. */
-char *graph_build_calendar_view(const char *mailbox, const char *prop_id, int64_t from, int64_t to);
+/* Relative URL finding the events of user tagged with key. Caller frees. */
+char *graph_build_find_by_key(const char *user, const char *prop_id, const char *key);
+/* Relative URL of a calendarView window [from, to) of user. Caller frees. */
+char *graph_build_calendar_view(const char *user, const char *prop_id, int64_t from, int64_t to);
 /* base + relative. Caller frees. */
 char *graph_absolute_url(const char *base, const char *relative);
 /* OData string literal body: quotes doubled. Caller frees. */
@@ -183,15 +187,20 @@ struct graph_subreq {
 	long retry_after_ms;
 	char message[512];
 	/* bookkeeping */
+	bool sent; /* in the $batch being sent (graph_batch_plan) */
 	bool auth_retried;
 };
 
 void graph_subreq_free(struct graph_subreq *r);
 
-/* The $batch request body for the not-done requests among reqs[0..n-1] (at most 20); sub-request
- * ids are their index + 1 in reqs. chains > 0 limits each mailbox to that many parallel dependsOn
- * chains. */
-json_t *graph_batch_body(struct graph_subreq *reqs, size_t n, int chains, bool read_prefs);
+/* Chooses the pending requests of the next $batch (sets `sent`, at most 20) and its form. Returns
+ * true for a fully sequential batch (each request dependsOn the one before), false for a fully
+ * parallel one (no dependsOn; at most mailbox_cap requests per mailbox). Parallel when every
+ * pending request fits, else sequential when allow_sequential, else parallel with the caps. */
+bool graph_batch_plan(struct graph_subreq *reqs, size_t n, int mailbox_cap, bool allow_sequential);
+/* The $batch request body for the requests marked `sent`; sub-request ids are their index + 1 in
+ * reqs; sequential chains each to the previous one. */
+json_t *graph_batch_body(struct graph_subreq *reqs, size_t n, bool sequential, bool read_prefs);
 /* Applies a parsed $batch answer to reqs: final results are recorded (done), throttled (429, or
  * 503/504 with Retry-After) and failed-dependency (424) requests stay pending. Returns the longest
  * Retry-After among those left pending for throttling (0 when none, -1 when throttled without a
@@ -205,11 +214,29 @@ void graph_pause_ms(struct be_session *s, long ms);
 enum be_status graph_batch_run(struct be_session *s, struct graph_subreq *reqs, size_t n,
                                bool read_prefs, struct error *err);
 
+/* ---- users.c ---- */
+
+/* The user object id of mailbox (the key of every /users/{key} URL): from the session, the store's
+ * mailbox directory, or looked up once in the directory (delegated: /me first). *key is borrowed
+ * from the session. Fails per mailbox: BE_BLOCKED (no user or two users carry the address; the
+ * permission to look users up is missing: the targets wait for the next run), or the lookup's own
+ * failure; err says which and the fix. */
+enum be_status graph_user_key(struct be_session *s, const char *mailbox, const char **key,
+                              struct error *err);
+/* The stored id stopped working (the user was deleted and recreated): forget it everywhere. */
+void graph_user_forget(struct be_session *s, const char *mailbox);
+void graph_users_free(struct graph_users *u);
+
 /* ---- backend.c (shared by the operations) ---- */
 
 /* GET an absolute URL with the read Prefer headers; 401 refreshes once; Retry-After is honoured up
  * to the session's cap. *out is the parsed JSON (caller json_decref) on BE_OK. */
 enum be_status graph_get_json(struct be_session *s, const char *mailbox, const char *url,
                               json_t **out, struct error *err);
+/* The same with one more request header ("ConsistencyLevel: eventual", may be NULL); reports the
+ * last HTTP status and, for a failure, Graph's error (both may be NULL). */
+enum be_status graph_get_json_ex(struct be_session *s, const char *mailbox, const char *url,
+                                 const char *extra_header, json_t **out, int *http_status,
+                                 struct graph_error *ge, struct error *err);
 
 #endif

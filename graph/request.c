@@ -32,22 +32,22 @@ static void put_escaped(struct buf *b, const char *s)
 	free(e);
 }
 
-char *graph_path_events(const char *mailbox)
+char *graph_path_events(const char *user)
 {
 	struct buf b = BUF_INIT;
 
 	buf_puts(&b, "/users/");
-	put_escaped(&b, mailbox);
+	put_escaped(&b, user);
 	buf_puts(&b, "/events");
 	return buf_steal(&b);
 }
 
-char *graph_path_event(const char *mailbox, const char *remote_id)
+char *graph_path_event(const char *user, const char *remote_id)
 {
 	struct buf b = BUF_INIT;
 
 	buf_puts(&b, "/users/");
-	put_escaped(&b, mailbox);
+	put_escaped(&b, user);
 	buf_puts(&b, "/events/");
 	put_escaped(&b, remote_id);
 	return buf_steal(&b);
@@ -95,10 +95,10 @@ char *graph_query_event(const char *prop_id)
 	return buf_steal(&b);
 }
 
-char *graph_build_find_by_key(const char *mailbox, const char *prop_id, const char *key)
+char *graph_build_find_by_key(const char *user, const char *prop_id, const char *key)
 {
 	char *qid = graph_odata_quote(prop_id), *qkey = graph_odata_quote(key);
-	char *path = graph_path_events(mailbox);
+	char *path = graph_path_events(user);
 	struct buf filter = BUF_INIT, b = BUF_INIT;
 
 	/* the documented form (api/singlevaluelegacyextendedproperty-get); one key per request */
@@ -115,7 +115,7 @@ char *graph_build_find_by_key(const char *mailbox, const char *prop_id, const ch
 	return buf_steal(&b);
 }
 
-char *graph_build_calendar_view(const char *mailbox, const char *prop_id, int64_t from, int64_t to)
+char *graph_build_calendar_view(const char *user, const char *prop_id, int64_t from, int64_t to)
 {
 	char start[21], end[21];
 	struct buf b = BUF_INIT;
@@ -123,7 +123,7 @@ char *graph_build_calendar_view(const char *mailbox, const char *prop_id, int64_
 	format_utc(start, from);
 	format_utc(end, to);
 	buf_puts(&b, "/users/");
-	put_escaped(&b, mailbox);
+	put_escaped(&b, user);
 	buf_puts(&b, "/calendarView");
 	put_param(&b, true, "startDateTime", start);
 	put_param(&b, false, "endDateTime", end);

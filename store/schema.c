@@ -126,6 +126,13 @@ static const char *const migrations[] = {
     "  detail   TEXT"
     ");"
     "CREATE INDEX drift_by_run ON drift (run_id, id);",
+    /* 2: what a backend resolved about a mailbox once and reuses (Graph: the user's object id,
+     * looked up from the SMTP address, since /users/{x} takes an id or a UPN only). */
+    "CREATE TABLE mailbox ("
+    "  mailbox       TEXT PRIMARY KEY NOT NULL,"
+    "  graph_user_id TEXT,"
+    "  resolved_at   INTEGER NOT NULL"
+    ");",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))

@@ -221,6 +221,16 @@ int store_mark_needs_login(struct store *st, const char *mailbox, const char *re
 int store_each_connection(struct store *st, int (*cb)(void *arg, const struct connection *c),
                           void *arg, struct error *err);
 
+/* ---- mailbox: what a backend resolved about a mailbox (Graph: the user object id) ---- */
+
+/* *user_id: a heap copy (caller frees) of the Graph user id stored for mailbox, NULL when none.
+ * Returns 1 found, 0 not, -1 error. */
+int store_get_graph_user_id(struct store *st, const char *mailbox, char **user_id,
+                            struct error *err);
+/* Stores (user_id NULL: forgets) the Graph user id of mailbox. */
+int store_set_graph_user_id(struct store *st, const char *mailbox, const char *user_id,
+                            struct error *err);
+
 /* ---- run and drift history (no secret ever goes here) ---- */
 
 struct run_record {

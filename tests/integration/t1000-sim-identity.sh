@@ -129,7 +129,7 @@ test_expect_success 'client credentials by domain and HTTP Basic: a Graph token 
 		-d grant_type=client_credentials --data-urlencode "scope=$GRAPH" &&
 	test "$(cat status)" = 200 &&
 	claims out.json >c.json &&
-	jq -e ".aud == \"https://graph.microsoft.com\" and .roles == [\"Calendars.ReadWrite\"]" c.json
+	jq -e ".aud == \"https://graph.microsoft.com\" and .roles == [\"Calendars.ReadWrite\", \"User.Read.All\"]" c.json
 '
 
 test_expect_success 'without admin consent the app-only token has no roles' '
@@ -423,13 +423,14 @@ test_expect_success 'device code without consent: 65001' '
 	poll $NOCONSENT && expect_aad 400 invalid_grant 65001
 '
 
-test_expect_success 'MSAL Python: client credentials (secret, certificate), device flow, refresh' '
+test_expect_success 'MSAL Python: client credentials (secret, certificate), device flow, refresh, auth code + nonce' '
 	$PY "$TEST_DIR/clients/msal_check.py" "$SIM_URL/$T" "$SIM_CA" $GOOD "$GOOD_SECRET" app.key app.pem \
 		>msal.out 2>&1 || { cat msal.out; false; } &&
 	test_grep "^ok client_credentials" msal.out &&
 	test_grep "^ok certificate" msal.out &&
 	test_grep "^ok device_flow alice@fabrikam.com" msal.out &&
-	test_grep "^ok refresh" msal.out
+	test_grep "^ok refresh" msal.out &&
+	test_grep "^ok auth_code_flow alice@fabrikam.com" msal.out
 '
 
 test_expect_success 'token lifetime is configurable; counters count token requests' '

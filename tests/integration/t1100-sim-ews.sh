@@ -38,7 +38,8 @@ cat >fixture.json <<EOF
    "secrets": [{"id": "0f0f0f0f-0f0f-0f0f-0f0f-0f0f0f0f0f04", "value": "$SECRET", "expires": "2099-12-31T00:00:00Z"}],
    "application_permissions": ["Calendars.ReadWrite"]}],
  "users": [
-  {"upn": "alice@contoso.com", "display_name": "Alice Ahlberg", "time_zone": "W. Europe Standard Time"},
+  {"upn": "alice@contoso.com", "display_name": "Alice Ahlberg", "time_zone": "W. Europe Standard Time",
+   "aliases": ["a.ahlberg@contoso.com"]},
   {"upn": "bob@contoso.com", "display_name": "Bob Brown", "time_zone": "Pacific Standard Time"},
   {"upn": "carol@contoso.com", "display_name": "Carol Celmins", "time_zone": "FLE Standard Time",
    "delegates": ["alice@contoso.com"]}]}
@@ -391,6 +392,24 @@ test_expect_success 'ErrorNonExistentMailbox for an unknown impersonated mailbox
 	test_grep "^faultstring The SMTP address has no mailbox associated with it.$" nobody.sum
 '
 
+test_expect_success 'an app-only token without ExchangeImpersonation is refused, as Exchange Online does' '
+	echo "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id=\"calendar\"/></m:FolderIds></m:GetFolder>" |
+		envelope "" Exchange2016 >noimp.req.xml && cp noimp.req.xml noimp.xml &&
+	ews noimp && expect_fault noimp ErrorInvalidExchangeImpersonationHeaderData &&
+	test_grep "^faultstring ExchangeImpersonation SOAP header must be present for this type of OAuth token.$" noimp.sum
+'
+
+test_expect_success 'PrimarySmtpAddress and a folder Mailbox take the primary address only; SmtpAddress any' '
+	getfolder="<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape></m:FolderShape><m:FolderIds><t:DistinguishedFolderId Id=\"calendar\"/></m:FolderIds></m:GetFolder>" &&
+	echo "$getfolder" | envelope a.ahlberg@contoso.com Exchange2016 >alias1.req.xml && cp alias1.req.xml alias1.xml &&
+	ews alias1 && expect_fault alias1 ErrorNonExistentMailbox &&
+	sed "s/PrimarySmtpAddress/SmtpAddress/g" alias1.req.xml >alias2.req.xml && cp alias2.req.xml alias2.xml &&
+	ews alias2 && expect_ok alias2 && test "$(msgs alias2)" = "Success NoError" &&
+	sed "s#<t:DistinguishedFolderId Id=\"calendar\"/>#<t:DistinguishedFolderId Id=\"calendar\"><t:Mailbox><t:EmailAddress>a.ahlberg@contoso.com</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId>#" \
+		alias2.req.xml >alias3.req.xml && cp alias3.req.xml alias3.xml &&
+	ews alias3 && test "$(msgs alias3)" = "Error ErrorNonExistentMailbox"
+'
+
 test_expect_success 'ErrorImpersonateUserDenied for a mailbox outside the app scope; in scope works' '
 	SCOPED_TOKEN=$(token $SCOPED) &&
 	sed "s/alice@contoso.com/bob@contoso.com/" example.req.xml >denied.req.xml && cp denied.req.xml denied.xml &&
@@ -443,12 +462,25 @@ test_expect_success 'GetItem returns the properties in schema order, times in UT
 	expect_ok idonly && test_grep_not "Subject" idonly.sum && test_grep "ExtendedProperty k-1" idonly.sum
 '
 
+test_expect_success 'a subject longer than 255 characters is kept cut to 255 ("The subject is limited to 255 characters")' '
+	create_req long.req alice@contoso.com "$(calitem "$(printf "%0300d" 0 | tr 0 y)" 2027-05-05T08:00:00Z 2027-05-05T09:00:00Z)" &&
+	cp long.req.xml long.xml && ews long && test "$(msgs long)" = "Success NoError" &&
+	getitem_req long2.req alice@contoso.com AllProperties "$(first_id long)" && cp long2.req.xml long2.xml &&
+	ews long2 && subject=$(sed -n "s/^  Subject //p" long2.sum) &&
+	test "${#subject}" = 255 && case "$subject" in *yyy...) ;; *) false;; esac
+'
+
 test_expect_success 'ErrorInvalidIdMalformed for a malformed id, ErrorItemNotFound for an unknown one' '
 	getitem_req bad.req alice@contoso.com IdOnly "AAMkA" "AAMkAGI2AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" &&
 	cp bad.req.xml bad.xml && ews bad && expect_ok bad &&
 	printf "Error ErrorInvalidIdMalformed\nError ErrorItemNotFound\n" >expect && msgs bad >actual && test_cmp expect actual &&
 	test_grep "^msg Error ErrorInvalidIdMalformed Id is malformed. 0$" bad.sum &&
 	test_grep "^msg Error ErrorItemNotFound The specified object was not found in the store. 0$" bad.sum
+'
+
+test_expect_success 'an item id belongs to its mailbox: impersonating another one, it is not found (whatever X-AnchorMailbox says)' '
+	getitem_req other.req bob@contoso.com IdOnly "$(cat id1)" && cp other.req.xml other.xml &&
+	ews other && expect_ok other && test "$(msgs other)" = "Error ErrorItemNotFound"
 '
 
 test_expect_success 'UpdateItem: new change key; stale key fails with NeverOverwrite and AutoResolve, wins with AlwaysOverwrite' '
@@ -467,9 +499,26 @@ test_expect_success 'UpdateItem: new change key; stale key fails with NeverOverw
 	test_grep "^  Subject overwritten$" get2.sum
 '
 
+test_expect_success 'UpdateItem: a zone-less Start without TimeZoneContext is refused; with an offset it is placed' '
+	ID1=$(cat id1) &&
+	envelope alice@contoso.com Exchange2016 >up6.req.xml <<-EOF &&
+	<m:UpdateItem ConflictResolution="AlwaysOverwrite" SendMeetingInvitationsOrCancellations="SendToNone">
+	  <m:ItemChanges><t:ItemChange><t:ItemId Id="$ID1"/><t:Updates>
+	    <t:SetItemField><t:FieldURI FieldURI="calendar:StartTimeZone"/><t:CalendarItem><t:StartTimeZone Id="FLE Standard Time"/></t:CalendarItem></t:SetItemField>
+	    <t:SetItemField><t:FieldURI FieldURI="calendar:Start"/><t:CalendarItem><t:Start>2026-11-02T07:00:00</t:Start></t:CalendarItem></t:SetItemField>
+	  </t:Updates></t:ItemChange></m:ItemChanges>
+	</m:UpdateItem>
+	EOF
+	cp up6.req.xml up6.xml && ews up6 && test "$(msgs up6)" = "Error ErrorInvalidValueForProperty" &&
+	sed "s#<t:Start>2026-11-02T07:00:00</t:Start>#<t:Start>2026-11-02T07:00:00+02:00</t:Start>#" up6.req.xml >up7.req.xml &&
+	cp up7.req.xml up7.xml && ews up7 && test "$(msgs up7)" = "Success NoError" &&
+	getitem_req get5.req alice@contoso.com AllProperties "$ID1" && cp get5.req.xml get5.xml && ews get5 &&
+	test_grep "^  Start 2026-11-02T05:00:00Z$" get5.sum
+'
+
 test_expect_success 'UpdateItem sets and deletes an extended property and moves times with StartTimeZone' '
 	ID1=$(cat id1) &&
-	envelope alice@contoso.com Exchange2016 >up5.req.xml <<-EOF &&
+	envelope alice@contoso.com Exchange2016 "W. Europe Standard Time" >up5.req.xml <<-EOF &&
 	<m:UpdateItem ConflictResolution="AlwaysOverwrite" SendMeetingInvitationsOrCancellations="SendToNone">
 	  <m:ItemChanges><t:ItemChange><t:ItemId Id="$ID1"/><t:Updates>
 	    <t:SetItemField><t:FieldURI FieldURI="calendar:Start"/><t:CalendarItem><t:Start>2026-11-02T09:00:00</t:Start></t:CalendarItem></t:SetItemField>
@@ -591,6 +640,18 @@ test_expect_success 'ErrorServerBusy with BackOffMilliseconds when the control A
 	test_grep "^value BackOffMilliseconds 2500$" busy.sum &&
 	test_grep "^faultstring The server cannot service this request right now. Try again later.$" busy.sum &&
 	cp example.req.xml after.xml && ews after && expect_ok after
+'
+
+test_expect_success 'an operation the simulator does not implement: ErrorAccessDenied, as Exchange answers a web method the caller may not use' '
+	echo "<m:ResolveNames ReturnFullContactData=\"false\"><m:UnresolvedEntry>alice</m:UnresolvedEntry></m:ResolveNames>" |
+		envelope alice@contoso.com Exchange2016 >unsupported.req.xml && cp unsupported.req.xml unsupported.xml &&
+	ews unsupported && expect_fault unsupported ErrorAccessDenied &&
+	test_grep "^faultstring The requested web method is unavailable to this caller or application.$" unsupported.sum &&
+	before=$(sim_ctl GET /_sim/counters | jq ".\"ews.unsupported\" // 0") &&
+	$PY "$TEST_DIR/clients/exchangelib_unsupported.py" "$SIM_URL" "$SIM_CA" $T $APP "$SECRET" alice@contoso.com \
+		>xlu.out 2>&1 || { cat xlu.out; false; } &&
+	test "$(cat xlu.out)" = ErrorAccessDenied &&
+	test "$(sim_ctl GET /_sim/counters | jq ".\"ews.unsupported\"")" = $((before + 1))
 '
 
 test_expect_success 'GET on the endpoint is not allowed' '

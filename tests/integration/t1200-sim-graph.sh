@@ -23,7 +23,7 @@ cat >fixture.json <<EOF
    "secrets": [{"id": "0f0f0f0f-0f0f-0f0f-0f0f-0f0f0f0f0f0f", "value": "$SECRET",
                 "expires": "2099-12-31T00:00:00Z"}],
    "redirect_uris": [{"uri": "http://localhost", "type": "public"}], "public_client": true,
-   "application_permissions": ["full_access_as_app", "Calendars.ReadWrite"],
+   "application_permissions": ["full_access_as_app", "Calendars.ReadWrite", "User.Read.All"],
    "delegated_permissions": ["Calendars.ReadWrite", "Calendars.ReadWrite.Shared",
                              "offline_access", "User.Read"],
    "admin_consent": true, "ews_allowed": true},
@@ -41,7 +41,9 @@ cat >fixture.json <<EOF
   {"upn": "bob@contoso.com", "display_name": "Bob Brown", "time_zone": "Pacific Standard Time"},
   {"upn": "carol@contoso.com", "display_name": "Carol Celmins", "time_zone": "FLE Standard Time",
    "delegates": ["alice@contoso.com"]},
-  {"upn": "dave@contoso.com", "display_name": "Dave Davies", "time_zone": "AUS Eastern Standard Time"}]}
+  {"upn": "dave@contoso.com", "display_name": "Dave Davies", "time_zone": "AUS Eastern Standard Time"},
+  {"upn": "erin.e@contoso.onmicrosoft.com", "mail": "erin@contoso.com", "aliases": ["e.eriksson@contoso.com"],
+   "display_name": "Erin Eriksson", "time_zone": "UTC"}]}
 EOF
 
 # app_token CLIENT_ID [SCOPE]: client credentials; prints the access token.
@@ -219,7 +221,7 @@ test_expect_success '$filter on the extended property: exact name, value case-in
 	expect_error 400 ErrorInvalidUrlQueryFilter "$st"
 '
 
-test_expect_success 'calendarView pages with odata.maxpagesize and an opaque $skiptoken' '
+test_expect_success 'calendarView ignores odata.maxpagesize (documented for delta only): pages of 10, or $top; opaque $skiptoken' '
 	i=1 && while [ $i -le 12 ]; do
 		d=$(printf "2024-09-%02d" $i) && n=$(printf "2024-09-%02d" $((i + 1))) &&
 		st=$(graph POST /users/dave@contoso.com/events "$(allday "Day $i" $d $n UTC)") &&
@@ -228,18 +230,17 @@ test_expect_success 'calendarView pages with odata.maxpagesize and an opaque $sk
 	done &&
 	q="startDateTime=2024-09-01T00:00:00Z&endDateTime=2024-10-01T00:00:00Z" &&
 	st=$(graph GET "/users/dave@contoso.com/calendarView?$q" "" "Prefer: odata.maxpagesize=5") &&
-	expect_status "$st" 200 && test "$(jq ".value | length" out.json)" = 5 &&
-	grep -qi "^Preference-Applied: odata.maxpagesize=5" hdr.txt &&
+	expect_status "$st" 200 && test "$(jq ".value | length" out.json)" = 10 &&
+	! grep -qi "^Preference-Applied: odata.maxpagesize" hdr.txt &&
 	jq -r ".value[].subject" out.json >seen &&
 	next=$(jq -r ".[\"@odata.nextLink\"]" out.json) && case "$next" in *skiptoken=*) ;; *) false;; esac &&
-	st=$(get_abs "$next" -H "Prefer: odata.maxpagesize=5") && expect_status "$st" 200 &&
-	jq -r ".value[].subject" out.json >>seen &&
-	next=$(jq -r ".[\"@odata.nextLink\"]" out.json) &&
 	st=$(get_abs "$next" -H "Prefer: odata.maxpagesize=5") && expect_status "$st" 200 &&
 	test "$(jq ".value | length" out.json)" = 2 &&
 	jq -e "has(\"@odata.nextLink\") | not" out.json &&
 	jq -r ".value[].subject" out.json >>seen &&
 	test "$(sort -u seen | wc -l)" = 12 &&
+	st=$(graph GET "/users/dave@contoso.com/calendarView?$q&\$top=5") &&
+	test "$(jq ".value | length" out.json)" = 5 &&
 	st=$(graph GET "/users/dave@contoso.com/calendarView?$q") &&
 	test "$(jq ".value | length" out.json)" = 10 &&
 	st=$(graph GET "/users/dave@contoso.com/calendarView?startDateTime=2024-09-03T00:00:00%2B02:00&endDateTime=2024-09-04T00:00:00Z") &&
@@ -263,6 +264,7 @@ test_expect_success 'PATCH with the current If-Match moves changeKey; a stale on
 	st=$(graph PATCH "/users/alice@contoso.com/events/$id" "{\"subject\":\"lost update\"}" \
 		"If-Match: $etag") &&
 	expect_error 412 ErrorIrresolvableConflict "$st" &&
+	test "$(jq -r .error.message out.json)" = "The send or update operation could not be performed because the change key passed in the request does not match the current change key for the item." &&
 	st=$(graph GET "/users/alice@contoso.com/events/$id") &&
 	test "$(jq -r .subject out.json)" = "Annual leave (updated)"
 '
@@ -313,23 +315,99 @@ test_expect_success 'Prefer: IdType="ImmutableId" gives an id that survives a mo
 	new=$(jq -r .id out.json) && test "$new" != "$ews" && test "$new" != "$imm"
 '
 
-batch_of() { # batch_of N MAILBOX: N creates
-	jq -n --argjson n "$1" --arg mb "$2" '{requests: [range($n) | {id: "\(. + 1)", method: "POST",
+test_expect_success '/users/{x} takes an id or a UPN only; the e-mail address of another UPN is not a key' '
+	st=$(graph GET "/users/erin.e@contoso.onmicrosoft.com?\$select=id,mail,userPrincipalName") &&
+	expect_status "$st" 200 && jq -e ".mail == \"erin@contoso.com\"" out.json >/dev/null &&
+	erin=$(jq -r .id out.json) &&
+	st=$(graph GET "/users/$erin/calendar") && expect_status "$st" 200 &&
+	st=$(graph GET /users/erin@contoso.com/calendar) && expect_error 404 ErrorInvalidUser "$st" &&
+	st=$(graph GET /users/e.eriksson@contoso.com) && expect_error 404 Request_ResourceNotFound "$st" &&
+	st=$(graph GET /users/erin@contoso.com/events) && expect_error 404 ErrorInvalidUser "$st"
+'
+
+test_expect_success 'the directory query on mail or proxyAddresses finds the user by address or alias' '
+	f="mail%20eq%20%27e.eriksson%40contoso.com%27%20or%20proxyAddresses%2Fany(a%3Aa%20eq%20%27smtp%3Ae.eriksson%40contoso.com%27)" &&
+	st=$(graph GET "/users?\$filter=$f&\$select=id,userPrincipalName,mail&\$count=true" "" "ConsistencyLevel: eventual") &&
+	expect_status "$st" 200 &&
+	jq -e "(.value | length) == 1 and .value[0].userPrincipalName == \"erin.e@contoso.onmicrosoft.com\" and .[\"@odata.count\"] == 1" out.json >/dev/null &&
+	st=$(graph GET "/users?\$filter=mail%20eq%20%27erin%40contoso.com%27") && expect_status "$st" 200 &&
+	test "$(jq ".value | length" out.json)" = 1 &&
+	st=$(graph GET "/users?\$filter=proxyAddresses%2Fany(x%3Ax%20eq%20%27smtp%3Anobody%40contoso.com%27)") &&
+	expect_status "$st" 200 && test "$(jq ".value | length" out.json)" = 0 &&
+	st=$(graph GET "/users?\$filter=jobTitle%20eq%20%27x%27") && expect_error 400 Request_UnsupportedQuery "$st" &&
+	app_token $SCOPED_APP >nousers.tok &&
+	st=$(TOK=nousers.tok graph GET "/users?\$filter=mail%20eq%20%27erin%40contoso.com%27") &&
+	expect_error 403 Authorization_RequestDenied "$st" &&
+	test "$(jq -r .error.message out.json)" = "Insufficient privileges to complete the operation."
+'
+
+test_expect_success 'a write without Content-Type: application/json is refused with Graph'"'"'s 400' '
+	body=$(allday NoType 2025-03-03 2025-03-04 UTC) &&
+	for ct in "" "Content-Type: text/plain"; do
+		st=$(curl -sS --cacert "$SIM_CA" -o out.json -D hdr.txt -w "%{http_code}" -X POST \
+			-H "Authorization: Bearer $(cat app.tok)" ${ct:+-H "$ct"} --data-binary "$body" \
+			"$SIM_URL/v1.0/users/bob@contoso.com/events") &&
+		expect_error 400 BadRequest "$st" &&
+		test "$(jq -r .error.message out.json)" = "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of valid JSON format." ||
+		return 1
+	done &&
+	b=$(jq -n --argjson e "$body" "{requests: [{id: \"1\", method: \"POST\", url: \"/users/bob@contoso.com/events\", headers: {\"Content-Type\": \"text/plain\"}, body: \$e}]}") &&
+	st=$(graph POST /\$batch "$b") && expect_status "$st" 200 &&
+	test "$(jq ".responses[0].status" out.json)" = 400
+'
+
+test_expect_success 'enum values are case-sensitive: showAs "OOF" is not "oof"' '
+	st=$(graph POST /users/bob@contoso.com/events "$(allday Caps 2025-03-05 2025-03-06 UTC | sed "s/\"oof\"/\"OOF\"/")") &&
+	expect_error 400 RequestBodyRead "$st" &&
+	test "$(jq -r .error.message out.json)" = "Requested value '"'"'OOF'"'"' was not found."
+'
+
+test_expect_success 'a subject longer than 255 characters is kept cut to 255, as Exchange keeps it' '
+	long=$(printf "%0300d" 0 | tr 0 x) &&
+	st=$(graph POST /users/bob@contoso.com/events "$(allday "$long" 2025-03-07 2025-03-08 UTC)") &&
+	expect_status "$st" 201 &&
+	test "$(jq -r .subject out.json | wc -m)" = 256 &&
+	jq -r .subject out.json | grep -q "xxx\.\.\.$"
+'
+
+batch_of() { # batch_of N MAILBOX [chain]: N creates, fully parallel or (chain) fully sequential
+	jq -n --argjson n "$1" --arg mb "$2" --arg chain "${3:-}" '{requests: [range($n) | {id: "\(. + 1)", method: "POST",
 		url: "/users/\($mb)/events", headers: {"Content-Type": "application/json",
 		"Prefer": "IdType=\"ImmutableId\""},
 		body: {subject: "Batch \(.)", isAllDay: true, showAs: "oof",
 		start: {dateTime: "2025-01-\(. + 1 | tostring | if length == 1 then "0" + . else . end)T00:00:00", timeZone: "UTC"},
-		end: {dateTime: "2025-01-\(. + 2 | tostring | if length == 1 then "0" + . else . end)T00:00:00", timeZone: "UTC"}}}]}'
+		end: {dateTime: "2025-01-\(. + 2 | tostring | if length == 1 then "0" + . else . end)T00:00:00", timeZone: "UTC"}}}
+		+ (if $chain != "" and . > 0 then {dependsOn: ["\(.)"]} else {} end)]}'
 }
 
-test_expect_success '$batch of 20 creates answers each request; 21 is a 400' '
-	st=$(graph POST /\$batch "$(batch_of 20 carol@contoso.com)") && expect_status "$st" 200 &&
+test_expect_success '$batch of 20 sequential creates answers each request; 21 is a 400' '
+	st=$(graph POST /\$batch "$(batch_of 20 carol@contoso.com chain)") && expect_status "$st" 200 &&
 	test "$(jq "[.responses[] | select(.status == 201)] | length" out.json)" = 20 &&
 	test "$(jq -r "[.responses[].id] | sort_by(tonumber) | join(\",\")" out.json)" = "$(seq -s, 1 20)" &&
 	jq -e ".responses[0].body.id | startswith(\"AAkALgAA\")" out.json &&
 	st=$(graph POST /\$batch "$(batch_of 21 carol@contoso.com)") && expect_error 400 BadRequest "$st" &&
 	st=$(graph GET "/users/carol@contoso.com/calendarView?startDateTime=2025-01-01T00:00:00Z&endDateTime=2025-02-01T00:00:00Z&\$top=100") &&
 	test "$(jq ".value | length" out.json)" = 20
+'
+
+test_expect_success '$batch mixing parallel and dependsOn requests is refused whole, as Graph does' '
+	before=$(counter "graph.POST events") &&
+	b=$(batch_of 4 dave@contoso.com | jq ".requests[2] += {dependsOn: [\"1\"]}") &&
+	st=$(graph POST /\$batch "$b") && expect_error 400 BadRequest "$st" &&
+	test "$(jq -r .error.message out.json)" = "Batch should be either fully sequential or fully parallel." &&
+	b=$(batch_of 3 dave@contoso.com | jq ".requests[1] += {dependsOn: [\"1\"]} | .requests[2] += {dependsOn: [\"1\"]}") &&
+	st=$(graph POST /\$batch "$b") && expect_error 400 BadRequest "$st" &&
+	test "$(counter "graph.POST events")" = "$before"
+'
+
+test_expect_success 'a parallel $batch with 5 requests to one mailbox: the fifth is throttled (MailboxConcurrency)' '
+	st=$(graph POST /\$batch "$(batch_of 5 dave@contoso.com)") && expect_status "$st" 200 &&
+	test "$(jq "[.responses[] | select(.status == 201)] | length" out.json)" = 4 &&
+	jq -e ".responses[] | select(.id == \"5\") | .status == 429 and .body.error.code == \"ApplicationThrottled\" and .body.error.message == \"Application is over its MailboxConcurrency limit.\" and (.headers[\"Retry-After\"] | length > 0)" out.json &&
+	b=$(jq -s "{requests: (.[0].requests + (.[1].requests | map(.id = \"\(.id | tonumber + 4)\")))}" \
+		"$(batch_of 4 alice@contoso.com >a.json && echo a.json)" "$(batch_of 4 bob@contoso.com >b.json && echo b.json)") &&
+	st=$(graph POST /\$batch "$b") && expect_status "$st" 200 &&
+	test "$(jq "[.responses[] | select(.status == 201)] | length" out.json)" = 8
 '
 
 test_expect_success '$batch: dependsOn a failed request gives 424; duplicate ids are a 400' '

@@ -1,6 +1,7 @@
 /* engine/config.c: defaults, every key, every bad value with FILE:LINE, secrets from files and the
  * environment, the permission warning, policy merging and routes. */
 #include "common/util.h"
+#include "engine/cloud.h"
 #include "engine/config.h"
 #include "tests/unit/tap.h"
 #include "tests/unit/testdata.h"
@@ -220,6 +221,66 @@ static void test_bad_values(void)
 	    "include_note maybe");
 	bad("[kind \"Sick leave\"]\ntime_zone = UTC\n", 2, "unknown key", "time_zone in a [kind]");
 	bad("[store]\npath =\n", 2, "empty", "an empty store path");
+	bad("[graph]\ncloud = gcchigh\n", 2, "global, usgov, dod or china", "an unknown cloud");
+	bad("[ews]\ncert_algorithm = ES256\n", 2, "RS256 or PS256", "an unknown cert_algorithm");
+}
+
+/* `cloud` derives authority, URL and token resource; explicit keys win. */
+static void test_clouds(void)
+{
+	static const struct {
+		const char *cloud, *authority, *ews_url, *ews_res, *graph_url, *graph_res;
+	} want[] = {
+	    {"global", "https://login.microsoftonline.com",
+	     "https://outlook.office365.com/EWS/Exchange.asmx", "https://outlook.office365.com",
+	     "https://graph.microsoft.com/v1.0", "https://graph.microsoft.com"},
+	    {"usgov", "https://login.microsoftonline.us",
+	     "https://outlook.office365.us/EWS/Exchange.asmx", "https://outlook.office365.us",
+	     "https://graph.microsoft.us/v1.0", "https://graph.microsoft.us"},
+	    {"dod", "https://login.microsoftonline.us",
+	     "https://outlook-dod.office365.us/EWS/Exchange.asmx",
+	     "https://outlook-dod.office365.us", "https://dod-graph.microsoft.us/v1.0",
+	     "https://dod-graph.microsoft.us"},
+	    {"china", "https://login.chinacloudapi.cn",
+	     "https://partner.outlook.cn/EWS/Exchange.asmx", "https://partner.outlook.cn",
+	     "https://microsoftgraph.chinacloudapi.cn/v1.0",
+	     "https://microsoftgraph.chinacloudapi.cn"},
+	};
+	struct config cfg;
+	struct error err = {{0}};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		snprintf(text, sizeof text, "[ews]\ncloud = %s\n[graph]\ncloud = %s\n",
+		         want[i].cloud, want[i].cloud);
+		if (!ok(load(text, &cfg, &err) == 0, "cloud = %s loads: %s", want[i].cloud,
+		        err.msg))
+			continue;
+		ok(strcmp(cfg.ews.authority, want[i].authority) == 0 &&
+		       strcmp(cfg.graph.authority, want[i].authority) == 0,
+		   "%s: authority %s", want[i].cloud, cfg.graph.authority);
+		is_str(cfg.ews.url, want[i].ews_url, "%s: EWS url", want[i].cloud);
+		is_str(cfg.graph.url, want[i].graph_url, "%s: Graph url", want[i].cloud);
+		is_str(service_resource(&cfg.ews, false), want[i].ews_res, "%s: EWS token resource",
+		       want[i].cloud);
+		is_str(service_resource(&cfg.graph, true), want[i].graph_res,
+		       "%s: Graph token resource", want[i].cloud);
+		config_free(&cfg);
+	}
+	ok(load("[ews]\nurl = https://127.0.0.1:8443/EWS/Exchange.asmx\ncloud = dod\n"
+	        "authority = https://127.0.0.1:8443\n",
+	        &cfg, &err) == 0,
+	   "cloud with an explicit url and authority (the simulator, a hybrid server)");
+	is_str(cfg.ews.url, "https://127.0.0.1:8443/EWS/Exchange.asmx", "the explicit url wins");
+	is_str(cfg.ews.authority, "https://127.0.0.1:8443", "the explicit authority wins");
+	is_str(service_resource(&cfg.ews, false), "https://outlook-dod.office365.us",
+	       "the token is still for the DoD Exchange resource");
+	config_free(&cfg);
+	ok(load("[ews]\nurl = https://outlook-dod.office365.us/EWS/Exchange.asmx\n", &cfg, &err) ==
+	           0 &&
+	       strcmp(service_resource(&cfg.ews, false), "https://outlook-dod.office365.us") == 0,
+	   "without cloud, a DoD Exchange url still gets the DoD resource");
+	config_free(&cfg);
 }
 
 static void test_bad_structure(void)
@@ -348,6 +409,7 @@ int main(void)
 	test_defaults();
 	test_full();
 	test_bad_values();
+	test_clouds();
 	test_bad_structure();
 	test_secrets();
 	test_permissions();

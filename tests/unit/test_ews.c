@@ -197,12 +197,12 @@ static char *build_create(struct event *ev, size_t *len)
 static void test_create_all_day_zones(void)
 {
 	static const struct {
-		const char *zone, *windows;
-	} zones[] = {{"UTC", "UTC"},
-	             {"America/Los_Angeles", "Pacific Standard Time"},
-	             {"Europe/Riga", "FLE Standard Time"},
-	             {"Asia/Kolkata", "India Standard Time"},
-	             {"Pacific/Kiritimati", "Line Islands Standard Time"}};
+		const char *zone, *windows, *offset;
+	} zones[] = {{"UTC", "UTC", "Z"},
+	             {"America/Los_Angeles", "Pacific Standard Time", "-08:00"},
+	             {"Europe/Riga", "FLE Standard Time", "+02:00"},
+	             {"Asia/Kolkata", "India Standard Time", "+05:30"},
+	             {"Pacific/Kiritimati", "Line Islands Standard Time", "+14:00"}};
 
 	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
 		struct event ev;
@@ -216,9 +216,12 @@ static void test_create_all_day_zones(void)
 		char *s = text_of(op, "Start"), *e = text_of(op, "End");
 		char *sz = attr_of(op, "StartTimeZone", "Id"),
 		     *ez = attr_of(op, "EndTimeZone", "Id");
-		is_str(s, "2026-12-24T00:00:00",
-		       "%s: Start is midnight of the first day, zone-less", zones[i].zone);
-		is_str(e, "2026-12-31T00:00:00", "%s: End is midnight after the last day",
+		char want_s[40], want_e[40];
+		snprintf(want_s, sizeof(want_s), "2026-12-24T00:00:00%s", zones[i].offset);
+		snprintf(want_e, sizeof(want_e), "2026-12-31T00:00:00%s", zones[i].offset);
+		is_str(s, want_s, "%s: Start is midnight of the first day, with its offset",
+		       zones[i].zone);
+		is_str(e, want_e, "%s: End is midnight after the last day, with its offset",
 		       zones[i].zone);
 		is_str(sz, zones[i].windows, "%s: StartTimeZone is the Windows id", zones[i].zone);
 		is_str(ez, zones[i].windows, "%s: EndTimeZone is the Windows id", zones[i].zone);
@@ -260,12 +263,17 @@ static void test_create_shape(void)
 	   "no MessageDisposition for calendar items");
 	is_str(v = attr_of(op, "DistinguishedFolderId", "Id"), "calendar", "saved in the calendar");
 	free(v);
-	is_str(v = text_of(find(op, "SavedItemFolderId"), "EmailAddress"), "alice@contoso.com",
-	       "of the mailbox");
+	ok(find(find(op, "SavedItemFolderId"), "Mailbox") == NULL,
+	   "of the impersonated mailbox: no Mailbox element (proxy addresses are not allowed "
+	   "there)");
+	is_str(v = text_of(op, "Start"), "2026-03-29T01:30:00+02:00",
+	       "timed Start is the wall time with its offset (winter)");
 	free(v);
-	is_str(v = text_of(op, "Start"), "2026-03-29T01:30:00", "timed Start is the wall time");
+	is_str(v = text_of(op, "End"), "2026-03-29T05:00:00+03:00",
+	       "timed End is the wall time with its offset (summer, after the change)");
 	free(v);
-	is_str(v = text_of(op, "End"), "2026-03-29T05:00:00", "timed End is the wall time");
+	is_str(v = attr_of(find(root, "TimeZoneContext"), "TimeZoneDefinition", "Id"),
+	       "FLE Standard Time", "a TimeZoneContext names the leave's Windows zone");
 	free(v);
 	is_str(v = text_of(op, "IsAllDayEvent"), "false", "timed: IsAllDayEvent false");
 	free(v);
@@ -290,8 +298,8 @@ static void test_create_shape(void)
 	is_str(v = attr_of(root, "RequestServerVersion", "Version"), "Exchange2016",
 	       "RequestServerVersion from config");
 	free(v);
-	is_str(v = text_of(find(root, "ExchangeImpersonation"), "PrimarySmtpAddress"),
-	       "alice@contoso.com", "impersonates the mailbox by primary SMTP address");
+	is_str(v = text_of(find(root, "ExchangeImpersonation"), "SmtpAddress"), "alice@contoso.com",
+	       "impersonates the mailbox by its SMTP address (any address of the account)");
 	free(v);
 	ok(strncmp(xml, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>", 38) == 0,
 	   "UTF-8 declaration");
@@ -426,6 +434,17 @@ static void test_update(void)
 	       "set:calendar:Start,set:calendar:End,set:calendar:IsAllDayEvent",
 	       "changed dates re-send both zones first, then Start, End, IsAllDayEvent");
 	doc = parse_xml(xml, len);
+	/* a SetItemField's CalendarItem carries Start alone: zone-less, it would be read in
+	 * TimeZoneContext or UTC (time-zones-and-ews-in-exchange), never in StartTimeZone */
+	is_str(v = text_of(find(op_of(doc), "Updates"), "Start"), "2026-08-03T00:00:00+03:00",
+	       "an updated Start carries its offset (Riga summer)");
+	free(v);
+	is_str(v = text_of(find(op_of(doc), "Updates"), "End"), "2026-08-10T00:00:00+03:00",
+	       "an updated End carries its offset");
+	free(v);
+	is_str(v = attr_of(xmlDocGetRootElement(doc), "TimeZoneDefinition", "Id"),
+	       "FLE Standard Time", "the update names the zone in TimeZoneContext");
+	free(v);
 	is_str(v = ews_attr_dup(op_of(doc), "ConflictResolution"), "AlwaysOverwrite",
 	       "without a ChangeKey: AlwaysOverwrite");
 	free(v);

@@ -10,6 +10,7 @@
 #include "engine/tz.h"
 #include "tap.h"
 #include "testdata.h"
+#include "graph_world.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define SAMPLES "tests/data/graph" /* under the source tree (testdata.h) */
@@ -350,12 +352,41 @@ static void test_hostile_strings(void)
 
 /* ---- $batch ---- */
 
+/* Every request after the first depends on exactly the one before (sequential), or none does. */
+static bool batch_form(json_t *arr, bool *sequential)
+{
+	bool any = false, chained = true;
+
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *dep = json_object_get(json_array_get(arr, i), "dependsOn");
+
+		any |= dep != NULL;
+		if (i > 0 && !(json_array_size(dep) == 1 &&
+		               strcmp(json_string_value(json_array_get(dep, 0)),
+		                      jstr(json_array_get(arr, i - 1), "id")) == 0))
+			chained = false;
+		if (i == 0 && dep)
+			chained = false;
+	}
+	*sequential = any;
+	return !any || chained;
+}
+
+static int count_mailbox(json_t *arr, const char *needle)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < json_array_size(arr); i++)
+		n += strstr(jstr(json_array_get(arr, i), "url"), needle) != NULL;
+	return n;
+}
+
 static void test_batch_body(void)
 {
 	struct graph_subreq reqs[GRAPH_MAX_BATCH];
 	json_t *b, *arr;
 	size_t i;
-	bool ids_ok = true, prefer_ok = true, deps_ok = true;
+	bool ids_ok = true, prefer_ok = true, seq;
 
 	memset(reqs, 0, sizeof reqs);
 	for (i = 0; i < GRAPH_MAX_BATCH; i++) {
@@ -364,11 +395,13 @@ static void test_batch_body(void)
 		reqs[i].url = graph_path_events("alice@contoso.com");
 		reqs[i].body = json_pack("{s:s}", "subject", "x");
 	}
-	b = graph_batch_body(reqs, GRAPH_MAX_BATCH, 4, false);
+	/* 20 of one mailbox do not fit a parallel batch (4 per mailbox): one sequential chain */
+	ok(graph_batch_plan(reqs, GRAPH_MAX_BATCH, 4, true), "20 of one mailbox: sequential");
+	b = graph_batch_body(reqs, GRAPH_MAX_BATCH, true, false);
 	arr = json_object_get(b, "requests");
 	is_int((long long)json_array_size(arr), 20, "$batch holds 20 requests");
 	for (i = 0; i < json_array_size(arr); i++) {
-		json_t *r = json_array_get(arr, i), *dep = json_object_get(r, "dependsOn");
+		json_t *r = json_array_get(arr, i);
 		char want[8];
 
 		snprintf(want, sizeof want, "%zu", i + 1);
@@ -376,45 +409,109 @@ static void test_batch_body(void)
 		prefer_ok &= jstr(r, "headers.Prefer") &&
 		             strcmp(jstr(r, "headers.Prefer"), "IdType=\"ImmutableId\"") == 0 &&
 		             strcmp(jstr(r, "headers.Content-Type"), "application/json") == 0;
-		if (i < 4) {
-			deps_ok &= dep == NULL;
-		} else {
-			snprintf(want, sizeof want, "%zu", i + 1 - 4);
-			deps_ok &= json_array_size(dep) == 1 &&
-			           strcmp(json_string_value(json_array_get(dep, 0)), want) == 0;
-		}
 	}
 	ok(ids_ok, "ids are 1..20");
 	ok(prefer_ok, "every sub-request carries Prefer: IdType=\"ImmutableId\" and Content-Type");
-	ok(deps_ok, "one mailbox runs as 4 dependsOn chains (never more than 4 concurrent)");
+	ok(batch_form(arr, &seq) && seq,
+	   "fully sequential: each request depends on the one before");
 	is_str(jstr(json_array_get(arr, 0), "url"), "/users/alice%40contoso.com/events",
-	       "relative url /users/{upn}/events, never /me");
+	       "relative url /users/{user}/events, never /me");
 	is_str(jstr(json_array_get(arr, 0), "method"), "POST", "create is POST");
 	json_decref(b);
 
-	/* two mailboxes alternate: each has its own chains; done requests are left out */
+	/* once a request of the group failed: parallel, 4 of the mailbox, the rest wait */
+	ok(!graph_batch_plan(reqs, GRAPH_MAX_BATCH, 4, false), "sequential not allowed: parallel");
+	b = graph_batch_body(reqs, GRAPH_MAX_BATCH, false, false);
+	arr = json_object_get(b, "requests");
+	is_int((long long)json_array_size(arr), 4, "a parallel batch carries 4 of one mailbox");
+	ok(batch_form(arr, &seq) && !seq, "fully parallel: no dependsOn at all");
+	json_decref(b);
+
+	/* two mailboxes alternate, 6 each: sequential; parallel: 4 + 4 */
 	for (i = 0; i < GRAPH_MAX_BATCH; i++)
 		reqs[i].mailbox = i % 2 ? "bob@contoso.com" : "alice@contoso.com";
+	for (i = 0; i < GRAPH_MAX_BATCH; i++) {
+		free(reqs[i].url);
+		reqs[i].url = graph_path_events(reqs[i].mailbox);
+	}
 	reqs[0].done = true;
 	reqs[3].if_match = "W/\"ck\"";
-	b = graph_batch_body(reqs, 12, 4, true);
+	ok(!graph_batch_plan(reqs, 12, 2, false),
+	   "parallel with a cap of 2 (mailbox_concurrency 2)");
+	b = graph_batch_body(reqs, 12, false, true);
 	arr = json_object_get(b, "requests");
-	is_int((long long)json_array_size(arr), 11, "done requests are not sent again");
-	is_str(jstr(json_array_get(arr, 0), "id"), "2", "ids stay the request's index + 1");
+	is_int((long long)json_array_size(arr), 4, "2 of each mailbox");
+	ok(count_mailbox(arr, "alice") == 2 && count_mailbox(arr, "bob") == 2,
+	   "no mailbox beyond its cap");
+	is_str(jstr(json_array_get(arr, 0), "id"), "2", "done requests are not sent again");
 	is_str(jstr(json_array_get(arr, 2), "headers.If-Match"), "W/\"ck\"",
 	       "If-Match travels in the sub-request headers");
 	ok(strstr(jstr(json_array_get(arr, 0), "headers.Prefer"), "IdType=\"ImmutableId\"") &&
 	       strstr(jstr(json_array_get(arr, 0), "headers.Prefer"), "outlook.timezone=\"UTC\""),
 	   "read sub-requests ask for immutable ids and UTC");
-	/* request index 9 (bob: 1,3,5,7,9): 5th of bob -> depends on index 1 (id "2") */
-	is_str(json_string_value(
-	           json_array_get(json_object_get(json_array_get(arr, 8), "dependsOn"), 0)),
-	       "2", "chains are per mailbox");
-	ok(!json_object_get(json_array_get(arr, 7), "dependsOn"),
-	   "alice's 4th pending request starts a chain (index 0 is done)");
+	json_decref(b);
+
+	/* everything fits: parallel even when sequential is allowed */
+	reqs[0].done = false;
+	ok(!graph_batch_plan(reqs, 8, 4, true), "4 + 4 fit one parallel batch");
+	b = graph_batch_body(reqs, 8, false, false);
+	is_int((long long)json_array_size(json_object_get(b, "requests")), 8, "all 8 sent");
 	json_decref(b);
 	for (i = 0; i < GRAPH_MAX_BATCH; i++)
 		graph_subreq_free(&reqs[i]);
+}
+
+/* A random mix of mailboxes and done requests: every plan is one of the two forms, respects the
+ * caps, and sends something while anything is pending. */
+static void test_batch_plan_random(void)
+{
+	static const char *const boxes[] = {"a@x.com", "b@x.com", "c@x.com"};
+	unsigned seed = (unsigned)time(NULL);
+	bool all_ok = true;
+
+	srand(seed);
+	for (int round = 0; round < 500 && all_ok; round++) {
+		struct graph_subreq reqs[GRAPH_MAX_BATCH];
+		size_t n = 1 + (size_t)rand() % GRAPH_MAX_BATCH, pending = 0, sent = 0;
+		int cap = 1 + rand() % 4, per[3] = {0, 0, 0};
+		bool allow = rand() % 2, seq;
+		json_t *b;
+
+		memset(reqs, 0, sizeof reqs);
+		for (size_t i = 0; i < n; i++) {
+			reqs[i].mailbox = boxes[rand() % 3];
+			reqs[i].url = xstrdup("/users/x/events");
+			reqs[i].done = rand() % 4 == 0;
+			pending += !reqs[i].done;
+		}
+		seq = graph_batch_plan(reqs, n, cap, allow);
+		b = graph_batch_body(reqs, n, seq, false);
+		for (size_t i = 0; i < n; i++) {
+			if (!reqs[i].sent)
+				continue;
+			sent++;
+			all_ok &= !reqs[i].done;
+			for (int k = 0; k < 3; k++)
+				per[k] += reqs[i].mailbox == boxes[k];
+		}
+		all_ok &= pending == 0 || sent > 0;
+		all_ok &= seq ? allow : (per[0] <= cap && per[1] <= cap && per[2] <= cap);
+		all_ok &= json_array_size(json_object_get(b, "requests")) == sent;
+		{
+			bool form_seq;
+
+			all_ok &= batch_form(json_object_get(b, "requests"), &form_seq);
+			all_ok &= sent < 2 || form_seq == seq;
+		}
+		if (!all_ok)
+			printf("# failing case: seed %u, round %d, n %zu, cap %d\n", seed, round, n,
+			       cap);
+		json_decref(b);
+		for (size_t i = 0; i < n; i++)
+			graph_subreq_free(&reqs[i]);
+	}
+	ok(all_ok, "500 random plans: fully parallel within caps or fully sequential (seed %u)",
+	   seed);
 }
 
 static void test_batch_apply(void)
@@ -447,6 +544,7 @@ static void test_batch_apply(void)
 	memset(reqs, 0, sizeof reqs);
 	for (int i = 0; i < 5; i++) {
 		reqs[i].op = i == 2 ? GRAPH_OP_DELETE : i == 3 ? GRAPH_OP_UPDATE : GRAPH_OP_CREATE;
+		reqs[i].sent = true;
 		reqs[i].mailbox = "alice@contoso.com";
 		reqs[i].url = xstrdup("/users/alice%40contoso.com/events");
 		reqs[i].item = &items[i];
@@ -782,151 +880,6 @@ static void test_link_check(void)
 	   "another port is refused");
 }
 
-/* ---- a canned-answer HTTP server on loopback, for the backend operations ---- */
-
-#define FAKE_MAX 8
-
-struct fake {
-	int fd, port;
-	pthread_t thread;
-	const char *answers[FAKE_MAX]; /* status line + headers + body, without Connection */
-	int nanswers, served;
-	char *requests[FAKE_MAX]; /* what the client sent (head and body) */
-};
-
-static char *read_request(int c)
-{
-	struct buf b = BUF_INIT;
-	char chunk[4096], *head_end = NULL, *cl;
-	size_t want = 0;
-	ssize_t r;
-
-	while ((r = read(c, chunk, sizeof chunk)) > 0) {
-		buf_append(&b, chunk, (size_t)r);
-		if (!head_end && (head_end = strstr(b.data, "\r\n\r\n"))) {
-			cl = strcasestr(b.data, "\r\ncontent-length:");
-			want =
-			    (size_t)(head_end - b.data) + 4 + (cl ? strtoul(cl + 17, NULL, 10) : 0);
-		}
-		if (head_end && b.len >= want)
-			break;
-		if (head_end)
-			head_end = b.data + (head_end - b.data); /* (buffer may have moved) */
-	}
-	return buf_steal(&b);
-}
-
-static void *fake_serve(void *arg)
-{
-	struct fake *f = arg;
-
-	while (f->served < f->nanswers) {
-		int c = accept(f->fd, NULL, NULL);
-		const char *a;
-		struct buf out = BUF_INIT;
-		const char *body;
-
-		if (c < 0)
-			break;
-		f->requests[f->served] = read_request(c);
-		a = f->answers[f->served++];
-		body = strstr(a, "\r\n\r\n");
-		buf_append(&out, a, (size_t)(body - a));
-		buf_printf(&out, "\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
-		           strlen(body + 4), body + 4);
-		if (write(c, out.data, out.len) < 0)
-			break;
-		buf_free(&out);
-		close(c);
-	}
-	return NULL;
-}
-
-static void fake_start(struct fake *f)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof sa;
-	int one = 1;
-
-	f->fd = socket(AF_INET, SOCK_STREAM, 0);
-	setsockopt(f->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	bind(f->fd, (struct sockaddr *)&sa, sizeof sa);
-	listen(f->fd, 8);
-	getsockname(f->fd, (struct sockaddr *)&sa, &len);
-	f->port = ntohs(sa.sin_port);
-	pthread_create(&f->thread, NULL, fake_serve, f);
-}
-
-static void fake_stop(struct fake *f)
-{
-	shutdown(f->fd, SHUT_RDWR);
-	pthread_join(f->thread, NULL);
-	close(f->fd);
-	for (int i = 0; i < FAKE_MAX; i++)
-		free(f->requests[i]);
-}
-
-struct fake_tokens {
-	int calls, refreshes;
-	char token[32];
-};
-
-static enum be_status fake_token(struct token_source *ts, const char *mailbox, bool force,
-                                 const char **token, struct error *err)
-{
-	struct fake_tokens *t = ts->ctx;
-
-	(void)mailbox;
-	(void)err;
-	t->calls++;
-	t->refreshes += force;
-	snprintf(t->token, sizeof t->token, "tok-%d", t->refreshes + 1);
-	*token = t->token;
-	return BE_OK;
-}
-
-struct world {
-	struct fake fake;
-	struct fake_tokens tokens;
-	struct token_source ts;
-	struct config cfg;
-	struct backend_env env;
-	struct be_session *s;
-	char url[64];
-	long slept;
-};
-
-static void fake_sleep(void *arg, int ms)
-{
-	((struct world *)arg)->slept += ms;
-}
-
-static void world_open(struct world *w, const char *mode)
-{
-	struct error err = {""};
-
-	fake_start(&w->fake);
-	w->ts = (struct token_source){.get = fake_token, .ctx = &w->tokens};
-	snprintf(w->url, sizeof w->url, "http://127.0.0.1:%d/v1.0/", w->fake.port);
-	w->cfg.graph.url = w->url;
-	w->cfg.graph.mode = (char *)mode;
-	w->cfg.mailbox_concurrency = 1;
-	w->env = (struct backend_env){.cfg = &w->cfg, .tokens = &w->ts};
-	if (graph_backend.session_open(&w->env, &w->s, &err) != BE_OK)
-		printf("# session_open: %s\n", err.msg);
-	w->s->sleep_ms = fake_sleep;
-	w->s->sleep_arg = w;
-}
-
-static void world_close(struct world *w)
-{
-	graph_backend.session_close(w->s);
-	fake_stop(&w->fake);
-}
-
-#define OK200 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n"
-
 static void test_create_retries_throttled_alone(void)
 {
 	struct world w = {0};
@@ -1165,6 +1118,7 @@ int main(void)
 	test_patch_only_changes();
 	test_hostile_strings();
 	test_batch_body();
+	test_batch_plan_random();
 	test_batch_apply();
 	test_samples_all_parse_or_fail_clearly();
 	test_sample_events();

@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -178,7 +179,7 @@ static json_t *decode_part(const char *s, size_t len)
 	return j;
 }
 
-static void check_assertion(const char *jwt, const char *cert_path)
+static void check_assertion(const char *jwt, const char *cert_path, bool pss)
 {
 	const char *d1 = strchr(jwt, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
 	json_t *h, *c;
@@ -196,7 +197,8 @@ static void check_assertion(const char *jwt, const char *cert_path)
 		return;
 	h = decode_part(jwt, (size_t)(d1 - jwt));
 	c = decode_part(d1 + 1, (size_t)(d2 - d1 - 1));
-	is_str(json_string_value(json_object_get(h, "alg")), "RS256", "header alg RS256");
+	is_str(json_string_value(json_object_get(h, "alg")), pss ? "PS256" : "RS256",
+	       "header alg %s", pss ? "PS256" : "RS256");
 	is_str(json_string_value(json_object_get(h, "typ")), "JWT", "header typ JWT");
 	X509_digest(cert, EVP_sha256(), dg, &dl);
 	x5t = oauth_base64url(dg, dl);
@@ -205,7 +207,11 @@ static void check_assertion(const char *jwt, const char *cert_path)
 	free(x5t);
 	X509_digest(cert, EVP_sha1(), dg, &dl);
 	x5t = oauth_base64url(dg, dl);
-	is_str(json_string_value(json_object_get(h, "x5t")), x5t, "x5t = base64url(SHA-1(DER))");
+	if (pss)
+		ok(!json_object_get(h, "x5t"), "PS256: the SHA-256 thumbprint only (no x5t)");
+	else
+		is_str(json_string_value(json_object_get(h, "x5t")), x5t,
+		       "x5t = base64url(SHA-1(DER))");
 	free(x5t);
 	is_str(json_string_value(json_object_get(c, "aud")),
 	       "https://login.microsoftonline.com/tid/oauth2/v2.0/token", "aud is the token URL");
@@ -217,9 +223,18 @@ static void check_assertion(const char *jwt, const char *cert_path)
 	is_int((long long)strlen(json_string_value(json_object_get(c, "jti"))), 36,
 	       "jti is a UUID");
 	sig = oauth_base64url_decode(d2 + 1, strlen(d2 + 1), &sl);
-	ok(EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, pub) == 1 &&
-	       EVP_DigestVerify(ctx, sig, sl, (const unsigned char *)jwt, (size_t)(d2 - jwt)) == 1,
-	   "signature verifies with the certificate's public key");
+	{
+		EVP_PKEY_CTX *pctx = NULL;
+
+		ok(EVP_DigestVerifyInit(ctx, &pctx, EVP_sha256(), NULL, pub) == 1 &&
+		       (!pss ||
+		        (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+		         EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0)) &&
+		       EVP_DigestVerify(ctx, sig, sl, (const unsigned char *)jwt,
+		                        (size_t)(d2 - jwt)) == 1,
+		   "signature verifies with the certificate's public key (%s)",
+		   pss ? "RSA-PSS, salt = digest length" : "PKCS#1 v1.5");
+	}
 	free(sig);
 	EVP_MD_CTX_free(ctx);
 	EVP_PKEY_free(pub);
@@ -253,8 +268,20 @@ static void test_assertion(void)
 	    &app, "https://login.microsoftonline.com/tid/oauth2/v2.0/token", 1700000000, &err);
 	ok(jwt != NULL, "assertion built: %s", err.msg);
 	if (jwt)
-		check_assertion(jwt, cert);
+		check_assertion(jwt, cert, false);
 	free(jwt);
+	app.cert_algorithm = "PS256";
+	jwt = oauth_client_assertion(
+	    &app, "https://login.microsoftonline.com/tid/oauth2/v2.0/token", 1700000000, &err);
+	ok(jwt != NULL, "PS256 assertion built: %s", err.msg);
+	if (jwt)
+		check_assertion(jwt, cert, true);
+	free(jwt);
+	app.cert_algorithm = "ES256";
+	ok(oauth_client_assertion(&app, "aud", 1, &err) == NULL &&
+	       strstr(err.msg, "RS256 or PS256"),
+	   "an unknown algorithm is refused: %s", err.msg);
+	app.cert_algorithm = NULL;
 	app.key_file = other;
 	ok(oauth_client_assertion(&app, "aud", 1, &err) == NULL &&
 	       strstr(err.msg, "not the private key of cert_file"),

@@ -451,6 +451,13 @@ static void test_certificate(void)
 	                                &oe, &err),
 	       BE_OK, "client credentials with a certificate assertion: %s", err.msg);
 	oauth_token_free(&tok);
+	app.cert_algorithm = "PS256";
+	is_int(oauth_client_credentials(http, &app, "https://outlook.office365.com/.default", &tok,
+	                                &oe, &err),
+	       BE_OK, "and with the PS256 + x5t#S256 assertion the simulator verifies too: %s",
+	       err.msg);
+	oauth_token_free(&tok);
+	app.cert_algorithm = NULL;
 	memset(&cfg, 0, sizeof cfg);
 	cfg.ca_file = (char *)sim_ca;
 	cfg.ews.configured = true;

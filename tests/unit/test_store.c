@@ -79,14 +79,14 @@ static void test_open_and_modes(void)
 	st = open_store();
 	umask(old);
 	ok(st != NULL, "a new store is created and migrated from empty");
-	is_int(store_schema_version(st), 1, "schema version is the latest after migration");
+	is_int(store_schema_version(st), 2, "schema version is the latest after migration");
 	is_int(file_mode(path), 0600, "the store file has mode 0600 even with umask 0");
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	ok(file_mode(wal) == 0600 || file_mode(wal) == -1, "the -wal file (if present) is 0600");
 	store_close(st);
 	st = NULL;
 	ok(store_open(path, false, &st, &err) == 0, "reopening an existing store works");
-	is_int(store_schema_version(st), 1, "reopening does not migrate again");
+	is_int(store_schema_version(st), 2, "reopening does not migrate again");
 	{
 		sqlite3 *db = raw();
 		sqlite3_stmt *s;
@@ -618,6 +618,31 @@ static void test_transactions(void)
 	store_close(st);
 }
 
+static void test_mailbox_user_ids(void)
+{
+	struct store *st = open_store();
+	struct error err = {""};
+	char *id = NULL;
+
+	ok(store_get_graph_user_id(st, "alice@contoso.com", &id, &err) == 0 && !id,
+	   "no Graph user id before one was resolved");
+	ok(store_set_graph_user_id(st, "Alice@Contoso.com", "0a000000-0001", &err) == 0,
+	   "a resolved id is stored");
+	ok(store_get_graph_user_id(st, "alice@contoso.com", &id, &err) == 1 && id &&
+	       strcmp(id, "0a000000-0001") == 0,
+	   "and read back (the address compares lower-case)");
+	free(id);
+	ok(store_set_graph_user_id(st, "alice@contoso.com", "0a000000-0002", &err) == 0 &&
+	       store_get_graph_user_id(st, "alice@contoso.com", &id, &err) == 1 &&
+	       strcmp(id, "0a000000-0002") == 0,
+	   "resolving again replaces it");
+	free(id);
+	ok(store_set_graph_user_id(st, "alice@contoso.com", NULL, &err) == 0 &&
+	       store_get_graph_user_id(st, "alice@contoso.com", &id, &err) == 0 && !id,
+	   "a forgotten id is resolved again next time");
+	store_close(st);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -631,6 +656,7 @@ int main(void)
 	test_pagination();
 	test_requeue_and_counts();
 	test_connections();
+	test_mailbox_user_ids();
 	test_history();
 	test_lock_and_concurrent_push();
 	test_transactions();

@@ -115,8 +115,8 @@ static void list_mailboxes(struct sim *s, struct sim_response *resp)
 		size_t live = 0;
 		for (size_t k = 0; k < mb->nitems; k++)
 			live += !mb->items[k]->deleted;
-		json_array_append_new(arr, json_pack("{s:s,s:I}", "mailbox", mb->user->upn, "items",
-		                                     (json_int_t)live));
+		json_array_append_new(arr, json_pack("{s:s,s:I}", "mailbox", mb->user->mail,
+		                                     "items", (json_int_t)live));
 	}
 	sim_resp_json(resp, 200, json_pack("{s:o}", "mailboxes", arr));
 }

@@ -16,12 +16,14 @@
  *      RequestServerVersion no Exchange knows (exchangelib's "Exchange2019" probe) ->
  * ErrorInvalidRequest fault, so that clients fall back to an older version (python3-exchangelib
  * 4.9 probes Exchange2019 first and retries with Exchange2016 only after that fault);
- *   5. ExchangeImpersonation ([EWS impersonation-and-ews-in-exchange]): unknown mailbox ->
- * ErrorNonExistentMailbox, a mailbox outside the app's RBAC-for-Applications scope ->
- * ErrorImpersonateUserDenied (faults, [EWS ref responsecode]). X-AnchorMailbox should accompany
- * impersonation ([EWS how-to-authenticate-an-ews-application-by-using-oauth]); Exchange still
- * serves a request without it
- * (only slower), and so does the simulator;
+ *   5. ExchangeImpersonation ([EWS impersonation-and-ews-in-exchange]): every token here is
+ * app-only (full_access_as_app), and Exchange Online refuses such a token without the header: fault
+ * ErrorInvalidExchangeImpersonationHeaderData "ExchangeImpersonation SOAP header must be present
+ * for this type of OAuth token." (OfficeDev/ews-managed-api#245, ecederstrand/exchangelib#735);
+ * unknown mailbox -> ErrorNonExistentMailbox, a mailbox outside the app's RBAC-for-Applications
+ * scope -> ErrorImpersonateUserDenied (faults, [EWS ref responsecode]). X-AnchorMailbox should
+ * accompany impersonation ([EWS how-to-authenticate-an-ews-application-by-using-oauth]); Exchange
+ * still serves a request without it (only slower), and so does the simulator;
  *   6. the operation, with per-item errors in its response messages. */
 #include "tools/m365sim/ews_int.h"
 
@@ -33,6 +35,34 @@
 #include <strings.h>
 
 #define EWS_PATH "/EWS/Exchange.asmx"
+#define EWS_CONTROL "/_sim/ews/config"
+
+/* Simulator settings of the EWS view (the /_sim/ews/config control call), under the sim lock. */
+static bool churn_on_read;
+
+bool ews_change_key_churn(void)
+{
+	return churn_on_read;
+}
+
+static void control(const struct sim_request *req, struct sim_response *resp)
+{
+	if (strcmp(req->method, "POST") == 0) {
+		json_t *j = json_loadb(req->body ? req->body : "", req->body_len, 0, NULL);
+		json_t *v = json_object_get(j, "change_key_churn");
+
+		if (!json_is_boolean(v)) {
+			json_decref(j);
+			sim_resp_json(resp, 400,
+			              json_pack("{s:s,s:s}", "error", "bad_request", "message",
+			                        "give {\"change_key_churn\": true or false}"));
+			return;
+		}
+		churn_on_read = json_is_true(v);
+		json_decref(j);
+	}
+	sim_resp_json(resp, 200, json_pack("{s:b}", "change_key_churn", churn_on_read));
+}
 #define DEFAULT_BACKOFF_MS 5000
 
 static const char *const audiences[] = {
@@ -142,6 +172,11 @@ static const char *impersonate(struct ews_ctx *c, xmlNodePtr header)
 	           ews_is(sid, EWS_NS_T, "PrimarySmtpAddress")) {
 		struct sim_mailbox *mb = sim_find_mailbox(c->s, value);
 		u = mb ? mb->user : NULL;
+		/* PrimarySmtpAddress is "the primary SMTP address" [doc: primarysmtpaddress];
+		 * SmtpAddress any of the account's addresses [doc: smtpaddress] */
+		if (u && ews_is(sid, EWS_NS_T, "PrimarySmtpAddress") &&
+		    strcasecmp(u->mail, value) != 0)
+			u = NULL;
 	} else {
 		u = sim_find_user(
 		    c->s, value); /* PrincipalName (UPN) or SID (the user's object id here) */
@@ -150,14 +185,14 @@ static const char *impersonate(struct ews_ctx *c, xmlNodePtr header)
 		err = "ErrorNonExistentMailbox";
 	if (!err) {
 		c->caller = u;
-		c->mailbox = sim_find_mailbox(c->s, u->upn);
+		c->mailbox = sim_mailbox_of(c->s, u);
 		if (!c->mailbox)
 			err = "ErrorNonExistentMailbox";
 	}
 	if (!err && c->app->scoped_mailboxes) {
 		bool in = false;
 		for (size_t i = 0; c->app->scoped_mailboxes[i]; i++)
-			in = in || strcasecmp(c->app->scoped_mailboxes[i], u->upn) == 0;
+			in = in || sim_user_has_address(u, c->app->scoped_mailboxes[i]);
 		if (!in)
 			err = "ErrorImpersonateUserDenied";
 	}
@@ -202,10 +237,14 @@ static void dispatch(struct ews_ctx *c, struct sim_response *resp)
 		ews_out_finish(&c->out, resp);
 		return;
 	}
-	char text[160];
-	snprintf(text, sizeof text, "The simulator does not implement the EWS operation %s.", name);
+	/* What Exchange answers for a web method the caller may not use (ErrorAccessDenied, "The
+	 * requested web method is unavailable to this caller or application."), not
+	 * ErrorInvalidRequest: exchangelib takes that for a wrong RequestServerVersion and tries
+	 * every older version (services/common.py _get_response_xml). */
 	sim_count(c->s, "ews.unsupported");
-	ews_fault(resp, "ErrorInvalidRequest", text, NULL, NULL, NULL);
+	ews_fault(resp, "ErrorAccessDenied",
+	          "The requested web method is unavailable to this caller or application.", NULL,
+	          NULL, NULL);
 }
 
 static void schema_fault(struct sim_response *resp, enum ews_verdict verdict,
@@ -279,7 +318,13 @@ static void handle(struct sim *s, const struct sim_request *req, struct sim_resp
 	                                      : NULL,
 	                    .version_rank = ews_version_rank(env.version)};
 	const char *err = env.impersonation ? impersonate(&c, env.impersonation) : NULL;
-	if (err) {
+	if (!env.impersonation) {
+		ews_fault(
+		    resp, "ErrorInvalidExchangeImpersonationHeaderData",
+		    "ExchangeImpersonation SOAP header must be present for this type of OAuth "
+		    "token.",
+		    NULL, NULL, NULL);
+	} else if (err) {
 		ews_fault(resp, err, NULL, NULL, NULL, NULL);
 	} else {
 		c.tz = ews_tz_new();
@@ -296,6 +341,10 @@ int sim_ews_preload(char *why, size_t why_size)
 
 bool sim_ews_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp)
 {
+	if (strcmp(req->path, EWS_CONTROL) == 0) {
+		control(req, resp);
+		return true;
+	}
 	if (strcasecmp(req->path, EWS_PATH) != 0)
 		return false;
 	sim_count(s, "ews");

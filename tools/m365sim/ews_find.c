@@ -526,7 +526,7 @@ void ews_op_sync_folder_items(struct ews_ctx *c)
 		return;
 	}
 	char *text = ews_text(ews_child(op, EWS_NS_M, "SyncState"));
-	if (*text && state_decode(text, mb->user->upn, folder, &st) != 0) {
+	if (*text && state_decode(text, mb->user->mail, folder, &st) != 0) {
 		ews_msg_begin(&c->out, "SyncFolderItems", "ErrorInvalidSyncStateData");
 		ews_w_text_elem(&c->out, "m", "SyncState", NULL);
 		ews_w_text_elem(&c->out, "m", "IncludesLastItemInRange", "true");
@@ -553,7 +553,7 @@ void ews_op_sync_folder_items(struct ews_ctx *c)
 	c->out = main_out;
 	for (size_t i = 0; i < r.added.n; i++)
 		state_add(&st, r.added.v[i].id, r.added.v[i].seq);
-	char *next = state_encode(&st, mb->user->upn, folder);
+	char *next = state_encode(&st, mb->user->mail, folder);
 	ews_msg_begin(&c->out, "SyncFolderItems", NULL);
 	ews_w_text_elem(&c->out, "m", "SyncState", next);
 	ews_w_text_elem(&c->out, "m", "IncludesLastItemInRange", r.more ? "false" : "true");

@@ -214,6 +214,11 @@ int ews_item_value(const struct sim_item *it, xmlNodePtr path, struct ews_value 
 /* Restriction evaluation (ews_find.c), used by FindItem. */
 bool ews_restriction_matches(xmlNodePtr node, const struct sim_item *it, bool *unsupported);
 
+/* ews.c: POST /_sim/ews/config {"change_key_churn": true}: every item GetItem returns gets a new
+ * change key right after the answer, as Exchange Online's own calendar processing does
+ * (OfficeDev/ews-managed-api#249). Off by default. */
+bool ews_change_key_churn(void);
+
 /* ---- operations ---- */
 void ews_op_get_folder(struct ews_ctx *c);
 void ews_op_create_item(struct ews_ctx *c);

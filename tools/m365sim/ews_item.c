@@ -302,7 +302,7 @@ static void write_organizer(struct ews_ctx *c, struct sim_mailbox *mb)
 	ews_w_start(&c->out, "t", "Organizer");
 	ews_w_start(&c->out, "t", "Mailbox");
 	ews_w_text_elem(&c->out, "t", "Name", mb->user->display_name);
-	ews_w_text_elem(&c->out, "t", "EmailAddress", mb->user->upn);
+	ews_w_text_elem(&c->out, "t", "EmailAddress", mb->user->mail);
 	ews_w_text_elem(&c->out, "t", "RoutingType", "SMTP");
 	ews_w_text_elem(&c->out, "t", "MailboxType", "Mailbox");
 	ews_w_end(&c->out);
@@ -315,7 +315,7 @@ static void write_item_part(struct ews_ctx *c, struct sim_mailbox *mb, const str
 	struct ews_out *o = &c->out;
 	char num[32];
 	if (f & BIT(F_PARENT_FOLDER_ID)) {
-		char *fid = ews_folder_id(mb->user->upn, it->folder);
+		char *fid = ews_folder_id(mb->user->mail, it->folder);
 		ews_w_start(o, "t", "ParentFolderId");
 		ews_w_attr(o, "Id", fid);
 		ews_w_attr(o, "ChangeKey", "AQAAAA==");
@@ -508,9 +508,11 @@ static const char *apply_element(xmlNodePtr e, struct sim_item *it, struct pendi
 	const char *n = (const char *)e->name;
 	if (!ews_is(e, EWS_NS_T, n))
 		return NULL;
-	if (strcmp(n, "Subject") == 0)
-		set_str(&it->subject, raw_text(e));
-	else if (strcmp(n, "Sensitivity") == 0)
+	if (strcmp(n, "Subject") == 0) {
+		char *raw = raw_text(e);
+		set_str(&it->subject, sim_subject_stored(raw));
+		free(raw);
+	} else if (strcmp(n, "Sensitivity") == 0)
 		set_str(&it->sensitivity, ews_text(e));
 	else if (strcmp(n, "Body") == 0) {
 		set_str(&it->body, raw_text(e));
@@ -572,11 +574,14 @@ static const char *reading_zone(struct ews_ctx *c, const char *item_zone,
 	return "UTC";
 }
 
+/* zone NULL: a zone-less value has no documented reading here (refused). */
 static const char *resolve_time(struct ews_ctx *c, const char *raw, const char *zone, int64_t *out)
 {
 	bool has_zone;
 	int64_t t;
 	if (ews_parse_datetime(raw, &t, &has_zone) != 0)
+		return "ErrorInvalidValueForProperty";
+	if (!has_zone && !zone)
 		return "ErrorInvalidValueForProperty";
 	if (!has_zone && strcmp(zone, "UTC") != 0 && ews_local_to_utc(c->tz, zone, t, &t) != 0)
 		return "ErrorCalendarInvalidTimeZone";
@@ -619,6 +624,12 @@ static const char *resolve_times(struct ews_ctx *c, struct sim_item *it, struct 
 		return "ErrorCalendarInvalidTimeZone";
 	const char *szone = reading_zone(c, pt->start_tz, pt);
 	const char *ezone = reading_zone(c, pt->end_tz ? pt->end_tz : pt->start_tz, pt);
+	/* A SetItemField's CalendarItem holds Start (or End) alone: a zone-less value is read in
+	 * TimeZoneContext, else UTC (time-zones-and-ews-in-exchange, table 2), while the
+	 * StartTimeZone of the same change or of the item is what the caller may have meant.
+	 * Without a TimeZoneContext the two readings differ: refused rather than guessed. */
+	if (!creating && c->version_rank >= EWS_RANK_2010)
+		szone = ezone = c->tz_context;
 	if (pt->start && (err = resolve_time(c, pt->start, szone, &it->start)))
 		return err;
 	if (pt->end && (err = resolve_time(c, pt->end, ezone, &it->end)))

@@ -118,10 +118,11 @@ static int folder_id_decode(const char *id, char *smtp, size_t smtp_size, char *
 
 /* ---- access ---- */
 
-static bool in_strv(char **v, const char *s)
+/* True when the list names the user by one of its addresses. */
+static bool names_user(char **v, const struct sim_user *u)
 {
 	for (size_t i = 0; v && v[i]; i++)
-		if (strcasecmp(v[i], s) == 0)
+		if (sim_user_has_address(u, v[i]))
 			return true;
 	return false;
 }
@@ -132,9 +133,9 @@ bool ews_may_access(struct ews_ctx *c, struct sim_mailbox *mb)
 {
 	if (!mb || strcmp(mb->user->tenant_id, c->tid) != 0)
 		return false;
-	if (c->app->scoped_mailboxes && !in_strv(c->app->scoped_mailboxes, mb->user->upn))
+	if (c->app->scoped_mailboxes && !names_user(c->app->scoped_mailboxes, mb->user))
 		return false;
-	if (c->mailbox && mb != c->mailbox && !in_strv(c->caller->delegates, mb->user->upn))
+	if (c->mailbox && mb != c->mailbox && !names_user(c->caller->delegates, mb->user))
 		return false;
 	return true;
 }
@@ -145,6 +146,10 @@ static const char *mailbox_of_fid(struct ews_ctx *c, xmlNodePtr fid, struct sim_
 	if (mbx) {
 		char *smtp = ews_text(ews_child(mbx, EWS_NS_T, "EmailAddress"));
 		*mb = *smtp ? sim_find_mailbox(c->s, smtp) : NULL;
+		/* "Identifies a primary SMTP address. Proxy addresses are not allowed."
+		 * [doc: distinguishedfolderid] */
+		if (*mb && strcasecmp((*mb)->user->mail, smtp) != 0)
+			*mb = NULL;
 		free(smtp);
 		if (!*mb || strcmp((*mb)->user->tenant_id, c->tid) != 0)
 			return "ErrorNonExistentMailbox";
@@ -190,8 +195,10 @@ static struct sim_item *find_in(struct sim_mailbox *mb, const char *id, struct s
 	return it;
 }
 
-/* Our ids do not name their mailbox, so an id is looked up in the impersonated mailbox, the
- * X-AnchorMailbox mailbox, and the mailboxes shared with the impersonated user. */
+/* An item id belongs to one mailbox: it is looked up in the impersonated mailbox and the mailboxes
+ * shared with the impersonated user. X-AnchorMailbox only routes a request ([EWS
+ * how-to-authenticate-an-ews-application-by-using-oauth]): an id of the anchor's mailbox used while
+ * impersonating another one is not found. */
 const char *ews_resolve_item(struct ews_ctx *c, xmlNodePtr item_id, struct sim_mailbox **mb,
                              struct sim_item **it)
 {
@@ -204,8 +211,6 @@ const char *ews_resolve_item(struct ews_ctx *c, xmlNodePtr item_id, struct sim_m
 		err = "ErrorInvalidIdMalformed";
 	if (!err) {
 		*it = find_in(c->mailbox, id, mb);
-		if (!*it && c->anchor)
-			*it = find_in(sim_find_mailbox(c->s, c->anchor), id, mb);
 		for (size_t i = 0;
 		     !*it && c->caller && c->caller->delegates && c->caller->delegates[i]; i++)
 			*it = find_in(sim_find_mailbox(c->s, c->caller->delegates[i]), id, mb);
@@ -252,7 +257,7 @@ static void write_folder(struct ews_ctx *c, struct sim_mailbox *mb, const char *
 			element = folders[i].element;
 		}
 	struct ews_out *o = &c->out;
-	char *fid = ews_folder_id(mb->user->upn, folder);
+	char *fid = ews_folder_id(mb->user->mail, folder);
 	char num[32];
 	ews_w_start(o, "t", element);
 	ews_w_start(o, "t", "FolderId");
@@ -263,7 +268,7 @@ static void write_folder(struct ews_ctx *c, struct sim_mailbox *mb, const char *
 	if (!id_only) {
 		if (strcmp(folder, "root") != 0) {
 			char *pid = ews_folder_id(
-			    mb->user->upn,
+			    mb->user->mail,
 			    strcmp(folder, "msgfolderroot") == 0 ? "root" : "msgfolderroot");
 			ews_w_start(o, "t", "ParentFolderId");
 			ews_w_attr(o, "Id", pid);
@@ -425,6 +430,8 @@ void ews_op_get_item(struct ews_ctx *c)
 		ews_write_item(c, mb, it, &shape);
 		ews_w_end(&c->out);
 		ews_msg_end(&c->out);
+		if (ews_change_key_churn())
+			sim_item_touch(c->s, mb, it);
 	}
 }
 

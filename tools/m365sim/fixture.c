@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char demo_fixture[] =
     "{\"device_code_interval\": 5,"
@@ -20,7 +21,8 @@ static const char demo_fixture[] =
     "  \"redirect_uris\": [{\"uri\": \"http://localhost\", \"type\": \"public\"},"
     "   {\"uri\": \"https://app.contoso.com/callback\", \"type\": \"web\"}],"
     "  \"public_client\": true,"
-    "  \"application_permissions\": [\"full_access_as_app\", \"Calendars.ReadWrite\"],"
+    "  \"application_permissions\": [\"full_access_as_app\", \"Calendars.ReadWrite\","
+    "   \"User.Read.All\"],"
     "  \"delegated_permissions\": [\"Calendars.ReadWrite\", \"offline_access\", \"User.Read\"],"
     "  \"admin_consent\": true, \"ews_allowed\": true}],"
     " \"users\": ["
@@ -264,6 +266,9 @@ static int load_users(struct sim *s, json_t *arr, struct error *err)
 		u->time_zone = opt_str(o, "time_zone", "UTC");
 		u->has_mailbox = opt_bool(o, "mailbox", true);
 		u->delegates = str_list(json_object_get(o, "delegates"), true);
+		u->mail = opt_str(o, "mail", u->upn);
+		sim_lower(u->mail);
+		u->aliases = str_list(json_object_get(o, "aliases"), true);
 		sim_map_put(s->user_by_key, u->upn, u);
 		sim_map_put(s->user_by_key, u->object_id, u);
 		add_domain_of(s, u->upn, t);
@@ -274,7 +279,9 @@ static int load_users(struct sim *s, json_t *arr, struct error *err)
 			continue;
 		mb = &s->mailboxes[s->nmailboxes++];
 		sim_mailbox_init(mb, &s->users[k]);
-		sim_map_put(s->mailbox_by_smtp, s->users[k].upn, mb);
+		sim_map_put(s->mailbox_by_smtp, s->users[k].mail, mb);
+		for (size_t a = 0; s->users[k].aliases && s->users[k].aliases[a]; a++)
+			sim_map_put(s->mailbox_by_smtp, s->users[k].aliases[a], mb);
 	}
 	return 0;
 }
@@ -351,6 +358,8 @@ void sim_fixture_free(struct sim *s)
 	for (size_t i = 0; i < s->nusers; i++) {
 		struct sim_user *u = &s->users[i];
 		free(u->upn);
+		free(u->mail);
+		free_list(u->aliases);
 		free(u->tenant_id);
 		free(u->display_name);
 		free(u->object_id);
@@ -426,6 +435,46 @@ struct sim_user *sim_find_user(struct sim *s, const char *upn_or_id)
 	sim_lower(key);
 	u = sim_map_get(s->user_by_key, key);
 	return u ? u : find_by_alias(s, s->user_by_key, key);
+}
+
+struct sim_user *sim_find_user_by_key(struct sim *s, const char *id_or_upn)
+{
+	char key[320];
+
+	if (!id_or_upn || strlcpy_checked(key, id_or_upn, sizeof key) < 0)
+		return NULL;
+	sim_lower(key);
+	return sim_map_get(s->user_by_key, key);
+}
+
+size_t sim_user_count(struct sim *s)
+{
+	return s->nusers;
+}
+
+struct sim_user *sim_user_at(struct sim *s, size_t i)
+{
+	return i < s->nusers ? &s->users[i] : NULL;
+}
+
+struct sim_mailbox *sim_mailbox_of(struct sim *s, const struct sim_user *u)
+{
+	for (size_t i = 0; u && u->has_mailbox && i < s->nmailboxes; i++)
+		if (s->mailboxes[i].user == u)
+			return &s->mailboxes[i];
+	return NULL;
+}
+
+bool sim_user_has_address(const struct sim_user *u, const char *address)
+{
+	if (!u || !address)
+		return false;
+	if (strcasecmp(u->mail, address) == 0 || strcasecmp(u->upn, address) == 0)
+		return true;
+	for (size_t i = 0; u->aliases && u->aliases[i]; i++)
+		if (strcasecmp(u->aliases[i], address) == 0)
+			return true;
+	return false;
 }
 
 struct sim_mailbox *sim_find_mailbox(struct sim *s, const char *smtp)

@@ -186,7 +186,7 @@ static bool has_word(const char *list, const char *word)
 static bool in_list(char **list, const struct sim_user *u)
 {
 	for (size_t i = 0; list && list[i]; i++)
-		if (strcasecmp(list[i], u->upn) == 0 ||
+		if (sim_user_has_address(u, list[i]) ||
 		    (u->object_id && strcasecmp(list[i], u->object_id) == 0))
 			return true;
 	return false;
@@ -254,7 +254,8 @@ static int resolve_target(struct graph_ctx *c, struct graph_req *r, struct graph
 			memmove(key, key + 1, n - 2);
 			key[n - 2] = '\0';
 		}
-		t->user = sim_find_user(c->s, key);
+		/* /users/{id | userPrincipalName} [doc: api/user-get]: never an e-mail address */
+		t->user = sim_find_user_by_key(c->s, key);
 		if (!t->user || strcasecmp(t->user->tenant_id, c->claims.tid) != 0) {
 			snprintf(msg, sizeof msg, "The requested user '%s' is invalid.", key);
 			graph_error(c, r, out, 404, "ErrorInvalidUser", msg);
@@ -270,7 +271,7 @@ static int resolve_target(struct graph_ctx *c, struct graph_req *r, struct graph
 		graph_error(c, r, out, 400, "BadRequest", msg);
 		return -1;
 	}
-	t->mb = t->user->has_mailbox ? sim_find_mailbox(c->s, t->user->upn) : NULL;
+	t->mb = sim_mailbox_of(c->s, t->user);
 	if (!t->mb) {
 		graph_error(
 		    c, r, out, 404, "MailboxNotEnabledForRESTAPI",
@@ -439,14 +440,15 @@ static void calendar_probe(struct graph_ctx *c, struct graph_req *r, const struc
 	         t->user->object_id ? t->user->object_id : "");
 	snprintf(ctx, sizeof ctx, "%s/v1.0/$metadata#users('%s')/calendar/$entity", c->base_url,
 	         t->user->upn);
-	graph_reply_json(
-	    out, 200,
-	    json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:s,s:[s],s:{s:s,s:s}}",
-	              "@odata.context", ctx, "id", id, "name", "Calendar", "color", "auto",
-	              "hexColor", "", "isDefaultCalendar", 1, "canShare", 1, "canViewPrivateItems",
-	              1, "canEdit", 1, "defaultOnlineMeetingProvider", "none",
-	              "allowedOnlineMeetingProviders", "teamsForBusiness", "owner", "name",
-	              t->user->display_name ? t->user->display_name : "", "address", t->user->upn));
+	graph_reply_json(out, 200,
+	                 json_pack("{s:s,s:s,s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:s,s:[s],s:{s:s,s:s}}",
+	                           "@odata.context", ctx, "id", id, "name", "Calendar", "color",
+	                           "auto", "hexColor", "", "isDefaultCalendar", 1, "canShare", 1,
+	                           "canViewPrivateItems", 1, "canEdit", 1,
+	                           "defaultOnlineMeetingProvider", "none",
+	                           "allowedOnlineMeetingProviders", "teamsForBusiness", "owner",
+	                           "name", t->user->display_name ? t->user->display_name : "",
+	                           "address", t->user->mail));
 }
 
 /* ---- routing ---- */
@@ -521,6 +523,16 @@ static bool injected_fault(struct graph_ctx *c, struct graph_req *r, struct grap
 	return true;
 }
 
+/* One more request of a parallel $batch on this mailbox: false beyond Outlook's concurrency. */
+static bool parallel_admit(struct graph_ctx *c, const struct sim_user *u)
+{
+	json_t *n = json_object_get(c->parallel_per_mailbox, u->upn);
+	json_int_t count = n ? json_integer_value(n) + 1 : 1;
+
+	json_object_set_new(c->parallel_per_mailbox, u->upn, json_integer(count));
+	return count <= GRAPH_MAILBOX_CONCURRENCY;
+}
+
 void graph_dispatch(struct graph_ctx *c, struct graph_req *r, struct graph_reply *out)
 {
 	struct graph_target t;
@@ -536,6 +548,8 @@ void graph_dispatch(struct graph_ctx *c, struct graph_req *r, struct graph_reply
 		    "is set and payload is of valid JSON format.");
 		return;
 	}
+	if (graph_users(c, r, out))
+		return;
 	if (resolve_target(c, r, &t, &rest, out) < 0)
 		return;
 	if (!permitted(c, t.user, write, &why)) {
@@ -544,6 +558,14 @@ void graph_dispatch(struct graph_ctx *c, struct graph_req *r, struct graph_reply
 	}
 	if (injected_fault(c, r, out))
 		return;
+	if (c->parallel_per_mailbox && !parallel_admit(c, t.user)) {
+		sim_count(c->s, "graph.throttled");
+		sim_count(c->s, "graph.throttled parallel");
+		graph_error(c, r, out, 429, "ApplicationThrottled",
+		            "Application is over its MailboxConcurrency limit.");
+		graph_reply_header(out, "Retry-After", "1");
+		return;
+	}
 	/* Outlook limits are "evaluated for each app ID and mailbox combination" [doc: throttling]
 	 */
 	if (!graph_throttle_admit(c->st, sim_now(c->s), c->claims.appid, t.user->upn, ra,
@@ -579,6 +601,12 @@ static json_t *collect_headers(const struct sim_request *req)
 		}
 	}
 	return h;
+}
+
+bool graph_is_json_type(const char *ct)
+{
+	return ct && strncasecmp(ct, "application/json", 16) == 0 &&
+	       (ct[16] == '\0' || ct[16] == ';' || ct[16] == ' ');
 }
 
 /* 401 with the header Graph sends. */
@@ -664,8 +692,12 @@ bool sim_graph_handle(struct sim *s, const struct sim_request *req, struct sim_r
 	c.base_url = base;
 	c.st = graph_state(s);
 	if (req->body_len) {
+		const char *ct = graph_header(&r, "content-type");
+
 		r.body = json_loadb(req->body, req->body_len, 0, NULL);
-		r.body_unreadable = r.body == NULL;
+		/* a body is read as JSON only when Content-Type says so: "Please ensure
+		 * Content-Type header is set" is Graph's own message for it */
+		r.body_unreadable = r.body == NULL || !graph_is_json_type(ct);
 	}
 	if (authenticate(&c, &r, &out)) {
 		if (strcmp(r.path, "/$batch") == 0)

@@ -54,7 +54,12 @@ struct graph_ctx {
 	bool app_only;
 	struct sim_user *caller; /* delegated: the signed-in user */
 	struct sim_app *app;     /* may be NULL */
+	/* Inside a fully parallel $batch: requests admitted so far per mailbox (upn -> count), to
+	 * throttle the ones beyond Outlook's 4 concurrent per app and mailbox. NULL otherwise. */
+	json_t *parallel_per_mailbox;
 };
+
+#define GRAPH_MAILBOX_CONCURRENCY 4 /* Outlook: "4 concurrent requests" per app and mailbox */
 
 /* The mailbox a request addresses, with the URL prefix used to reach it ("/me" or "/users/x"). */
 struct graph_target {
@@ -75,6 +80,8 @@ void graph_error(struct graph_ctx *c, const struct graph_req *r, struct graph_re
 void graph_reply_json(struct graph_reply *out, int status, json_t *body);
 void graph_reply_header(struct graph_reply *out, const char *name, const char *value);
 const char *graph_header(const struct graph_req *r, const char *lower_name);
+/* "application/json", possibly with parameters ("; charset=utf-8"). */
+bool graph_is_json_type(const char *content_type);
 char *graph_url_decode(const char *s, size_t len);
 
 /* ---- graph_time.c (ICU) ---- */
@@ -142,7 +149,12 @@ void graph_list_events(struct graph_ctx *c, struct graph_req *r, const struct gr
                        struct graph_reply *out);
 void graph_delta(struct graph_ctx *c, struct graph_req *r, const struct graph_target *t,
                  struct graph_reply *out);
-int graph_page_size(const struct graph_req *r, struct graph_reply *out);
+/* Page size: $top, else (delta only) Prefer: odata.maxpagesize, else Outlook's default 10. */
+int graph_page_size(const struct graph_req *r, bool honor_maxpagesize, struct graph_reply *out);
+
+/* ---- graph_users.c ---- */
+/* GET /me, /users/{id | upn}, /users?$filter=...: true when the path is one of those (answered). */
+bool graph_users(struct graph_ctx *c, struct graph_req *r, struct graph_reply *out);
 
 /* ---- graph_batch.c ---- */
 void graph_batch(struct graph_ctx *c, struct graph_req *r, struct graph_reply *out);

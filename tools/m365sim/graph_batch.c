@@ -1,6 +1,11 @@
 /* m365sim Graph view: JSON batching. Up to 20 requests, each answered with its own status, headers
  * and body; the outer status is 200 when the batch is readable; dependsOn orders requests and a
- * failed dependency gives 424; each request is throttled on its own. [doc: GRAPH json-batching] */
+ * failed dependency gives 424; each request is throttled on its own. [doc: GRAPH json-batching]
+ * A batch is fully parallel (no dependsOn) or fully sequential (each request depends on the one
+ * before); anything else is refused as a whole with Graph's 400 (microsoftgraph/microsoft-graph-
+ * docs-contrib#2339, msgraph-sdk-java-core#71). The requests of a parallel batch run at once, so
+ * the fifth and later to one mailbox exceed Outlook's 4 concurrent requests per app and mailbox
+ * [doc: throttling-limits] and get its 429 ApplicationThrottled / MailboxConcurrency. */
 #include "graph.h"
 
 #include "common/util.h"
@@ -9,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#define MSG_MIXED "Batch should be either fully sequential or fully parallel."
 
 static void bad_batch(struct graph_ctx *c, struct graph_req *r, struct graph_reply *out,
                       const char *msg)
@@ -54,6 +61,8 @@ static const char *check_batch(json_t *reqs)
 		return "Invalid batch payload format.";
 	if (json_array_size(reqs) > GRAPH_MAX_BATCH)
 		return "The batch request exceeds the maximum of 20 requests.";
+	bool any_deps = false, chained = true;
+
 	json_array_foreach(reqs, i, q)
 	{
 		const char *id = json_string_value(json_object_get(q, "id"));
@@ -73,7 +82,15 @@ static const char *check_batch(json_t *reqs)
 				return "Invalid dependsOn: a request may depend only on a request "
 				       "before it in the batch.";
 		}
+		any_deps |= json_array_size(deps) > 0;
+		/* sequential: every request after the first depends on exactly the one before */
+		if (i > 0 &&
+		    (json_array_size(deps) != 1 ||
+		     find_id(reqs, i, json_string_value(json_array_get(deps, 0))) != (long)i - 1))
+			chained = false;
 	}
+	if (any_deps && !chained)
+		return MSG_MIXED;
 	return NULL;
 }
 
@@ -116,7 +133,7 @@ static void run_one(struct graph_ctx *c, json_t *q, struct graph_reply *iout)
 		graph_error(c, &ir, iout, 400, "BadRequest",
 		            "Content-Type header must be specified when a body is present.");
 	} else {
-		if (json_is_object(body))
+		if (json_is_object(body) && graph_is_json_type(graph_header(&ir, "content-type")))
 			ir.body = json_incref(body);
 		else if (body && !json_is_null(body))
 			ir.body_unreadable = true;
@@ -143,6 +160,12 @@ void graph_batch(struct graph_ctx *c, struct graph_req *r, struct graph_reply *o
 		return;
 	}
 	int *status = xcalloc(json_array_size(reqs) + 1, sizeof *status);
+	bool parallel = true;
+
+	json_array_foreach(reqs, i, q) parallel &=
+	    json_array_size(json_object_get(q, "dependsOn")) == 0;
+	if (parallel && json_array_size(reqs) > 1)
+		c->parallel_per_mailbox = json_object();
 	responses = json_array();
 	json_array_foreach(reqs, i, q)
 	{
@@ -166,5 +189,7 @@ void graph_batch(struct graph_ctx *c, struct graph_req *r, struct graph_reply *o
 		graph_reply_free(&iout);
 	}
 	free(status);
+	json_decref(c->parallel_per_mailbox);
+	c->parallel_per_mailbox = NULL;
 	graph_reply_json(out, 200, json_pack("{s:o}", "responses", responses));
 }

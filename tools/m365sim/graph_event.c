@@ -144,10 +144,12 @@ static const char *enum_to_graph(const char *const map[][2], const char *ews, co
 	return def;
 }
 
+/* Enum members are case-sensitive in OData JSON ("oof", not "OOF") [OData JSON Format §7.3 enums;
+ * the member names of microsoft.graph.freeBusyStatus]: another case is an unknown value. */
 static const char *enum_from_graph(const char *const map[][2], const char *graph)
 {
 	for (size_t i = 0; graph && map[i][0]; i++)
-		if (strcasecmp(map[i][0], graph) == 0)
+		if (strcmp(map[i][0], graph) == 0)
 			return map[i][1];
 	return NULL;
 }
@@ -351,7 +353,7 @@ json_t *graph_event_json(struct graph_ctx *c, const struct graph_req *r,
 	json_object_set_new(ev, "organizer",
 	                    json_pack("{s:{s:s,s:s}}", "emailAddress", "name",
 	                              t->user->display_name ? t->user->display_name : t->user->upn,
-	                              "address", t->user->upn));
+	                              "address", t->user->mail));
 	if ((props = expanded_props(r, it)))
 		json_object_set_new(ev, "singleValueExtendedProperties", props);
 	free(id);
@@ -740,8 +742,10 @@ static void apply_props(struct sim_item *it, json_t *props)
 
 static void apply_draft(struct sim *s, struct sim_item *it, const struct draft *dr)
 {
-	if (dr->has_subject)
-		set_str(&it->subject, dr->subject);
+	if (dr->has_subject) {
+		free(it->subject);
+		it->subject = sim_subject_stored(dr->subject);
+	}
 	if (dr->has_body) {
 		set_str(&it->body, dr->body ? dr->body : "");
 		set_str(&it->body_type, dr->body_type);

@@ -66,12 +66,12 @@ static char *b64url_decode(const char *s)
 
 /* ---- helpers ---- */
 
-int graph_page_size(const struct graph_req *r, struct graph_reply *out)
+int graph_page_size(const struct graph_req *r, bool honor_maxpagesize, struct graph_reply *out)
 {
 	char *top = graph_query_get(r->query, "$top");
 	int n = GRAPH_DEFAULT_PAGE;
 
-	if (r->prefs.maxpagesize > 0) {
+	if (honor_maxpagesize && r->prefs.maxpagesize > 0) {
 		char applied[48];
 		n = r->prefs.maxpagesize < GRAPH_MAX_PAGE ? r->prefs.maxpagesize : GRAPH_MAX_PAGE;
 		snprintf(applied, sizeof applied, "odata.maxpagesize=%d", n);
@@ -154,7 +154,10 @@ static void reply_page(struct graph_ctx *c, struct graph_req *r, const struct gr
                        struct graph_reply *out)
 {
 	char *tok = graph_query_get(r->query, "$skiptoken"), *raw = tok ? b64url_decode(tok) : NULL;
-	size_t first = 0, size = (size_t)graph_page_size(r, out);
+	/* Prefer: odata.maxpagesize is documented for delta only [doc: api/event-delta]; events and
+	 * calendarView are not said to honour it, so they page by 10 (or $top), as the worst case
+	 * a client must handle */
+	size_t first = 0, size = (size_t)graph_page_size(r, false, out);
 	json_t *value = json_array(), *body;
 	char ctx[512];
 
@@ -407,7 +410,7 @@ void graph_delta(struct graph_ctx *c, struct graph_req *r, const struct graph_ta
 
 	if (delta_position(c, r, t, &p, out) < 0)
 		return;
-	size = (size_t)graph_page_size(r, out);
+	size = (size_t)graph_page_size(r, true, out);
 	struct sim_item **v = xcalloc(t->mb->nitems + 1, sizeof *v);
 	for (size_t i = 0; i < t->mb->nitems; i++) {
 		struct sim_item *it = t->mb->items[i];

@@ -323,6 +323,11 @@ static char *id_token(struct idreq *r, const struct sim_app *app, const struct s
 	              iss, "iat", (json_int_t)now, "nbf", (json_int_t)now, "exp",
 	              (json_int_t)(now + 3600), "name", u->display_name, "oid", u->object_id,
 	              "preferred_username", u->upn, "sub", u->object_id, "tid", tid, "ver", "2.0");
+	/* "If present in the authentication request, Authorization Servers MUST include a nonce
+	 * Claim in the ID Token with the Claim Value being the nonce value sent in the
+	 * Authentication Request." (OpenID Connect Core 1.0 §2; id-token-claims-reference) */
+	if (r->nonce)
+		json_object_set_new(c, "nonce", json_string(r->nonce));
 	tok = sim_jwt_sign(r->s, c);
 	json_decref(c);
 	return tok;

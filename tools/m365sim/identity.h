@@ -16,11 +16,13 @@ struct idreq {
 	char segment[256];         /* as in the path: GUID, domain, "common", "organizations" */
 	struct sim_tenant *tenant; /* NULL for common/organizations */
 	char base[300];            /* "https://127.0.0.1:PORT" */
+	const char *nonce; /* authorization code grant: the nonce of the authorize request */
 };
 
 /* An authorization code (GET .../authorize), redeemed once. */
 struct auth_code {
 	char *client_id, *redirect_uri, *scope, *challenge, *method, *user_oid, *tid;
+	char *nonce; /* OpenID Connect: echoed in the id_token (MSAL checks it); may be NULL */
 	bool public_client;
 	bool redeemed;
 	int64_t expires;

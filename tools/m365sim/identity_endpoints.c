@@ -23,6 +23,7 @@ static void code_free(void *p)
 	free(c->method);
 	free(c->user_oid);
 	free(c->tid);
+	free(c->nonce);
 	free(c);
 }
 
@@ -96,13 +97,15 @@ static void save_code(const char *key, void *val, void *ctx)
 {
 	struct auth_code *c = val;
 
-	json_object_set_new(ctx, key,
-	                    json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:b,s:I}", "client_id",
-	                              jstr(c->client_id), "redirect_uri", jstr(c->redirect_uri),
-	                              "scope", jstr(c->scope), "challenge", jstr(c->challenge),
-	                              "method", jstr(c->method), "user_oid", jstr(c->user_oid),
-	                              "tid", jstr(c->tid), "public_client", c->public_client,
-	                              "redeemed", c->redeemed, "expires", (json_int_t)c->expires));
+	json_t *o =
+	    json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:b,s:b,s:I}", "client_id", jstr(c->client_id),
+	              "redirect_uri", jstr(c->redirect_uri), "scope", jstr(c->scope), "challenge",
+	              jstr(c->challenge), "method", jstr(c->method), "user_oid", jstr(c->user_oid),
+	              "tid", jstr(c->tid), "public_client", c->public_client, "redeemed",
+	              c->redeemed, "expires", (json_int_t)c->expires);
+
+	json_object_set_new(o, "nonce", jstr(c->nonce));
+	json_object_set_new(ctx, key, o);
 }
 
 static void save_device(const char *key, void *val, void *ctx)
@@ -161,6 +164,7 @@ void sim_identity_load(struct sim *s, json_t *j)
 		c->method = get_str(o, "method");
 		c->user_oid = get_str(o, "user_oid");
 		c->tid = get_str(o, "tid");
+		c->nonce = get_str(o, "nonce");
 		c->public_client = json_is_true(json_object_get(o, "public_client"));
 		c->redeemed = json_is_true(json_object_get(o, "redeemed"));
 		c->expires = json_integer_value(json_object_get(o, "expires"));
@@ -401,6 +405,7 @@ static struct sim_user *approving_user(struct idreq *r, const struct sim_app *ap
 
 struct authz_params {
 	char *client_id, *response_type, *redirect_uri, *scope, *state, *challenge, *method, *hint;
+	char *nonce;
 };
 
 static void authz_free(struct authz_params *p)
@@ -413,6 +418,7 @@ static void authz_free(struct authz_params *p)
 	free(p->challenge);
 	free(p->method);
 	free(p->hint);
+	free(p->nonce);
 }
 
 /* After the redirect URI is trusted, errors go back to it; before, they are shown (JSON here). */
@@ -465,6 +471,7 @@ static void authorize_trusted(struct idreq *r, struct sim_app *app, const struct
 	c->method = xstrdup(p->challenge ? (p->method ? p->method : "plain") : NULL);
 	c->user_oid = xstrdup(u->object_id);
 	c->tid = xstrdup(u->tenant_id);
+	c->nonce = xstrdup(p->nonce);
 	c->public_client = strcmp(rd->type, "web") != 0;
 	c->expires = sim_now(r->s) + 600;
 	code = sim_random_b64url("1.AXsAcode", 64);
@@ -488,6 +495,7 @@ static void authorize(struct idreq *r)
 	p.challenge = sim_query_param(q, "code_challenge");
 	p.method = sim_query_param(q, "code_challenge_method");
 	p.hint = sim_query_param(q, "login_hint");
+	p.nonce = sim_query_param(q, "nonce");
 	sim_count(r->s, "authorize");
 	if (!(app = id_find_client(r, p.client_id)))
 		goto out;

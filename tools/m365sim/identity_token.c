@@ -310,8 +310,10 @@ static void authorization_code(struct idreq *r, struct sim_app *app, const struc
 		         "authorization request.");
 	else {
 		rec->redeemed = true;
+		r->nonce = rec->nonce;
 		finish_delegated(r, app, rec->user_oid, rec->tid,
 		                 scope && *scope ? scope : rec->scope, rec->public_client, false);
+		r->nonce = NULL;
 	}
 	free(code);
 	free(redirect);

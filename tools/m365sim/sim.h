@@ -55,7 +55,9 @@ struct sim_app {
 };
 
 struct sim_user {
-	char *upn; /* also the primary SMTP address, lower case */
+	char *upn;      /* userPrincipalName, lower case */
+	char *mail;     /* primary SMTP address, lower case ("mail"; the UPN when not given) */
+	char **aliases; /* other SMTP addresses (proxyAddresses "smtp:"), lower case, or NULL */
 	char *tenant_id;
 	char *display_name;
 	char *object_id; /* GUID */
@@ -151,7 +153,17 @@ void sim_unlock(struct sim *s);
 struct sim_tenant *sim_find_tenant(struct sim *s, const char *id_or_domain);
 struct sim_app *sim_find_app(struct sim *s, const char *client_id);
 struct sim_user *sim_find_user(struct sim *s, const char *upn_or_id);
+/* Exactly by object id or userPrincipalName, as Graph's /users/{id | userPrincipalName} does. */
+struct sim_user *sim_find_user_by_key(struct sim *s, const char *id_or_upn);
+/* By primary SMTP address or alias. */
 struct sim_mailbox *sim_find_mailbox(struct sim *s, const char *smtp);
+/* The mailbox of a user (NULL when it has none). */
+struct sim_mailbox *sim_mailbox_of(struct sim *s, const struct sim_user *u);
+/* The users of the fixture, in order: i < sim_user_count. */
+size_t sim_user_count(struct sim *s);
+struct sim_user *sim_user_at(struct sim *s, size_t i);
+/* True when address is the user's primary SMTP address, one of its aliases or its UPN. */
+bool sim_user_has_address(const struct sim_user *u, const char *address);
 int64_t sim_now(struct sim *s);                     /* Unix seconds (controllable for tests) */
 void sim_count(struct sim *s, const char *counter); /* request counters by operation */
 
@@ -165,6 +177,10 @@ void sim_item_delete(struct sim_mailbox *mb, struct sim_item *it); /* tombstone 
 void sim_item_move(struct sim_mailbox *mb, struct sim_item *it,
                    const char *folder); /* new ews_id */
 const char *sim_item_extprop(const struct sim_item *it, const char *set_id, const char *name);
+/* A subject as the store keeps it: "The subject is limited to 255 characters" [doc: EWS Subject
+ * element]; a longer one is cut to 252 characters and "..." (what exchangelib's maintainer reports
+ * Exchange does, nylas/exchangelib#68). Characters are Unicode code points here. Caller frees. */
+char *sim_subject_stored(const char *subject);
 json_t *sim_item_dump(const struct sim_item *it);
 
 /* Access tokens (identity.c): verifies a bearer token issued by this simulator; fills claims. */

@@ -168,6 +168,27 @@ void sim_item_move(struct sim_mailbox *mb, struct sim_item *it, const char *fold
 	bump(mb, it);
 }
 
+char *sim_subject_stored(const char *subject)
+{
+	size_t chars = 0, i = 0, cut = 0;
+
+	if (!subject)
+		return NULL;
+	for (; subject[i]; i++) {
+		if (((unsigned char)subject[i] & 0xC0) == 0x80)
+			continue; /* a continuation byte: same character */
+		if (chars == 252)
+			cut = i;
+		chars++;
+	}
+	if (chars <= 255)
+		return xstrdup(subject);
+	char *out = xmalloc(cut + 4);
+	memcpy(out, subject, cut);
+	memcpy(out + cut, "...", 4);
+	return out;
+}
+
 const char *sim_item_extprop(const struct sim_item *it, const char *set_id, const char *name)
 {
 	for (size_t i = 0; i < it->nprops; i++)
@@ -229,7 +250,7 @@ json_t *sim_mailbox_dump(const struct sim_mailbox *mb)
 		else
 			json_array_append_new(items, sim_item_dump(mb->items[i]));
 	}
-	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "mailbox", mb->user->upn, "display_name",
+	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:o}", "mailbox", mb->user->mail, "display_name",
 	                 mb->user->display_name, "time_zone", mb->user->time_zone, "sync_seq",
 	                 (json_int_t)mb->sync_seq, "deleted_items", tombstones, "items", items);
 }
@@ -379,7 +400,7 @@ int sim_state_save(struct sim *s, struct error *err)
 	int rc;
 
 	for (size_t i = 0; i < s->nmailboxes; i++)
-		json_object_set_new(mbs, s->mailboxes[i].user->upn,
+		json_object_set_new(mbs, s->mailboxes[i].user->mail,
 		                    mailbox_state(&s->mailboxes[i]));
 	root = json_pack("{s:i,s:s,s:I,s:i,s:o,s:o}", "format", 1, "hmac_key", key, "clock_offset",
 	                 (json_int_t)s->clock_offset, "token_lifetime", s->token_lifetime,

@@ -27,6 +27,7 @@ from exchangelib import (  # noqa: E402
     EWSDateTime,
     EWSTimeZone,
     ExtendedProperty,
+    Identity,
     OAuth2Credentials,
 )
 from exchangelib.items import SEND_TO_NONE  # noqa: E402
@@ -55,7 +56,10 @@ def check(cond, what):
 
 def main():
     CalendarItem.register("leave_key", LeaveKey)
-    creds = SimCredentials(client_id=CLIENT_ID, client_secret=SECRET, tenant_id=TENANT)
+    # identity: an app-only token must impersonate on every request, version probes included;
+    # Exchange Online refuses it otherwise (ecederstrand/exchangelib#735, OfficeDev/ews-managed-api#245).
+    creds = SimCredentials(client_id=CLIENT_ID, client_secret=SECRET, tenant_id=TENANT,
+                           identity=Identity(primary_smtp_address=MAILBOX))
     config = Configuration(service_endpoint=f"{SIM_URL}/EWS/Exchange.asmx", credentials=creds, auth_type=OAUTH2)
     account = Account(MAILBOX, config=config, autodiscover=False, access_type=IMPERSONATION)
     check(account.version.api_version == "Exchange2016", f"version negotiated: {account.version.api_version}")

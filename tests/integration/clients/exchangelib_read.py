@@ -14,7 +14,7 @@ os.environ["REQUESTS_CA_BUNDLE"] = CA_FILE
 
 from exchangelib import (  # noqa: E402
     IMPERSONATION, OAUTH2, Account, CalendarItem, Configuration, EWSDateTime, EWSTimeZone,
-    ExtendedProperty, OAuth2Credentials)
+    ExtendedProperty, Identity, OAuth2Credentials)
 
 
 class SimCredentials(OAuth2Credentials):
@@ -31,7 +31,10 @@ class LeaveSyncKey(ExtendedProperty):
 
 
 CalendarItem.register("leave_sync_key", LeaveSyncKey)
-creds = SimCredentials(client_id=CLIENT_ID, client_secret=SECRET, tenant_id=TENANT)
+# identity: an app-only token must impersonate on every request, version probes included;
+# Exchange Online refuses it otherwise (ecederstrand/exchangelib#735, OfficeDev/ews-managed-api#245).
+creds = SimCredentials(client_id=CLIENT_ID, client_secret=SECRET, tenant_id=TENANT,
+                       identity=Identity(primary_smtp_address=MAILBOX))
 config = Configuration(service_endpoint=f"{SIM_URL}/EWS/Exchange.asmx", credentials=creds, auth_type=OAUTH2)
 account = Account(MAILBOX, config=config, autodiscover=False, access_type=IMPERSONATION)
 utc = EWSTimeZone("UTC")

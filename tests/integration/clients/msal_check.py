@@ -97,6 +97,31 @@ def device_flow_and_refresh(authority, ca, client_id):
     print("ok refresh rotated; old refresh token rejected with %s" % again.get("error_codes"))
 
 
+def auth_code_flow(authority, ca, client_id):
+    """MSAL's own authorization code flow with PKCE: it sends a nonce and refuses an id_token that
+    does not carry it back. The simulator approves the sign-in of login_hint at once and redirects
+    to the (unserved) loopback redirect URI, whose query is the auth_response."""
+    app = msal.PublicClientApplication(
+        client_id, authority=authority, instance_discovery=False, http_client=session(ca))
+    flow = app.initiate_auth_code_flow(scopes=CAL, redirect_uri="http://localhost",
+                                       login_hint="alice@fabrikam.com")
+    if "auth_uri" not in flow or "nonce=" not in flow["auth_uri"]:
+        fail("auth_code initiate", flow)
+    answer = session(ca).get(flow["auth_uri"], allow_redirects=False)
+    location = answer.headers.get("Location", "")
+    if answer.status_code != 302 or "code=" not in location:
+        fail("auth_code authorize", {"status": answer.status_code, "location": location})
+    auth_response = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+    try:
+        result = app.acquire_token_by_auth_code_flow(flow, auth_response)
+    except RuntimeError as e:  # MSAL raises on a missing or wrong nonce
+        fail("auth_code nonce", {"error": str(e)})
+    if "access_token" not in result:
+        fail("auth_code", result)
+    print("ok auth_code_flow %s (nonce checked by MSAL)"
+          % result.get("id_token_claims", {}).get("preferred_username"))
+
+
 def main():
     if len(sys.argv) not in (5, 7):
         sys.exit(__doc__)
@@ -105,6 +130,7 @@ def main():
     if len(sys.argv) == 7:
         certificate(authority, ca, client_id, sys.argv[5], sys.argv[6])
     device_flow_and_refresh(authority, ca, client_id)
+    auth_code_flow(authority, ca, client_id)
 
 
 if __name__ == "__main__":
