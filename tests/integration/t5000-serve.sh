@@ -220,13 +220,15 @@ test_expect_success 'systemd socket activation: serve answers on the socket it i
 	if ! command -v systemd-socket-activate >/dev/null; then
 		echo "# SKIP systemd-socket-activate not installed"; return 0
 	fi
-	port=$($PY -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])") &&
-	: >serve.out &&
+	port=$($PY -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])") || return 1
+	: >serve.out
+	# (a separate line: "a && b &" would put the whole list, port= included, in the background)
 	systemd-socket-activate -l 127.0.0.1:$port "$BUILD_DIR/leavesync" serve >serve.out 2>>serve.err &
-	SERVE_PID=$! &&
-	wait_until 30 grep -q "^listening on https://127.0.0.1:$port" serve.out &&
+	SERVE_PID=$!
+	# systemd-socket-activate starts the service at the first connection, as systemd does
 	SERVE_URL=https://127.0.0.1:$port &&
-	test "$(KEY=$PUSH req GET /v1/leave/N-1)" = 200 && serve_stop
+	test "$(KEY=$PUSH req GET /v1/leave/N-1 --max-time 60)" = 200 &&
+	test_grep "^listening on https://127.0.0.1:$port" serve.out && serve_stop
 '
 
 test_expect_success 'client certificates: required when [serve] client_ca is set' '
