@@ -133,9 +133,9 @@ static int bool_key(struct kctx *k, bool *out)
 {
 	const char *v = k->e->value;
 
-	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on"))
+	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
 		*out = true;
-	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off"))
+	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0"))
 		*out = false;
 	else
 		return bad(k, "expected yes or no");

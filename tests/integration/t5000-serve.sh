@@ -99,7 +99,9 @@ test_expect_success 'bad input: 400 malformed JSON, 415 wrong type, 422 id misma
 	jq -e ".detail | test(\"line 1\")" resp.json &&
 	test "$(KEY=$PUSH req PUT /v1/leave/X -H "Content-Type: text/plain" --data-binary @lv1.json)" = 415 &&
 	test "$(KEY=$PUSH req PUT /v1/leave/X -H "Content-Type: application/json" --data "{\"id\":\"Y\"}")" = 422 &&
-	jq -e ".type | endswith(\"id-mismatch\")" resp.json
+	jq -e ".type | endswith(\"id-mismatch\")" resp.json &&
+	big=$(head -c 20000 /dev/zero | tr "\0" a) &&
+	test "$(KEY=$PUSH req GET /v1/leave/X -H "X-Big: $big")" = 431
 '
 
 test_expect_success 'a batch with problems: 422, every problem listed with record, field, reason; nothing written' '
