@@ -80,6 +80,10 @@ bench-push: all
 
 bench: all
 	LS_BUILD=$(BUILD) tools/bench $(BENCH_ARGS)
+	LS_BUILD=$(BUILD) tools/bench-serve
+
+bench-serve: all
+	LS_BUILD=$(BUILD) tools/bench-serve $(BENCH_SERVE_ARGS)
 
 # ---- fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c, built with clang into build/fuzz/ (the library
 # sources compiled again with -fsanitize=fuzzer-no-link,address,undefined). `make fuzz` runs each
@@ -128,7 +132,7 @@ install: $(BUILD)/leavesync
 clean:
 	rm -rf build
 
-.PHONY: all test check-build bench bench-push fuzz fuzz-build format lint install clean
+.PHONY: all test check-build bench bench-serve bench-push fuzz fuzz-build format lint install clean
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
