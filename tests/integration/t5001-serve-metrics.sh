@@ -4,7 +4,14 @@ test_description='leavesync serve /metrics: promtool check metrics, and a real P
 . "$TEST_DIR/lib-serve.sh"
 
 PROM_PID=
-trap 'serve_kill_quiet; [ -n "$PROM_PID" ] && kill "$PROM_PID" 2>/dev/null; wait 2>/dev/null; sim_stop' EXIT
+prom_stop() {
+	if [ -n "$PROM_PID" ]; then
+		kill "$PROM_PID" 2>/dev/null
+		wait "$PROM_PID" 2>/dev/null
+		PROM_PID=
+	fi
+}
+trap 'serve_kill_quiet; prom_stop; sim_stop' EXIT
 
 free_port() {
 	$PY -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -68,7 +75,7 @@ test_expect_success 'a real Prometheus server scrapes /metrics over HTTPS' '
 	curl -sf "$q?query=up%7Bjob%3D%22leavesync%22%7D" | jq -e ".data.result[0].value[1] == \"1\"" &&
 	curl -sf "$q?query=leavesync_targets%7Bstate%3D%22synced%22%7D" | jq -e ".data.result[0].value[1] == \"1\"" &&
 	curl -sf "$q?query=leavesync_http_request_duration_seconds_count" | jq -e ".data.result | length >= 2" &&
-	kill "$PROM_PID" && wait "$PROM_PID"; PROM_PID=
+	prom_stop
 	test_grep "access key=- method=GET path=/metrics status=200" serve.err
 '
 
