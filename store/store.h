@@ -253,7 +253,7 @@ int store_each_drift(struct store *st, int64_t run_id,
                      int (*cb)(void *arg, const struct drift_record *d), void *arg,
                      struct error *err);
 
-/* ---- leavesync serve (store/api.c): API keys, idempotency records, queued jobs, leave state ---- */
+/* ---- leavesync serve (store/api.c): API keys, idempotency records, jobs, leave state ---- */
 
 #define API_KEY_HASH_LEN 32 /* SHA-256 */
 
@@ -286,8 +286,8 @@ struct idem_record {
 };
 void idem_record_free(struct idem_record *r);
 /* The record made at or after not_before: 1 found, 0 not, -1 error. */
-int store_idem_get(struct store *st, const char *key_name, const char *idem_key,
-                   int64_t not_before, struct idem_record *out, struct error *err);
+int store_idem_get(struct store *st, const char *key_name, const char *idem_key, int64_t not_before,
+                   struct idem_record *out, struct error *err);
 /* Remembers a response (replacing an expired record of the same keys). */
 int store_idem_put(struct store *st, const char *key_name, const char *idem_key,
                    const struct idem_record *r, struct error *err);
@@ -326,9 +326,9 @@ int store_pending_work(struct store *st, int64_t now, int64_t *leaves, int64_t *
 /* A leave with the state of its calendar event (the target in its mailbox). */
 struct leave_status {
 	struct leave lv;
-	char *state;     /* "pending" | "synced" | "waiting" | "failed" */
-	char *reason;    /* last error of a waiting or failed target, else NULL */
-	char *remote_id; /* the event's id, NULL when none */
+	char *state;          /* "pending" | "synced" | "waiting" | "failed" */
+	char *reason;         /* last error of a waiting or failed target, else NULL */
+	char *remote_id;      /* the event's id, NULL when none */
 	int64_t written_at;   /* when leavesync last wrote the event (Unix seconds), 0 = never */
 	int64_t next_attempt; /* waiting: when the next attempt is due */
 	int attempts;
