@@ -179,6 +179,15 @@ test_expect_success 'SIGHUP reloads limits: body size (413), rate limit (429 wit
 	serve_reload "max_body_bytes = 8388608" "rate_limit = 1000" "rate_burst = 1000"
 '
 
+test_expect_success 'a reload with a broken config is refused and the old one stays in force' '
+	n=$(grep -c "reload refused" serve.err || true) &&
+	printf "threds = 4\n" >>leavesync.conf && kill -HUP "$SERVE_PID" &&
+	wait_until 30 sh -c "test \$(grep -c \"reload refused\" serve.err) -gt $n" &&
+	test_grep "reload refused.*unknown key \"threds\" in \[serve\]" serve.err &&
+	test "$(KEY=$READ req GET /healthz)" = 200 &&
+	sed -i "/^threds/d" leavesync.conf
+'
+
 test_expect_success 'HMAC signatures: required once configured; a right one passes' '
 	serve_reload "hmac_secret = 0123456789abcdef0123456789abcdef" &&
 	test "$(KEY=$PUSH req POST /v1/leave -H "Content-Type: application/json" --data "[]")" = 401 &&
@@ -229,7 +238,8 @@ test_expect_success 'systemd socket activation: serve answers on the socket it i
 	SERVE_PID=$!
 	# systemd-socket-activate starts the service at the first connection, as systemd does
 	SERVE_URL=https://127.0.0.1:$port &&
-	test "$(KEY=$PUSH req GET /v1/leave/N-1 --max-time 60)" = 200 &&
+	# (until systemd-socket-activate listens, the port refuses: retry those)
+	test "$(KEY=$PUSH req GET /v1/leave/N-1 --retry 30 --retry-connrefused --retry-delay 1 --max-time 60)" = 200 &&
 	test_grep "^listening on https://127.0.0.1:$port" serve.out && serve_stop
 '
 
