@@ -6,7 +6,8 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 CC       ?= cc
 TEST_JOBS ?= 2
-PKGS      = libcurl libxml-2.0 jansson libical sqlite3 icu-uc icu-i18n inih libcrypto
+PKGS      = libcurl libxml-2.0 jansson libical sqlite3 icu-uc icu-i18n inih libcrypto libmicrohttpd \
+            gnutls
 SIM_PKGS  = libmicrohttpd libxml-2.0 jansson libcrypto icu-uc icu-i18n
 
 ifeq ($(SANITIZE),1)
@@ -28,6 +29,9 @@ SIM_LIBS  = $(shell pkg-config --libs $(SIM_PKGS)) -lpthread -lm
 # The sync core and its backends (a library the tests link); the command line lives in cli/.
 LIB_SRC   = $(wildcard common/*.c store/*.c engine/*.c ews/*.c graph/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# leavesync serve (the HTTP front end; the sync core does not know it): a library of its own.
+SERVE_SRC = $(wildcard serve/*.c)
+SERVE_OBJ = $(SERVE_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_SRC   = $(wildcard cli/*.c)
 CLI_OBJ   = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 SIM_SRC   = $(wildcard tools/m365sim/*.c) $(wildcard common/*.c)
@@ -53,17 +57,21 @@ $(BUILD)/libleavesync.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/leavesync: $(CLI_OBJ) $(BUILD)/libleavesync.a
+$(BUILD)/libserve.a: $(SERVE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/leavesync: $(CLI_OBJ) $(BUILD)/libserve.a $(BUILD)/libleavesync.a
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/m365sim: $(SIM_OBJ)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(SIM_LIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libleavesync.a
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libserve.a $(BUILD)/libleavesync.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 
-$(BUILD)/%: $(BUILD)/obj/tools/%.o $(BUILD)/libleavesync.a
+$(BUILD)/%: $(BUILD)/obj/tools/%.o $(BUILD)/libserve.a $(BUILD)/libleavesync.a
 	$(CC) $(CFLAGS) $(SANFLAGS) -o $@ $^ $(LIBS)
 
 check-build: all $(UNIT_BIN)
@@ -79,6 +87,10 @@ bench-push: all
 
 bench: all
 	LS_BUILD=$(BUILD) tools/bench $(BENCH_ARGS)
+	LS_BUILD=$(BUILD) tools/bench-serve
+
+bench-serve: all
+	LS_BUILD=$(BUILD) tools/bench-serve $(BENCH_SERVE_ARGS)
 
 # ---- fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c, built with clang into build/fuzz/ (the library
 # sources compiled again with -fsanitize=fuzzer-no-link,address,undefined). `make fuzz` runs each
@@ -91,7 +103,7 @@ FUZZ_CFLAGS   = $(CPPFLAGS) -O1 -g $(filter-out -Werror -Wno-format-truncation,$
                 -fsanitize=fuzzer-no-link $(shell pkg-config --cflags $(PKGS))
 FUZZ_SRC      = $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN      = $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
-FUZZ_LIB_OBJ  = $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_LIB_OBJ  = $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) $(FUZZ_BUILD)/obj/serve/parse.o
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -117,7 +129,7 @@ format:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro -I. \
-	    common store engine ews graph cli tools
+	    common store engine ews graph serve cli tools
 
 install: $(BUILD)/leavesync
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
@@ -127,7 +139,7 @@ install: $(BUILD)/leavesync
 clean:
 	rm -rf build
 
-.PHONY: all test check-build bench bench-push fuzz fuzz-build format lint install clean
+.PHONY: all test check-build bench bench-serve bench-push fuzz fuzz-build format lint install clean
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -50,5 +50,7 @@ int cmd_resync(const struct cli *cli, int argc, char **argv);
 int cmd_reconcile(const struct cli *cli, int argc, char **argv);
 int cmd_auth(const struct cli *cli, int argc, char **argv);
 int cmd_doctor(const struct cli *cli, int argc, char **argv);
+int cmd_serve(const struct cli *cli, int argc, char **argv);
+int cmd_apikey(const struct cli *cli, int argc, char **argv);
 
 #endif

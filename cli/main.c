@@ -21,6 +21,8 @@ static const struct command {
     {"export", cmd_export, "write the events as an iCalendar file (--ics)"},
     {"auth", cmd_auth, "connect a mailbox for Graph delegated access (auth login)"},
     {"doctor", cmd_doctor, "check config, credentials and permissions; explain what is wrong"},
+    {"serve", cmd_serve, "run the HTTPS ingest API, health, metrics and the sync scheduler"},
+    {"apikey", cmd_apikey, "create, list or revoke API keys for serve"},
 };
 
 static void usage(FILE *f)

@@ -34,7 +34,8 @@ enum section_kind {
 	SEC_TLS,
 	SEC_EVENT,
 	SEC_KIND,
-	SEC_MAILBOX
+	SEC_MAILBOX,
+	SEC_SERVE
 };
 
 struct seen_key {
@@ -556,7 +557,8 @@ static int begin_section(struct parse_ctx *x, const char *text)
 		const char *name;
 		enum section_kind kind;
 	} fixed[] = {{"store", SEC_STORE}, {"sync", SEC_SYNC}, {"ews", SEC_EWS},
-	             {"graph", SEC_GRAPH}, {"tls", SEC_TLS},   {"event", SEC_EVENT}};
+	             {"graph", SEC_GRAPH}, {"tls", SEC_TLS},   {"event", SEC_EVENT},
+	             {"serve", SEC_SERVE}};
 	const struct seen_key *seen = find_seen(x, text, NULL);
 	int dup_line = seen ? seen->line : 0; /* add_seen may move the array */
 	char *name;
@@ -592,7 +594,7 @@ static int begin_section(struct parse_ctx *x, const char *text)
 		            text);
 	return fail(x,
 	            "unknown section [%s]: expected [store], [sync], [ews], [graph], [tls], "
-	            "[event], [kind \"NAME\"] or [mailbox \"EMAIL\"]",
+	            "[event], [serve], [kind \"NAME\"] or [mailbox \"EMAIL\"]",
 	            text);
 }
 
@@ -634,6 +636,14 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	}
 	case SEC_MAILBOX:
 		return set_route(x, key, value);
+	case SEC_SERVE: {
+		struct config *c = x->cfg;
+
+		c->serve = xrealloc(c->serve, (c->nserve + 1) * sizeof *c->serve);
+		c->serve[c->nserve++] =
+		    (struct config_entry){xstrdup(key), xstrdup(value), x->line};
+		return 1;
+	}
 	case SEC_NONE:
 		break;
 	}
@@ -947,6 +957,11 @@ void config_free(struct config *cfg)
 		free(cfg->routes[i].backend);
 	}
 	free(cfg->routes);
+	for (size_t i = 0; i < cfg->nserve; i++) {
+		free(cfg->serve[i].key);
+		free(cfg->serve[i].value);
+	}
+	free(cfg->serve);
 	for (size_t i = 0; cfg->warnings && cfg->warnings[i]; i++)
 		free(cfg->warnings[i]);
 	free(cfg->warnings);

@@ -68,6 +68,12 @@ struct mailbox_route {
 	char *backend; /* "ews" | "graph" */
 };
 
+/* A key of a section the engine passes through unread: [serve], checked by leavesync serve. */
+struct config_entry {
+	char *key, *value;
+	int line;
+};
+
 struct config {
 	char *path;              /* the file read */
 	char *store_path;        /* [store] path, default ./leavesync.db */
@@ -94,6 +100,8 @@ struct config {
 	size_t nkinds;
 	struct mailbox_route *routes; /* [mailbox "EMAIL"] backend = ... */
 	size_t nroutes;
+	struct config_entry *serve; /* [serve] as written (serve/config.c reads it) */
+	size_t nserve;
 	char **warnings; /* NULL-terminated; e.g. "config file is readable by others" */
 };
 

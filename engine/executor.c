@@ -434,7 +434,7 @@ static int run_queue(struct run_ctx *x)
 			break;
 		}
 		dispatch_page(x, &p);
-		if (x->failed)
+		if (x->failed || (x->opt->stop && atomic_load(x->opt->stop)))
 			break;
 	}
 	collect_finished(x, 0);

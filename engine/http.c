@@ -5,6 +5,7 @@
  * private CA (on-premises Exchange, the simulator, a TLS-inspecting proxy) is trusted as well as
  * the public CAs of Microsoft's endpoints. */
 #include "engine/http.h"
+#include "engine/telemetry.h"
 
 #include "common/buf.h"
 #include "common/util.h"
@@ -434,6 +435,7 @@ enum http_failure http_perform(struct http_client *c, const struct http_request 
 		take_response(c, &t, resp);
 	else
 		f = classify(c, rc, req->method ? req->method : "GET", req->url, t.too_big, err);
+	telemetry_http(req->url, f == HTTP_OK ? resp->status : 0, resp->retry_after_ms);
 	/* the Authorization line is in the list: do not leave it in freed memory */
 	for (struct curl_slist *h = headers; h; h = h->next)
 		if (strncmp(h->data, "Authorization:", 14) == 0)

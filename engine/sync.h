@@ -9,6 +9,7 @@
 #include "engine/config.h"
 #include "store/store.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -54,6 +55,9 @@ struct sync_options {
 	size_t nskip;
 	bool force; /* pass the safety valve */
 	struct sync_progress progress;
+	/* When set (another thread, a signal), the run stops after the page in flight: its items
+	 * are saved and the rest stays queued for the next run. NULL: never. */
+	const atomic_bool *stop;
 };
 
 /* Renders every queued leave into its target's desired VEVENT (engine/render_pass.c). */

@@ -263,6 +263,99 @@ int store_each_drift(struct store *st, int64_t run_id,
                      int (*cb)(void *arg, const struct drift_record *d), void *arg,
                      struct error *err);
 
+/* ---- leavesync serve (store/api.c): API keys, idempotency records, jobs, leave state ---- */
+
+#define API_KEY_HASH_LEN 32 /* SHA-256 */
+
+struct api_key {
+	char *name;
+	char *scope; /* "read" | "push" | "admin" */
+	unsigned char hash[API_KEY_HASH_LEN];
+	int64_t created_at;
+};
+void api_key_free(struct api_key *k);
+/* Adds a key (only its hash); err says so when the name is taken. */
+int store_apikey_add(struct store *st, const char *name, const unsigned char *hash,
+                     const char *scope, struct error *err);
+/* The key with this hash: 1 found, 0 not, -1 error. */
+int store_apikey_find(struct store *st, const unsigned char *hash, struct api_key *out,
+                      struct error *err);
+/* 1 revoked (deleted), 0 no such name, -1 error. */
+int store_apikey_revoke(struct store *st, const char *name, struct error *err);
+int store_apikey_each(struct store *st, int (*cb)(void *arg, const struct api_key *k), void *arg,
+                      struct error *err);
+
+/* A response remembered for (key name, Idempotency-Key). */
+struct idem_record {
+	unsigned char request_hash[32]; /* SHA-256 of method, path and body */
+	int status;
+	char *content_type;
+	char *body;
+	size_t body_len;
+	int64_t created_at;
+};
+void idem_record_free(struct idem_record *r);
+/* The record made at or after not_before: 1 found, 0 not, -1 error. */
+int store_idem_get(struct store *st, const char *key_name, const char *idem_key, int64_t not_before,
+                   struct idem_record *out, struct error *err);
+/* Remembers a response (replacing an expired record of the same keys). */
+int store_idem_put(struct store *st, const char *key_name, const char *idem_key,
+                   const struct idem_record *r, struct error *err);
+/* Forgets records made before `before`; *removed says how many. */
+int store_idem_prune(struct store *st, int64_t before, int64_t *removed, struct error *err);
+
+/* A resync or reconcile asked for through the API, run by serve's scheduler. */
+struct api_job {
+	int64_t id;
+	char *kind;   /* "resync" | "reconcile" */
+	char *params; /* JSON object */
+	char *state;  /* "queued" | "running" | "done" | "failed" */
+	char *key_name;
+	int64_t requested_at, started_at, finished_at; /* Unix seconds; 0 = not yet */
+	int64_t run_id;                                /* the run history row, 0 = none yet */
+	char *result;                                  /* JSON, NULL until finished */
+};
+void api_job_free(struct api_job *j);
+int store_job_add(struct store *st, const char *kind, const char *params, const char *key_name,
+                  int64_t *id, struct error *err);
+/* 1 found, 0 not, -1 error. */
+int store_job_get(struct store *st, int64_t id, struct api_job *out, struct error *err);
+/* The oldest queued job: 1 found, 0 none, -1 error. */
+int store_job_next(struct store *st, struct api_job *out, struct error *err);
+/* Moves a job to state (started_at/finished_at set by the state), with its run and result. */
+int store_job_update(struct store *st, int64_t id, const char *state, int64_t run_id,
+                     const char *result, struct error *err);
+/* Jobs left "running" by a process that stopped: queued again. */
+int store_job_requeue_interrupted(struct store *st, struct error *err);
+int store_job_count_queued(struct store *st, int64_t *n, struct error *err);
+
+/* Work waiting for a sync: queued leaves plus queued targets due by `now`. */
+int store_pending_work(struct store *st, int64_t now, int64_t *leaves, int64_t *targets,
+                       struct error *err);
+
+/* A leave with the state of its calendar event (the target in its mailbox). */
+struct leave_status {
+	struct leave lv;
+	char *state;          /* "pending" | "synced" | "waiting" | "failed" */
+	char *reason;         /* last error of a waiting or failed target, else NULL */
+	char *remote_id;      /* the event's id, NULL when none */
+	int64_t written_at;   /* when leavesync last wrote the event (Unix seconds), 0 = never */
+	int64_t next_attempt; /* waiting: when the next attempt is due */
+	int attempts;
+};
+void leave_status_free(struct leave_status *s);
+struct leave_filter {
+	const char *id;       /* one leave, or NULL */
+	const char *mailbox;  /* or NULL */
+	const char *state;    /* or NULL */
+	const char *after_id; /* keyset cursor: ids greater than this (ordered by id), or NULL */
+	size_t limit;
+};
+/* Leaves matching the filter, ordered by id, streamed to cb (borrowed; non-zero stops). */
+int store_each_leave_status(struct store *st, const struct leave_filter *f,
+                            int (*cb)(void *arg, const struct leave_status *s), void *arg,
+                            struct error *err);
+
 /* Begin/commit around several calls (the render pass). */
 int store_begin(struct store *st, struct error *err);
 int store_commit(struct store *st, struct error *err);
