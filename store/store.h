@@ -356,6 +356,47 @@ int store_each_leave_status(struct store *st, const struct leave_filter *f,
                             int (*cb)(void *arg, const struct leave_status *s), void *arg,
                             struct error *err);
 
+/* ---- one leave's story (store/leave_history.c; leavesync show) ----
+ * Triggers record every revision of a leave and every render, write and failure of its targets
+ * (schema step 4); rows older than the oldest run kept are pruned with the run history. Records
+ * passed to callbacks are borrowed for the call. */
+
+struct leave_revision {
+	int64_t seen_at;     /* Unix seconds */
+	const char *outcome; /* "stored"; "stale": pushed with an older revision, skipped;
+	                        "deleted": the row was deleted (its content is not kept) */
+	const char *via;     /* "push", "snapshot" (cancelled by a full snapshot), NULL: SQL */
+	struct leave lv;     /* id always; the other fields NULL for "deleted" (updated_at NULL) */
+};
+/* The newest `limit` revisions of a leave, oldest first; *total counts them all. */
+int store_each_leave_revision(struct store *st, const char *leave_id, size_t limit,
+                              int (*cb)(void *arg, const struct leave_revision *r), void *arg,
+                              int64_t *total, struct error *err);
+
+struct leave_story_entry {
+	int64_t at;          /* Unix seconds */
+	int64_t run_id;      /* the run it happened in, 0 outside a run */
+	const char *command; /* that run's command ("sync", "reconcile"...), NULL */
+	const char *source;  /* "target": a render, write or failure; "drift": found by a run */
+	const char *mailbox;
+	const char *action; /* target: rendered created adopted updated recreated deleted forgotten
+	                       failed waiting "retry later"...; drift: what was done */
+	const char *kind;   /* drift: missing edited moved orphaned duplicated stuck; else NULL */
+	const char *result; /* drift: "ok" or the error; else NULL */
+	const char *state, *remote_id, *change_key, *backend; /* target: as left; drift: NULL */
+	const char *detail;
+};
+/* The newest `limit` entries of a leave's history (its targets' events and the drift found for
+ * it), oldest first; *total counts them all. */
+int store_each_leave_story(struct store *st, const char *leave_id, size_t limit,
+                           int (*cb)(void *arg, const struct leave_story_entry *e), void *arg,
+                           int64_t *total, struct error *err);
+
+/* Every target of a leave (one per mailbox it was ever in), with when each was last written
+ * (Unix seconds, 0 never). Caller frees with targets_free and free(*written_at). */
+int store_leave_targets(struct store *st, const char *leave_id, struct target **out,
+                        int64_t **written_at, size_t *n, struct error *err);
+
 /* Begin/commit around several calls (the render pass). */
 int store_begin(struct store *st, struct error *err);
 int store_commit(struct store *st, struct error *err);
