@@ -51,29 +51,66 @@ struct push_problem {
 	char reason[320]; /* what is wrong and what is expected */
 };
 
+/* A full snapshot (push --snapshot, docs/store.md "Full snapshots"): the input is the whole truth
+ * for its scope, so approved leave of the scope that the input does not hold is cancelled. */
+struct push_snapshot {
+	bool enabled;
+	/* The scope's mailboxes: every address @domain (lower case, no '@'), plus every listed
+	 * address (lower case). Both empty: the mailboxes that appear in the input. */
+	const char *const *domains;
+	size_t ndomains;
+	const char *const *mailboxes;
+	size_t nmailboxes;
+	const char *scope_source; /* for messages: the file the mailboxes came from, or NULL */
+	/* Leave starting before this day is outside the scope. "YYYY-MM-DD", or NULL: today in
+	 * each leave's own time zone (today_in). */
+	const char *from;
+	/* Today's date in an IANA zone at Unix time now, into out ("YYYY-MM-DD"); 0 or -1 (then
+	 * UTC is used). Supplied by the engine (ICU); NULL: UTC. */
+	int (*today_in)(const char *iana, int64_t now, char out[11]);
+	/* The safety valve: cancelling more than max_cancel_share of the scope's approved leave,
+	 * and at least min_cancel entries, is refused unless force. */
+	double max_cancel_share;
+	int64_t min_cancel;
+	bool force;
+};
+
 struct push_options {
 	enum push_format format;
 	int max_leave_days;                 /* a longer leave is refused */
 	bool (*tz_known)(const char *iana); /* validates time_zone (ICU, supplied by the engine) */
 	const char *default_time_zone;      /* for records without time_zone */
 	size_t max_note_bytes;              /* a longer note is refused (0: 4096) */
+	bool dry_run;                       /* do everything in a transaction that is rolled back */
+	struct push_snapshot snapshot;
+	const char *source; /* recorded with each revision (leavesync show); NULL: "push" */
 };
 
 struct push_report {
 	size_t records; /* records read */
 	size_t inserted, updated, unchanged, stale;
+	size_t cancelled; /* snapshot: approved leave of the scope absent from the input */
 	struct push_problem *problems; /* all problems found; non-empty means nothing was written */
 	size_t nproblems;
 	char **notices; /* NULL-terminated or NULL: "record 3 (LV-7): revision 2 is older than
 	                   stored 5: skipped" */
 	size_t nnotices;
 	enum push_format format; /* the format used (detected or given) */
+	/* snapshot */
+	char scope[256];        /* "mailboxes @contoso.com", "the 12 mailboxes of FILE", ... */
+	size_t scope_mailboxes; /* mailboxes named by the scope (domains: 0) */
+	size_t in_scope;        /* approved leave of the scope stored before this push */
+	bool scope_empty;       /* no scope option and no record: nothing can be cancelled */
+	bool blocked;           /* the safety valve refused it (err says why): nothing written */
+	bool dry_run;           /* nothing was written on purpose */
 };
 void push_report_free(struct push_report *r);
 
 /* Parses and validates the whole input, then writes it in one transaction: all or nothing.
+ * With opt->dry_run the same work is done and rolled back: the report says what a push would do.
  * Returns 0 when written (or nothing to write), -1 with report->problems set (invalid input:
- * nothing written) or with err set (I/O or database failure: nothing written). */
+ * nothing written), or with err set (I/O or database failure, or report->blocked: the snapshot's
+ * safety valve; nothing written). */
 int store_push(struct store *st, const char *data, size_t len, const struct push_options *opt,
                struct push_report *report, struct error *err);
 
