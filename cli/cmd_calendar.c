@@ -1,7 +1,9 @@
 /* leavesync calendar --mailbox EMAIL [--from DATE --to DATE] [--json]: what a mailbox's calendar
  * holds as leavesync sees it through its backend, beside the store, each difference marked by the
- * comparison reconcile repairs from (engine/compare.c). Reads only: nothing is repaired, queued or
- * recorded. Events leavesync did not tag are counted, never shown. */
+ * comparison reconcile repairs from (engine/compare.c). Like reconcile --dry-run it renders queued
+ * leave first (so that a deleted leave shows as an orphan, as reconcile sees it); nothing else is
+ * changed: no repair, no belief of the store, no run recorded. Events leavesync did not tag are
+ * counted, never shown. */
 #include "common/util.h"
 #include "cli/cli.h"
 #include "engine/envs.h"
@@ -20,7 +22,9 @@ static const char calendar_usage[] =
     "events it tagged in the window (default: 30 days back to 365 days ahead) side by side with\n"
     "the store, each difference marked as reconcile would mark it (missing, edited, moved,\n"
     "orphaned, duplicated, stuck); `pending` is what the next sync writes. Events leavesync did\n"
-    "not create are only counted. Nothing is changed: reconcile repairs.\n"
+    "not create are only counted. Like reconcile --dry-run it first renders leave changed since\n"
+    "the last run and holds the run lock while it reads; nothing else is changed, nothing\n"
+    "written to the calendar: reconcile repairs.\n"
     "Exit status: 0 the calendar equals the store, 1 differences found (or the calendar could\n"
     "not be read), 2 bad usage or config.\n";
 
@@ -304,6 +308,11 @@ static int show_calendar(const struct cal_args *a, const struct config *cfg, str
 	enum be_status bs;
 	int rc = EXIT_DONE;
 
+	/* Leave changed since the last run: compared as reconcile compares it (rendered). */
+	if (render_pass(cfg, st, &err) < 0) {
+		cli_error("calendar: %s", err.msg);
+		return EXIT_USAGE;
+	}
 	backend_envs_init(&envs, cfg);
 	if (!be || backend_envs_check(&envs, cfg, &err) < 0) {
 		cli_error("calendar: %s", be ? err.msg : "no backend for this mailbox");
@@ -319,7 +328,7 @@ static int show_calendar(const struct cal_args *a, const struct config *cfg, str
 	if (bs != BE_OK) {
 		cli_error("calendar: cannot read the calendar of %s (%s): %s", a->mailbox,
 		          be_status_name(bs), err.msg);
-		rc = bs == BE_BLOCKED ? EXIT_USAGE : EXIT_PARTIAL;
+		rc = EXIT_PARTIAL;
 	} else if (store_mailbox_targets(st, a->mailbox, &ts, &nts, &err) < 0) {
 		cli_error("calendar: %s", err.msg);
 		rc = EXIT_USAGE;
@@ -380,7 +389,7 @@ int cmd_calendar(const struct cli *cli, int argc, char **argv)
 		fputs(calendar_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if ((rc = cli_open(cli, "calendar", CLI_READ, &cfg, &st)) != EXIT_DONE)
+	if ((rc = cli_open(cli, "calendar", CLI_RUN, &cfg, &st)) != EXIT_DONE)
 		return rc;
 	rc = show_calendar(&a, &cfg, st);
 	cli_close(&cfg, st);
