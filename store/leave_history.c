@@ -43,9 +43,13 @@ int store_each_leave_revision(struct store *st, const char *leave_id, size_t lim
 	               total, err) < 0)
 		return -1;
 	if (db_prepare(st,
-	               "SELECT * FROM (SELECT id, seen_at, outcome, via, leave_id, mailbox, kind,"
-	               "  starts, ends, time_zone, status, note, revision FROM leave_revision"
-	               "  WHERE leave_id = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id",
+	               "SELECT * FROM (SELECT r.id, r.seen_at, r.outcome,"
+	               "  (SELECT s.via FROM leave_revision_source s WHERE s.after_id = (SELECT"
+	               "    max(after_id) FROM leave_revision_source WHERE after_id < r.id)"
+	               "    AND r.id <= s.last_id),"
+	               "  r.leave_id, r.mailbox, r.kind, r.starts, r.ends, r.time_zone, r.status,"
+	               "  r.note, r.revision FROM leave_revision r"
+	               "  WHERE r.leave_id = ?1 ORDER BY r.id DESC LIMIT ?2) ORDER BY 1",
 	               &s, err) < 0)
 		return -1;
 	db_bind_text(s, 1, leave_id);
@@ -171,9 +175,14 @@ int store_leave_targets(struct store *st, const char *leave_id, struct target **
 
 /* ---- for push (store_int.h) ---- */
 
+/* The last id given (AUTOINCREMENT's sequence), not max(id): the newest rows may have been deleted,
+ * and a range must never start inside an earlier one. */
 int history_last_revision(struct store *st, int64_t *id, struct error *err)
 {
-	return count_rows(st, "SELECT coalesce(max(id), 0) FROM leave_revision", NULL, id, err);
+	return count_rows(st,
+	                  "SELECT coalesce((SELECT seq FROM sqlite_sequence"
+	                  " WHERE name = 'leave_revision'), 0)",
+	                  NULL, id, err);
 }
 
 int history_mark_source(struct store *st, int64_t after, const char *via, struct error *err)
@@ -181,8 +190,12 @@ int history_mark_source(struct store *st, int64_t after, const char *via, struct
 	sqlite3_stmt *s;
 	int rc;
 
-	if (db_prepare(st, "UPDATE leave_revision SET via = ?2 WHERE id > ?1 AND via IS NULL", &s,
-	               err) < 0)
+	/* nothing when the push stored no revision */
+	if (db_prepare(st,
+	               "INSERT INTO leave_revision_source (after_id, last_id, via)"
+	               " SELECT ?1, seq, ?2 FROM sqlite_sequence"
+	               " WHERE name = 'leave_revision' AND seq > ?1",
+	               &s, err) < 0)
 		return -1;
 	sqlite3_bind_int64(s, 1, after);
 	db_bind_text(s, 2, via);

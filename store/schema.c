@@ -197,18 +197,27 @@ static const char *const migrations[] = {
     /* 4: one leave's story (leavesync show, docs/store.md): every revision of a leave as stored
      * and every render, write and failure of its targets, recorded by triggers whoever writes
      * (push, the API, HR's SQL, any run), and pruned with the run history. */
+    /* AUTOINCREMENT: an id is never used twice, even after the newest rows were deleted, so
+     * that the ranges of leave_revision_source stay true. */
     "CREATE TABLE leave_revision ("
-    "  id        INTEGER PRIMARY KEY,"
+    "  id        INTEGER PRIMARY KEY AUTOINCREMENT,"
     "  leave_id  TEXT NOT NULL,"
     "  seen_at   INTEGER NOT NULL,"
     "  outcome   TEXT NOT NULL DEFAULT 'stored'"
     "            CHECK (outcome IN ('stored', 'stale', 'deleted')),"
-    "  via       TEXT,"
     "  mailbox   TEXT, kind TEXT, starts TEXT, ends TEXT, time_zone TEXT, status TEXT,"
     "  note      TEXT, revision INTEGER"
     ");"
     "CREATE INDEX leave_revision_by_leave ON leave_revision (leave_id, id);"
     "CREATE INDEX leave_revision_by_age ON leave_revision (seen_at);"
+    /* Where revisions came from, one row per push and source rather than a column set per
+     * revision (a push of 100,000 changes would update each row again): the revisions with ids in
+     * (after_id, last_id] came by `via` ("push", "snapshot"); the others by SQL. */
+    "CREATE TABLE leave_revision_source ("
+    "  after_id INTEGER PRIMARY KEY,"
+    "  last_id  INTEGER NOT NULL,"
+    "  via      TEXT NOT NULL"
+    ");"
     "CREATE TRIGGER leave_revision_insert AFTER INSERT ON leave BEGIN"
     LEAVE_REVISION_ROW("NEW")
     "END;"
@@ -284,6 +293,8 @@ static const char *const migrations[] = {
      * the start of the newest run it removed. */
     "CREATE TRIGGER run_prune_story AFTER DELETE ON run BEGIN"
     "  DELETE FROM leave_revision WHERE seen_at < OLD.started_at;"
+    "  DELETE FROM leave_revision_source"
+    "    WHERE last_id < (SELECT coalesce(min(id), 1 << 62) FROM leave_revision);"
     "  DELETE FROM target_event WHERE at < OLD.started_at;"
     "END;",
 };

@@ -60,8 +60,8 @@ void target_from_row(sqlite3_stmt *s, struct target *t);
 /* Target state names <-> enum; -1 for an unknown name. */
 int target_state_from_name(const char *name);
 
-/* Leave history (leave_history.c), for push: the newest revision row's id (0: none), and the
- * source recorded for the revisions written after it. */
+/* Leave history (leave_history.c), for push, inside its transaction: the newest revision row's id
+ * (0: none), and the source of the revisions written after it (one row, however many). */
 int history_last_revision(struct store *st, int64_t *id, struct error *err);
 int history_mark_source(struct store *st, int64_t after, const char *via, struct error *err);
 

@@ -52,8 +52,8 @@ static char *dump(struct store *st)
 	    "SELECT id, mailbox, kind, starts, ends, time_zone, status, quote(note), revision,"
 	    " updated_at FROM leave ORDER BY id",
 	    "SELECT leave_id, seq, deleted FROM leave_dirty ORDER BY seq",
-	    "SELECT id, leave_id, outcome, quote(via), status, revision FROM leave_revision"
-	    " ORDER BY id"};
+	    "SELECT id, leave_id, outcome, status, revision FROM leave_revision ORDER BY id",
+	    "SELECT after_id, last_id, via FROM leave_revision_source ORDER BY after_id"};
 	struct buf b = BUF_INIT;
 
 	for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
