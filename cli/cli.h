@@ -52,5 +52,7 @@ int cmd_auth(const struct cli *cli, int argc, char **argv);
 int cmd_doctor(const struct cli *cli, int argc, char **argv);
 int cmd_serve(const struct cli *cli, int argc, char **argv);
 int cmd_apikey(const struct cli *cli, int argc, char **argv);
+int cmd_show(const struct cli *cli, int argc, char **argv);
+int cmd_calendar(const struct cli *cli, int argc, char **argv);
 
 #endif

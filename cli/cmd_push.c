@@ -5,9 +5,11 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char init_usage[] =
     "usage: leavesync init\n"
@@ -39,10 +41,39 @@ int cmd_init(const struct cli *cli, int argc, char **argv)
 }
 
 static const char push_usage[] =
-    "usage: leavesync push [FILE|-] [--format json|ndjson|csv]\n"
+    "usage: leavesync push [FILE|-] [--format json|ndjson|csv] [--dry-run] [--json]\n"
+    "                      [--snapshot [--mailbox-domain D]... [--mailboxes-from FILE]\n"
+    "                       [--from DATE] [--force]]\n"
     "Upserts leave entries from HR. The whole input is validated first: any invalid record\n"
     "means nothing is written (exit 2, every problem listed). Records with a revision lower\n"
-    "than the stored one are skipped with a notice. FILE defaults to standard input.\n";
+    "than the stored one are skipped with a notice. FILE defaults to standard input.\n"
+    "  --dry-run            do all of it, then roll back: says what would change, writes nothing\n"
+    "  --json               print the summary as one JSON object on standard output\n"
+    "  --snapshot           the input is the whole truth for its scope: approved leave of the\n"
+    "                       scope that it does not hold is cancelled (docs/store.md)\n"
+    "  --mailbox-domain D   the scope: every mailbox @D (may be repeated)\n"
+    "  --mailboxes-from F   the scope: the addresses listed in F, one per line\n"
+    "                       (neither: the mailboxes that appear in the input; an empty input\n"
+    "                       then cancels nothing)\n"
+    "  --from DATE          leave starting before DATE is outside the scope (default: today,\n"
+    "                       in each leave's time zone)\n"
+    "  --force              pass the safety valve ([push] snapshot_max_cancel)\n";
+
+#define MAX_SCOPE_DOMAINS 64
+#define MAX_SCOPE_MAILBOXES 100000
+#define MAX_SCOPE_FILE (8u << 20)
+
+struct push_args {
+	enum push_format format;
+	const char *path;
+	bool dry_run, json, force, snapshot;
+	const char *domains[MAX_SCOPE_DOMAINS];
+	size_t ndomains;
+	const char *mailboxes_from, *from;
+	char **mailboxes; /* read from mailboxes_from; owned */
+	size_t nmailboxes;
+	char *list_data; /* the file's text, which mailboxes point into */
+};
 
 static int parse_format(const char *s, enum push_format *out)
 {
@@ -91,37 +122,332 @@ static void print_push_problems(const struct push_report *r)
 	        r->nproblems, r->nproblems == 1 ? "" : "s");
 }
 
-static int push_data(const struct cli *cli, const struct config *cfg, const char *data, size_t len,
-                     enum push_format format)
+/* ---- the snapshot's scope from the command line ---- */
+
+static void lower_ascii(char *s)
 {
-	struct push_options opt = {.format = format,
+	for (; *s; s++)
+		*s = (char)((*s >= 'A' && *s <= 'Z') ? *s + 32 : *s);
+}
+
+/* A domain as --mailbox-domain takes it: "contoso.com" (a leading '@' is dropped). */
+static bool domain_ok(const char *d)
+{
+	size_t n = strlen(d);
+
+	if (n < 3 || n > 253 || !strchr(d, '.') || d[0] == '.' || d[0] == '-' || d[n - 1] == '.')
+		return false;
+	for (const char *p = d; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+		      *p == '-'))
+			return false;
+	return true;
+}
+
+/* name@domain.tld, no space or control character, at most 254 bytes (as push checks records). */
+static bool address_ok(const char *a)
+{
+	const char *at = strchr(a, '@');
+
+	if (!at || at == a || strchr(at + 1, '@') || strlen(a) > 254 || !domain_ok(at + 1))
+		return false;
+	for (const char *p = a; p < at; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	return true;
+}
+
+/* One address per line; blank lines and lines starting with '#' are skipped. */
+static int read_scope_file(struct push_args *a)
+{
+	const char *path = a->mailboxes_from;
+	size_t len, cap = 0;
+	long line = 0;
+	char *p;
+
+	if (read_file(path, &a->list_data, &len) < 0) {
+		cli_error("push: --mailboxes-from %s: cannot read it: %s", path, strerror(errno));
+		return -1;
+	}
+	if (len > MAX_SCOPE_FILE || memchr(a->list_data, '\0', len)) {
+		cli_error("push: --mailboxes-from %s: %s", path,
+		          len > MAX_SCOPE_FILE ? "larger than 8 MiB: split the snapshot by domain"
+		                               : "holds a NUL byte: expected one address per line");
+		return -1;
+	}
+	for (p = a->list_data; p && *p;) {
+		char *end = strchr(p, '\n'), *s = p, *e;
+
+		if (end)
+			*end = '\0';
+		line++;
+		while (*s == ' ' || *s == '\t')
+			s++;
+		e = s + strlen(s);
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+			*--e = '\0';
+		p = end ? end + 1 : NULL;
+		if (!*s || *s == '#')
+			continue;
+		lower_ascii(s);
+		if (!address_ok(s)) {
+			cli_error("push: --mailboxes-from %s line %ld: '%.80s' is not an email "
+			          "address (expected one name@domain.tld per line)",
+			          path, line, s);
+			return -1;
+		}
+		if (a->nmailboxes == MAX_SCOPE_MAILBOXES) {
+			cli_error("push: --mailboxes-from %s: more than %d addresses; split the "
+			          "snapshot, or use --mailbox-domain",
+			          path, MAX_SCOPE_MAILBOXES);
+			return -1;
+		}
+		if (a->nmailboxes == cap) {
+			cap = cap ? cap * 2 : 64;
+			a->mailboxes = xrealloc(a->mailboxes, cap * sizeof *a->mailboxes);
+		}
+		a->mailboxes[a->nmailboxes++] = s;
+	}
+	if (a->nmailboxes == 0) {
+		cli_error(
+		    "push: --mailboxes-from %s holds no address: a snapshot of an empty scope "
+		    "would cancel nothing; list the mailboxes HR's export covers",
+		    path);
+		return -1;
+	}
+	return 0;
+}
+
+static bool real_date(const char *s)
+{
+	struct tm tm = {0};
+	char back[11];
+	const char *end = strptime(s, "%Y-%m-%d", &tm);
+
+	if (!end || *end || strlen(s) != 10)
+		return false;
+	tm.tm_isdst = -1;
+	if (timegm(&tm) == (time_t)-1)
+		return false;
+	strftime(back, sizeof back, "%Y-%m-%d", &tm);
+	return strcmp(back, s) == 0; /* 2027-02-30 normalises to March: not a real date */
+}
+
+static int check_snapshot_args(struct push_args *a)
+{
+	if (!a->snapshot) {
+		if (a->ndomains || a->mailboxes_from || a->from || a->force) {
+			cli_error("push: --mailbox-domain, --mailboxes-from, --from and --force go "
+			          "with --snapshot");
+			return -1;
+		}
+		return 0;
+	}
+	for (size_t i = 0; i < a->ndomains; i++) {
+		char *d = (char *)a->domains[i];
+		if (*d == '@')
+			a->domains[i] = ++d;
+		lower_ascii(d);
+		if (!domain_ok(d)) {
+			cli_error(
+			    "push: --mailbox-domain %s: expected a domain such as contoso.com", d);
+			return -1;
+		}
+	}
+	if (a->from && !real_date(a->from)) {
+		cli_error("push: --from %s: expected a date YYYY-MM-DD", a->from);
+		return -1;
+	}
+	return a->mailboxes_from ? read_scope_file(a) : 0;
+}
+
+static int parse_push_args(int argc, char **argv, struct push_args *a)
+{
+	static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+	                                     {"dry-run", no_argument, NULL, 'n'},
+	                                     {"json", no_argument, NULL, 'j'},
+	                                     {"snapshot", no_argument, NULL, 's'},
+	                                     {"mailbox-domain", required_argument, NULL, 'd'},
+	                                     {"mailboxes-from", required_argument, NULL, 'm'},
+	                                     {"from", required_argument, NULL, 'F'},
+	                                     {"force", no_argument, NULL, 'o'},
+	                                     {NULL, 0, NULL, 0}};
+	int c;
+
+	a->path = "-";
+	while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (parse_format(optarg, &a->format) < 0) {
+				cli_error("push: unknown format '%s' (use json, ndjson or csv)",
+				          optarg);
+				return -1;
+			}
+			break;
+		case 'n':
+			a->dry_run = true;
+			break;
+		case 'j':
+			a->json = true;
+			break;
+		case 's':
+			a->snapshot = true;
+			break;
+		case 'd':
+			if (a->ndomains == MAX_SCOPE_DOMAINS) {
+				cli_error("push: more than %d --mailbox-domain options",
+				          MAX_SCOPE_DOMAINS);
+				return -1;
+			}
+			a->domains[a->ndomains++] = optarg;
+			break;
+		case 'm':
+			a->mailboxes_from = optarg;
+			break;
+		case 'F':
+			a->from = optarg;
+			break;
+		case 'o':
+			a->force = true;
+			break;
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc)
+		a->path = argv[optind++];
+	if (optind < argc)
+		return -1;
+	return check_snapshot_args(a);
+}
+
+static void push_args_free(struct push_args *a)
+{
+	free(a->mailboxes);
+	free(a->list_data);
+}
+
+/* Today in an IANA zone, for the snapshot's default first day. */
+static int today_in(const char *iana, int64_t now, char out[11])
+{
+	char local[20];
+
+	if (tz_unix_to_local(now, iana, local) < 0)
+		return -1;
+	memcpy(out, local, 10);
+	out[10] = '\0';
+	return 0;
+}
+
+/* ---- output ---- */
+
+static json_t *strings_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* The summary object of push --json (docs/store.md). */
+static json_t *push_json(const struct push_args *a, const struct push_report *r, int rc,
+                         const char *error)
+{
+	json_t *problems = json_array(), *snap = json_null(), *domains = json_array();
+
+	for (size_t i = 0; i < r->nproblems; i++)
+		json_array_append_new(
+		    problems,
+		    json_pack("{s:I, s:s?, s:s}", "record", (json_int_t)r->problems[i].record,
+		              "field", r->problems[i].field[0] ? r->problems[i].field : NULL,
+		              "reason", r->problems[i].reason));
+	for (size_t i = 0; i < a->ndomains; i++)
+		json_array_append_new(domains, json_string(a->domains[i]));
+	if (a->snapshot)
+		snap =
+		    json_pack("{s:s, s:o, s:s?, s:I, s:s?, s:I, s:I, s:b, s:b}", "scope", r->scope,
+		              "domains", domains, "mailboxes_from", a->mailboxes_from, "mailboxes",
+		              (json_int_t)r->scope_mailboxes, "from", a->from, "approved_in_scope",
+		              (json_int_t)r->in_scope, "cancelled", (json_int_t)r->cancelled,
+		              "blocked", r->blocked, "forced", a->force);
+	else
+		json_decref(domains);
+	return json_pack("{s:i, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:s?}",
+	                 "exit_code", rc, "dry_run", a->dry_run, "format", format_name(r->format),
+	                 "records", (json_int_t)r->records, "inserted", (json_int_t)r->inserted,
+	                 "updated", (json_int_t)r->updated, "unchanged", (json_int_t)r->unchanged,
+	                 "stale", (json_int_t)r->stale, "cancelled", (json_int_t)r->cancelled,
+	                 "snapshot", snap, "notices", strings_json(r->notices, r->nnotices),
+	                 "problems", problems, "error", error);
+}
+
+static void print_summary(const struct push_args *a, const struct push_report *r)
+{
+	printf("push: %zu records (%s): %zu inserted, %zu updated, %zu unchanged, %zu stale",
+	       r->records, format_name(r->format), r->inserted, r->updated, r->unchanged, r->stale);
+	if (a->snapshot)
+		printf(", %zu cancelled", r->cancelled);
+	printf("%s\n", a->dry_run ? " (dry run: nothing written)" : "");
+	if (a->snapshot)
+		printf("push: snapshot of %s: %zu approved leave entries in scope before the "
+		       "push\n",
+		       r->scope, r->in_scope);
+}
+
+static int push_data(const struct cli *cli, const struct config *cfg, const struct push_args *a,
+                     const char *data, size_t len)
+{
+	struct push_options opt = {.format = a->format,
 	                           .max_leave_days = cfg->max_leave_days,
 	                           .tz_known = tz_is_known_iana,
-	                           .default_time_zone = cfg->default_time_zone};
+	                           .default_time_zone = cfg->default_time_zone,
+	                           .dry_run = a->dry_run};
 	struct push_report rep;
 	struct error err = {{0}};
 	struct store *st;
 	int rc;
 
+	opt.snapshot = (struct push_snapshot){.enabled = a->snapshot,
+	                                      .domains = a->domains,
+	                                      .ndomains = a->ndomains,
+	                                      .mailboxes = (const char *const *)a->mailboxes,
+	                                      .nmailboxes = a->nmailboxes,
+	                                      .scope_source = a->mailboxes_from,
+	                                      .from = a->from,
+	                                      .today_in = today_in,
+	                                      .max_cancel_share = cfg->snapshot_max_cancel,
+	                                      .min_cancel = cfg->snapshot_min_cancel,
+	                                      .force = a->force};
 	memset(&rep, 0, sizeof rep);
-	if (cli_open_store(cfg, true, &st) < 0)
+	/* A dry run never creates a store: there would be nothing to compare with. */
+	if (cli_open_store(cfg, !a->dry_run, &st) < 0)
 		return EXIT_USAGE;
 	rc = store_push(st, data, len, &opt, &rep, &err);
 	for (size_t i = 0; i < rep.nnotices; i++)
 		fprintf(stderr, "push: notice: %s\n", rep.notices[i]);
+	if (a->snapshot && rep.scope_empty)
+		cli_warn("push: this snapshot's scope is empty: the input holds no record and "
+		         "neither --mailbox-domain nor --mailboxes-from was given, so nothing was "
+		         "cancelled; name the scope to let an empty export cancel leave");
 	if (rc < 0 && rep.nproblems > 0) {
 		print_push_problems(&rep);
 		rc = EXIT_USAGE;
 	} else if (rc < 0) {
+		if (rep.blocked && !a->json && !cli->quiet)
+			print_summary(a, &rep);
 		cli_error("push: %s", err.msg);
 		rc = EXIT_USAGE;
 	} else {
-		if (!cli->quiet)
-			printf("push: %zu records (%s): %zu inserted, %zu updated, %zu unchanged, "
-			       "%zu stale\n",
-			       rep.records, format_name(rep.format), rep.inserted, rep.updated,
-			       rep.unchanged, rep.stale);
+		if (!a->json && !cli->quiet)
+			print_summary(a, &rep);
 		rc = EXIT_DONE;
+	}
+	if (a->json) {
+		json_t *j = push_json(a, &rep, rc, err.msg[0] ? err.msg : NULL);
+		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		putchar('\n');
+		json_decref(j);
 	}
 	push_report_free(&rep);
 	store_close(st);
@@ -130,42 +456,34 @@ static int push_data(const struct cli *cli, const struct config *cfg, const char
 
 int cmd_push(const struct cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
-	                                     {NULL, 0, NULL, 0}};
-	enum push_format format = PUSH_AUTO;
-	const char *path = "-";
+	struct push_args a;
 	struct config cfg;
 	char *data;
 	size_t len;
-	int c, rc;
+	int rc;
 
+	memset(&a, 0, sizeof a);
 	if (cli_wants_help(argc, argv, push_usage))
 		return EXIT_DONE;
-	while ((c = getopt_long(argc, argv, "f:", opts, NULL)) != -1) {
-		if (c != 'f' || parse_format(optarg, &format) < 0) {
-			if (c == 'f')
-				cli_error("push: unknown format '%s' (use json, ndjson or csv)",
-				          optarg);
-			fputs(push_usage, stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (optind < argc)
-		path = argv[optind++];
-	if (optind < argc) {
+	if (parse_push_args(argc, argv, &a) < 0) {
 		fputs(push_usage, stderr);
+		push_args_free(&a);
 		return EXIT_USAGE;
 	}
-	if (cli_load_config(cli, true, &cfg) < 0)
+	if (cli_load_config(cli, true, &cfg) < 0) {
+		push_args_free(&a);
 		return EXIT_USAGE;
-	if (read_file(path, &data, &len) < 0) {
+	}
+	if (read_file(a.path, &data, &len) < 0) {
 		cli_error("push: cannot read %s: %s",
-		          strcmp(path, "-") == 0 ? "standard input" : path, strerror(errno));
+		          strcmp(a.path, "-") == 0 ? "standard input" : a.path, strerror(errno));
 		config_free(&cfg);
+		push_args_free(&a);
 		return EXIT_USAGE;
 	}
-	rc = push_data(cli, &cfg, data, len, format);
+	rc = push_data(cli, &cfg, &a, data, len);
 	free(data);
 	config_free(&cfg);
+	push_args_free(&a);
 	return rc;
 }

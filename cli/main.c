@@ -18,6 +18,8 @@ static const struct command {
     {"resync", cmd_resync, "rewrite events even if believed current (--all|--mailbox|--leave)"},
     {"reconcile", cmd_reconcile, "compare calendars with the store and repair drift"},
     {"status", cmd_status, "counts by state, failures with reasons, last runs"},
+    {"show", cmd_show, "one leave's story: revisions, calendar event, writes, drift"},
+    {"calendar", cmd_calendar, "what a mailbox's calendar holds, beside the store"},
     {"export", cmd_export, "write the events as an iCalendar file (--ics)"},
     {"auth", cmd_auth, "connect a mailbox for Graph delegated access (auth login)"},
     {"doctor", cmd_doctor, "check config, credentials and permissions; explain what is wrong"},

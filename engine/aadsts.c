@@ -175,7 +175,10 @@ static const struct aadsts_info table[] = {
      "the user must register for multi-factor authentication",
      "register MFA at https://aka.ms/mfasetup, then run `leavesync auth login`", true},
     {53003, "BlockedByConditionalAccess", "a Conditional Access policy blocked the sign-in",
-     "an administrator must allow the app or location in the Conditional Access policy", true},
+     "an administrator must allow the app or location in the Conditional Access policy; a "
+     "policy that blocks the device code flow (the default of auth login) is common: sign in "
+     "with `leavesync auth login --loopback` or `--redirect-uri URI` instead",
+     true},
     {50097, "DeviceAuthenticationRequired", "a Conditional Access policy requires a managed device",
      "sign in from a compliant device or exclude the app from the policy", true},
     {50058, "UserInformationNotProvided", "there is no signed-in session to use silently",

@@ -165,6 +165,13 @@ struct backend {
 	enum be_status (*list_events)(struct be_session *s, const char *mailbox, int64_t from,
 	                              int64_t to, remote_event_cb cb, void *arg, struct error *err);
 
+	/* list_events, also counting into *untagged (set to 0 first) the events of the window that
+	 * carry no engine tag, each once; nothing of them is read or passed on beyond what the
+	 * listing needs (leavesync calendar). */
+	enum be_status (*list_events_counted)(struct be_session *s, const char *mailbox,
+	                                      int64_t from, int64_t to, remote_event_cb cb,
+	                                      void *arg, int64_t *untagged, struct error *err);
+
 	/* A harmless read proving access to mailbox's calendar (doctor). */
 	enum be_status (*probe_mailbox)(struct be_session *s, const char *mailbox,
 	                                struct error *err);

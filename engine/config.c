@@ -35,7 +35,8 @@ enum section_kind {
 	SEC_EVENT,
 	SEC_KIND,
 	SEC_MAILBOX,
-	SEC_SERVE
+	SEC_SERVE,
+	SEC_PUSH
 };
 
 struct seen_key {
@@ -558,7 +559,7 @@ static int begin_section(struct parse_ctx *x, const char *text)
 		enum section_kind kind;
 	} fixed[] = {{"store", SEC_STORE}, {"sync", SEC_SYNC}, {"ews", SEC_EWS},
 	             {"graph", SEC_GRAPH}, {"tls", SEC_TLS},   {"event", SEC_EVENT},
-	             {"serve", SEC_SERVE}};
+	             {"serve", SEC_SERVE}, {"push", SEC_PUSH}};
 	const struct seen_key *seen = find_seen(x, text, NULL);
 	int dup_line = seen ? seen->line : 0; /* add_seen may move the array */
 	char *name;
@@ -593,8 +594,8 @@ static int begin_section(struct parse_ctx *x, const char *text)
 		            "[mailbox \"alice@contoso.com\"]",
 		            text);
 	return fail(x,
-	            "unknown section [%s]: expected [store], [sync], [ews], [graph], [tls], "
-	            "[event], [serve], [kind \"NAME\"] or [mailbox \"EMAIL\"]",
+	            "unknown section [%s]: expected [store], [sync], [push], [ews], [graph], "
+	            "[tls], [event], [serve], [kind \"NAME\"] or [mailbox \"EMAIL\"]",
 	            text);
 }
 
@@ -643,6 +644,12 @@ static int on_key(void *user, const char *section, const char *key, const char *
 		c->serve[c->nserve++] =
 		    (struct config_entry){xstrdup(key), xstrdup(value), x->line};
 		return 1;
+	}
+	case SEC_PUSH: {
+		char why[320];
+
+		return config_set_push(x->cfg, key, value, why, sizeof why) < 0 ? fail(x, "%s", why)
+		                                                                : 1;
 	}
 	case SEC_NONE:
 		break;
@@ -729,6 +736,8 @@ static void config_defaults(struct config *c)
 	c->delete_share = 0.5;
 	c->delete_min = 10;
 	c->create_grace = 60;
+	c->snapshot_max_cancel = 0.2;
+	c->snapshot_min_cancel = 10;
 	service_defaults(&c->ews, true);
 	service_defaults(&c->graph, false);
 	c->event.sync = true;

@@ -90,6 +90,10 @@ struct config {
 	int create_grace;   /* [sync] create_grace: seconds a create of a dead run may still land,
 	                       default 60 */
 	char *test_mailbox; /* [sync] test_mailbox: doctor's harmless read */
+	double
+	    snapshot_max_cancel; /* [push] snapshot_max_cancel: the snapshot valve's share, 0.5 */
+	int snapshot_min_cancel; /* [push] snapshot_min_cancel: the valve applies from this many
+	                            cancellations on, default 10 */
 	struct service_config ews;
 	struct service_config graph;
 	char *ca_file;             /* [tls] ca_file */
@@ -109,6 +113,9 @@ struct config {
  * is not an error when allow_missing (init, push may run on defaults). */
 int config_load(const char *path, bool allow_missing, struct config *cfg, struct error *err);
 void config_free(struct config *cfg);
+
+/* One key of [push] (engine/config_push.c): 0, or -1 with why (the whole message). */
+int config_set_push(struct config *cfg, const char *key, const char *value, char *why, size_t len);
 
 /* The effective policy for a kind: [kind] over [event]. Borrowed from cfg. */
 const struct event_policy *config_policy_for(const struct config *cfg, const char *kind,

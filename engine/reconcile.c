@@ -7,14 +7,13 @@
 #include "engine/envs.h"
 #include "engine/pool.h"
 #include "engine/sync.h"
-#include "engine/tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define LIST_ATTEMPTS 5
+#define DELETE_ATTEMPTS 5
 
 struct list_job {
 	struct job job; /* first */
@@ -22,7 +21,7 @@ struct list_job {
 	const char *mailboxes[1];
 	int64_t from, to;
 	struct remote_event *ev;
-	size_t n, cap;
+	size_t n;
 	enum be_status status;
 	struct error err;
 	/* orphans and duplicates to delete, filled by the main thread, run in a second job */
@@ -31,19 +30,6 @@ struct list_job {
 	enum be_status *delete_status;
 	char (*delete_msg)[256];
 };
-
-static int collect_event(void *arg, struct remote_event *re)
-{
-	struct list_job *lj = arg;
-
-	if (lj->n == lj->cap) {
-		lj->cap = lj->cap ? lj->cap * 2 : 16;
-		lj->ev = xrealloc(lj->ev, lj->cap * sizeof *lj->ev);
-	}
-	lj->ev[lj->n++] = *re;
-	memset(re, 0, sizeof *re);
-	return 0;
-}
 
 static void sleep_ms(long ms)
 {
@@ -68,22 +54,8 @@ static void list_job_run(struct job *job, struct be_session *s, enum be_status o
 		lj->err = *open_err;
 		return;
 	}
-	/* Reading is safe to repeat: a throttled, dropped or garbled listing is tried again (what
-	 * the failed attempt collected is dropped), backing off from 250 ms, before the mailbox
-	 * counts as unlisted for this run. */
-	for (int attempt = 0; attempt < LIST_ATTEMPTS; attempt++) {
-		error_clear(&lj->err);
-		lj->status = job->be->list_events(s, lj->mailbox, lj->from, lj->to, collect_event,
-		                                  lj, &lj->err);
-		if (!retryable(lj->status))
-			return;
-		for (size_t i = 0; i < lj->n; i++)
-			remote_event_free(&lj->ev[i]);
-		lj->n = 0;
-		if (attempt + 1 == LIST_ATTEMPTS)
-			return;
-		sleep_ms(250L << attempt);
-	}
+	lj->status = list_mailbox(job->be, s, lj->mailbox, lj->from, lj->to, &lj->ev, &lj->n, NULL,
+	                          &lj->err);
 }
 
 /* One pass over the deletions still to do; returns the longest server back-off hint (ms). */
@@ -137,12 +109,12 @@ static void delete_job_run(struct job *job, struct be_session *s, enum be_status
 		}
 		return;
 	}
-	for (int attempt = 0; attempt < LIST_ATTEMPTS; attempt++) {
+	for (int attempt = 0; attempt < DELETE_ATTEMPTS; attempt++) {
 		long hint = delete_pass(lj, s, attempt == 0), wait = 250L << attempt;
 		bool again = false;
 		for (size_t i = 0; i < lj->ndelete && !again; i++)
 			again = retryable(lj->delete_status[i]);
-		if (!again || attempt + 1 == LIST_ATTEMPTS)
+		if (!again || attempt + 1 == DELETE_ATTEMPTS)
 			return;
 		sleep_ms(hint > wait ? hint : wait);
 	}
@@ -184,164 +156,90 @@ static struct finding *add_finding(struct reconcile_report *r, const char *mailb
 	return f;
 }
 
-/* The target's event overlaps the window (so its absence from the listing means it is missing). */
-static bool in_window(const struct event *ev, int64_t from, int64_t to)
-{
-	int64_t s, e;
-
-	if (tz_local_to_unix(ev->start, ev->time_zone, &s) < 0 ||
-	    tz_local_to_unix(ev->end, ev->time_zone, &e) < 0)
-		return false;
-	return s < to && e > from;
-}
-
-static int by_key(const void *a, const void *b)
-{
-	const struct target *x = a, *y = b;
-
-	return strcmp(x->sync_key, y->sync_key);
-}
-
-static struct target *target_for_key(struct target *ts, size_t n, const char *key)
-{
-	struct target k = {.sync_key = (char *)key};
-
-	return key ? bsearch(&k, ts, n, sizeof *ts, by_key) : NULL;
-}
-
 static void set_str(char **dst, const char *src)
 {
 	free(*dst);
 	*dst = xstrdup(src);
 }
 
-struct mailbox_cmp {
-	struct reconcile_report *r;
-	const struct reconcile_options *opt;
-	struct target *ts;
-	size_t nts;
-	size_t *keeper; /* per target: 1 + index of its event in the listing, 0 if none found */
-	bool *changed;  /* per target: store row to save */
-	int64_t owned;  /* tagged events found */
-};
-
-/* One listed event against the store. */
-/* First pass, one listed event: an orphan, or a candidate for its target. Of several events for one
- * target the one whose id the store knows is kept; the others are duplicates. */
-static void classify_event(struct mailbox_cmp *m, struct list_job *lj, size_t e)
+/* The comparison's verdicts as findings and as the store's new beliefs: adopt ids, forget missing
+ * items, queue rewrites and retries (changed[i]: target i is to be saved). */
+static void apply_comparison(struct reconcile_report *r, struct list_job *lj,
+                             const struct mailbox_comparison *m, struct target *ts, bool *changed)
 {
-	struct remote_event *re = &lj->ev[e];
-	struct target *t = target_for_key(m->ts, m->nts, re->ev.sync_key);
-	size_t i = t ? (size_t)(t - m->ts) : 0;
-	size_t dup;
+	for (size_t e = 0; e < m->nev; e++) {
+		const struct event_cmp *c = &m->ev[e];
+		struct target *t = c->target ? &ts[c->target - 1] : NULL;
+		struct finding *f;
 
-	m->owned++;
-	if (!t || !t->desired) {
-		struct finding *f = add_finding(m->r, lj->mailbox, t, "orphaned", "delete",
-		                                "tagged event with no approved leave behind it");
-		if (t && strcmp_null(t->remote_id, re->remote_id) == 0) {
-			/* The target's own delete, done by the repair run. */
-			t->dirty = true;
-			t->next_attempt = 0;
-			m->changed[i] = true;
-		} else {
-			f->remote_id = xstrdup(re->remote_id);
+		if (c->verdict == EV_DUPLICATED) {
+			add_finding(r, lj->mailbox, t, "duplicated", "delete",
+			            "two tagged events for one leave")
+			    ->remote_id = xstrdup(lj->ev[e].remote_id);
+		} else if (c->verdict == EV_ORPHANED) {
+			f = add_finding(r, lj->mailbox, t, "orphaned", "delete",
+			                "tagged event with no approved leave behind it");
+			if (c->own_delete) { /* done by the repair run */
+				t->dirty = true;
+				t->next_attempt = 0;
+				changed[c->target - 1] = true;
+			} else {
+				f->remote_id = xstrdup(lj->ev[e].remote_id);
+			}
 		}
-		return;
 	}
-	if (!m->keeper[i]) {
-		m->keeper[i] = e + 1;
-		return;
-	}
-	dup = e;
-	if (strcmp_null(t->remote_id, re->remote_id) == 0) {
-		dup = m->keeper[i] - 1;
-		m->keeper[i] = e + 1;
-	}
-	add_finding(m->r, lj->mailbox, t, "duplicated", "delete", "two tagged events for one leave")
-	    ->remote_id = xstrdup(lj->ev[dup].remote_id);
-}
+	for (size_t i = 0; i < m->nt; i++) {
+		const struct target_cmp *c = &m->t[i];
+		struct target *t = &ts[i];
 
-/* Second pass, a target and its event: adopt the id, and rewrite what a person changed. */
-static void compare_keeper(struct mailbox_cmp *m, struct list_job *lj, size_t i)
-{
-	struct target *t = &m->ts[i];
-	struct remote_event *re = &lj->ev[m->keeper[i] - 1];
-	struct error err = {{0}};
-	struct event want;
-
-	if (!t->remote_id && !t->synced) {
-		m->r->adopted++; /* a new or rebuilt store meeting its event: not drift */
-	} else if (t->state != TS_SYNCED || !t->remote_id) {
-		add_finding(m->r, lj->mailbox, t, "stuck", "adopt", "event found by its sync key");
-	} else if (strcmp(t->remote_id, re->remote_id) != 0 &&
-	           strcmp_null(t->backend, lj->job.be->name) == 0) {
-		/* (Under another backend the id differs by nature: a migration, not drift.) */
-		add_finding(m->r, lj->mailbox, t, "moved", "adopt", "event found under a new id");
-	}
-	if (strcmp_null(t->remote_id, re->remote_id) ||
-	    strcmp_null(t->change_key, re->change_key) ||
-	    strcmp_null(t->backend, lj->job.be->name)) {
-		set_str(&t->remote_id, re->remote_id);
-		set_str(&t->change_key, re->change_key);
-		set_str(&t->backend, lj->job.be->name);
-		m->changed[i] = true;
-	}
-	if (event_from_vevent(t->desired, &want, &err) < 0)
-		return;
-	if (!event_owned_equal(&re->ev, &want)) {
-		char diff[160];
-		event_owned_diff(&re->ev, &want, diff, sizeof diff);
-		if (t->state == TS_SYNCED && strcmp_null(t->synced, t->desired) == 0)
-			add_finding(m->r, lj->mailbox, t, "edited", "rewrite", diff);
-		set_str(&t->synced, NULL); /* rewrite every owned field */
-		t->dirty = true;
-		t->state = TS_PENDING;
-		m->changed[i] = true;
-	} else if (t->state != TS_SYNCED || strcmp_null(t->synced, t->desired) != 0) {
-		set_str(&t->synced, t->desired); /* adopted as it is: no write needed */
-		t->state = TS_SYNCED;
-		t->dirty = t->force = false;
-		t->attempts = 0;
-		set_str(&t->last_error, NULL);
-		m->changed[i] = true;
-	}
-	event_free(&want);
-}
-
-/* Targets with no event found: missing (recreate) or stuck (retry). */
-static void compare_targets(struct mailbox_cmp *m, struct list_job *lj)
-{
-	for (size_t i = 0; i < m->nts; i++) {
-		struct target *t = &m->ts[i];
-		struct event ev;
-		struct error err = {{0}};
-		bool inside;
-
-		if (m->keeper[i] || !t->desired)
-			continue;
-		if (t->state == TS_CREATING || t->state == TS_FAILED || t->state == TS_WAITING) {
-			add_finding(m->r, lj->mailbox, t, "stuck", "retry",
+		if (c->event) {
+			const struct remote_event *re = &lj->ev[c->event - 1];
+			if (c->adopt_new)
+				r->adopted++;
+			else if (c->stuck_found)
+				add_finding(r, lj->mailbox, t, "stuck", "adopt",
+				            "event found by its sync key");
+			else if (c->moved)
+				add_finding(r, lj->mailbox, t, "moved", "adopt",
+				            "event found under a new id");
+			if (c->ids_differ) {
+				set_str(&t->remote_id, re->remote_id);
+				set_str(&t->change_key, re->change_key);
+				set_str(&t->backend, lj->job.be->name);
+				changed[i] = true;
+			}
+			if (c->fields_differ) {
+				if (c->edited)
+					add_finding(r, lj->mailbox, t, "edited", "rewrite",
+					            c->diff);
+				set_str(&t->synced, NULL); /* rewrite every owned field */
+				t->dirty = true;
+				t->state = TS_PENDING;
+				changed[i] = true;
+			} else if (c->adopt_as_is) {
+				set_str(&t->synced, t->desired); /* as it is: no write needed */
+				t->state = TS_SYNCED;
+				t->dirty = t->force = false;
+				t->attempts = 0;
+				set_str(&t->last_error, NULL);
+				changed[i] = true;
+			}
+		} else if (c->stuck_absent) {
+			add_finding(r, lj->mailbox, t, "stuck", "retry",
 			            t->last_error ? t->last_error : target_state_name(t->state));
 			t->dirty = true;
 			t->next_attempt = 0;
-			m->changed[i] = true;
-			continue;
+			changed[i] = true;
+		} else if (c->missing) {
+			add_finding(r, lj->mailbox, t, "missing", "recreate",
+			            "event gone from the calendar");
+			set_str(&t->remote_id, NULL);
+			set_str(&t->change_key, NULL);
+			set_str(&t->synced, NULL);
+			t->state = TS_PENDING;
+			t->dirty = true;
+			changed[i] = true;
 		}
-		if (!t->remote_id || event_from_vevent(t->desired, &ev, &err) < 0)
-			continue;
-		inside = in_window(&ev, m->opt->from, m->opt->to);
-		event_free(&ev);
-		if (!inside)
-			continue;
-		add_finding(m->r, lj->mailbox, t, "missing", "recreate",
-		            "event gone from the calendar");
-		set_str(&t->remote_id, NULL);
-		set_str(&t->change_key, NULL);
-		set_str(&t->synced, NULL);
-		t->state = TS_PENDING;
-		t->dirty = true;
-		m->changed[i] = true;
 	}
 }
 
@@ -408,8 +306,10 @@ static void queue_deletes(struct rec_ctx *x, struct list_job *lj, size_t first)
 
 static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 {
-	struct mailbox_cmp m = {.r = x->r, .opt = x->opt};
-	size_t first = x->r->n;
+	struct mailbox_comparison m;
+	struct target *ts = NULL;
+	size_t nts = 0, first = x->r->n;
+	bool *changed;
 
 	x->r->mailboxes++;
 	if (lj->status != BE_OK) {
@@ -420,21 +320,16 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 		return;
 	}
 	x->r->listed += (int64_t)lj->n;
-	if (store_mailbox_targets(x->st, lj->mailbox, &m.ts, &m.nts, &x->err) < 0) {
+	if (store_mailbox_targets(x->st, lj->mailbox, &ts, &nts, &x->err) < 0) {
 		x->failed = 1;
 		list_job_free(lj);
 		return;
 	}
-	qsort(m.ts, m.nts, sizeof *m.ts, by_key);
-	m.keeper = xcalloc(m.nts + 1, sizeof *m.keeper);
-	m.changed = xcalloc(m.nts + 1, sizeof *m.changed);
-	for (size_t i = 0; i < lj->n; i++)
-		classify_event(&m, lj, i);
-	for (size_t i = 0; i < m.nts; i++)
-		if (m.keeper[i])
-			compare_keeper(&m, lj, i);
-	compare_targets(&m, lj);
-	if (mailbox_blocked(x, lj->mailbox, count_deletions(x->r, first, m.ts, m.nts), m.owned)) {
+	compare_sort_targets(ts, nts);
+	compare_mailbox(ts, nts, lj->ev, lj->n, lj->job.be->name, x->opt->from, x->opt->to, &m);
+	changed = xcalloc(nts + 1, sizeof *changed);
+	apply_comparison(x->r, lj, &m, ts, changed);
+	if (mailbox_blocked(x, lj->mailbox, count_deletions(x->r, first, ts, nts), m.owned)) {
 		block_findings(x->r, first);
 		x->skip = xrealloc(x->skip, (x->nskip + 1) * sizeof *x->skip);
 		x->skip[x->nskip++] = xstrdup(lj->mailbox);
@@ -442,18 +337,18 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 		queue_deletes(x, lj, first);
 	}
 	if (!x->opt->dry_run) {
-		struct target *save = xcalloc(m.nts + 1, sizeof *save);
+		struct target *save = xcalloc(nts + 1, sizeof *save);
 		size_t k = 0;
-		for (size_t i = 0; i < m.nts; i++)
-			if (m.changed[i])
-				save[k++] = m.ts[i]; /* shallow: saving only reads */
+		for (size_t i = 0; i < nts; i++)
+			if (changed[i])
+				save[k++] = ts[i]; /* shallow: saving only reads */
 		if (k && store_save_targets(x->st, save, k, &x->err) < 0)
 			x->failed = 1;
 		free(save);
 	}
-	targets_free(m.ts, m.nts);
-	free(m.keeper);
-	free(m.changed);
+	mailbox_comparison_free(&m);
+	targets_free(ts, nts);
+	free(changed);
 	if (lj->ndelete) {
 		lj->delete_status = xcalloc(lj->ndelete, sizeof *lj->delete_status);
 		lj->delete_msg = xcalloc(lj->ndelete, sizeof *lj->delete_msg);

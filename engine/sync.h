@@ -103,6 +103,66 @@ void reconcile_report_free(struct reconcile_report *r);
 int reconcile_run(const struct config *cfg, struct store *st, const struct reconcile_options *opt,
                   struct reconcile_report *r, struct error *err);
 
+/* ---- a mailbox against the store (engine/compare.c): what reconcile repairs from and
+ * `leavesync calendar` shows; the comparison is pure, the caller decides what to do. ---- */
+
+enum event_verdict {
+	EV_KEPT,       /* the event of an approved leave's target */
+	EV_ORPHANED,   /* tagged, with no approved leave behind it: reconcile deletes it */
+	EV_DUPLICATED, /* a second tagged event for one target: reconcile deletes it */
+};
+
+struct event_cmp {
+	size_t target; /* 1 + index of its target in the sorted targets, 0: none */
+	enum event_verdict verdict;
+	bool own_delete; /* orphaned, and the very item its target's queued delete removes */
+};
+
+struct target_cmp {
+	size_t event; /* 1 + index of its kept event in the listing, 0: none found */
+	/* found */
+	bool adopt_new;   /* never written by this store: adopted, not drift */
+	bool stuck_found; /* left creating, failed or waiting, yet its event exists: adopt */
+	bool moved;       /* found under a new id (same backend) */
+	bool ids_differ;  /* remote id, change key or backend differ: the store takes the listed */
+	bool fields_differ; /* an owned field differs from the desired event: rewrite */
+	bool edited;        /* ... though the store believed it written: a person's edit (drift) */
+	char diff[160];     /* "subject,start differ" */
+	bool adopt_as_is;   /* equal, but the store did not believe it synced */
+	/* not found */
+	bool missing;      /* believed written, inside the window, gone */
+	bool stuck_absent; /* creating, failed or waiting: retry */
+	bool pending;      /* never written yet (the next sync writes it): not drift */
+	/* both */
+	bool in_window;  /* the desired event overlaps the window (always, when listed) */
+	bool unreadable; /* the stored desired text could not be parsed: fields not compared */
+};
+
+struct mailbox_comparison {
+	struct event_cmp *ev; /* one per listed event, in listing order */
+	size_t nev;
+	struct target_cmp *t; /* one per target, in sorted order */
+	size_t nt;
+	int64_t owned; /* tagged events listed */
+};
+
+/* Sorts targets by sync key, as compare_mailbox needs them. */
+void compare_sort_targets(struct target *ts, size_t n);
+/* Compares the tagged events a backend listed for [from, to) with the mailbox's targets (sorted
+ * with compare_sort_targets). backend: the name of the backend that listed them. out is freed
+ * with mailbox_comparison_free. */
+void compare_mailbox(const struct target *ts, size_t nts, const struct remote_event *ev, size_t nev,
+                     const char *backend, int64_t from, int64_t to, struct mailbox_comparison *out);
+void mailbox_comparison_free(struct mailbox_comparison *m);
+
+/* Lists a mailbox's tagged events in [from, to) into *out (n of them; the caller frees each with
+ * remote_event_free and the array with free), trying a throttled or failed listing again a few
+ * times. untagged: when not NULL, the count of the window's untagged events (-1 when the backend
+ * cannot count them). */
+enum be_status list_mailbox(const struct backend *be, struct be_session *s, const char *mailbox,
+                            int64_t from, int64_t to, struct remote_event **out, size_t *n,
+                            int64_t *untagged, struct error *err);
+
 /* The safety valve (engine/valve.c): true when deleting `deletions` of a mailbox's `owned` events
  * needs --force; msg then says so. */
 bool valve_blocks(const struct config *cfg, const char *mailbox, int64_t deletions, int64_t owned,

@@ -529,10 +529,12 @@ static enum be_status ews_find_by_sync_keys(struct be_session *s, const char *ma
 	return st;
 }
 
-/* Collects the tagged ids of a CalendarView over [from, to); a truncated or over-limit view is
- * split in two (CalendarView has no paging, [EWS ref calendarview]). */
+/* Collects the tagged ids of a CalendarView over [from, to) (and the untagged ones into untagged,
+ * when not NULL: to count them); a truncated or over-limit view is split in two (CalendarView has
+ * no paging, [EWS ref calendarview]). */
 static enum be_status view_range(struct be_session *s, const char *mailbox, int64_t from,
-                                 int64_t to, struct id_set *tagged, struct error *err)
+                                 int64_t to, struct id_set *tagged, struct id_set *untagged,
+                                 struct error *err)
 {
 	struct ews_target tg = {s->version, mailbox};
 	struct ews_read_list l = {0};
@@ -547,8 +549,8 @@ static enum be_status view_range(struct be_session *s, const char *mailbox, int6
 		int64_t mid = from + (to - from) / 2;
 		ews_read_list_free(&l);
 		error_clear(err);
-		st = view_range(s, mailbox, from, mid, tagged, err);
-		return st == BE_OK ? view_range(s, mailbox, mid, to, tagged, err) : st;
+		st = view_range(s, mailbox, from, mid, tagged, untagged, err);
+		return st == BE_OK ? view_range(s, mailbox, mid, to, tagged, untagged, err) : st;
 	}
 	if (too_many) {
 		ews_read_list_free(&l);
@@ -558,17 +560,23 @@ static enum be_status view_range(struct be_session *s, const char *mailbox, int6
 		                 EWS_VIEW_MAX_ENTRIES),
 		       BE_FINAL;
 	}
-	for (size_t i = 0; st == BE_OK && i < l.n; i++)
-		if (l.v[i].re.remote_id && l.v[i].re.ev.sync_key && *l.v[i].re.ev.sync_key)
+	for (size_t i = 0; st == BE_OK && i < l.n; i++) {
+		if (!l.v[i].re.remote_id)
+			continue;
+		if (l.v[i].re.ev.sync_key && *l.v[i].re.ev.sync_key)
 			id_set_add(tagged, l.v[i].re.remote_id);
+		else if (untagged) /* (an item crossing a split comes back twice: a set) */
+			id_set_add(untagged, l.v[i].re.remote_id);
+	}
 	ews_read_list_free(&l);
 	return st;
 }
 
-static enum be_status ews_list_events(struct be_session *s, const char *mailbox, int64_t from,
-                                      int64_t to, remote_event_cb cb, void *arg, struct error *err)
+static enum be_status ews_list_events_counted(struct be_session *s, const char *mailbox,
+                                              int64_t from, int64_t to, remote_event_cb cb,
+                                              void *arg, int64_t *untagged, struct error *err)
 {
-	struct id_set tagged = {0};
+	struct id_set tagged = {0}, others = {0};
 	enum be_status st = BE_OK;
 	bool stopped = false;
 
@@ -577,15 +585,24 @@ static enum be_status ews_list_events(struct be_session *s, const char *mailbox,
 		       BE_FINAL;
 	for (int64_t a = from; a < to && st == BE_OK; a += EWS_VIEW_MAX_SECONDS) {
 		int64_t b = to - a > EWS_VIEW_MAX_SECONDS ? a + EWS_VIEW_MAX_SECONDS : to;
-		st = view_range(s, mailbox, a, b, &tagged, err);
+		st = view_range(s, mailbox, a, b, &tagged, untagged ? &others : NULL, err);
 	}
+	if (untagged)
+		*untagged = (int64_t)others.n;
 	if (st == BE_OK && tagged.n)
 		st = get_items(s, mailbox, (const char *const *)tagged.v, tagged.n, cb, arg,
 		               &stopped, err);
 	if (st != BE_OK && !strstr(err->msg, mailbox))
 		error_prefix(err, "mailbox %s: ", mailbox);
 	id_set_free(&tagged);
+	id_set_free(&others);
 	return st;
+}
+
+static enum be_status ews_list_events(struct be_session *s, const char *mailbox, int64_t from,
+                                      int64_t to, remote_event_cb cb, void *arg, struct error *err)
+{
+	return ews_list_events_counted(s, mailbox, from, to, cb, arg, NULL, err);
 }
 
 static enum be_status ews_probe_mailbox(struct be_session *s, const char *mailbox,
@@ -675,5 +692,6 @@ const struct backend ews_backend = {
     .get_event = ews_get_event,
     .find_by_sync_keys = ews_find_by_sync_keys,
     .list_events = ews_list_events,
+    .list_events_counted = ews_list_events_counted,
     .probe_mailbox = ews_probe_mailbox,
 };

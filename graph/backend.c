@@ -317,10 +317,11 @@ static enum be_status graph_get_event(struct be_session *s, const char *mailbox,
 	return st;
 }
 
-/* Delivers the tagged events of one collection page (wanted: only this key, or NULL for any).
- * Returns 0 to go on, 1 when the callback stopped, -1 on a parse error (err). */
+/* Delivers the tagged events of one collection page (wanted: only this key, or NULL for any),
+ * counting the untagged ones into *untagged when not NULL. Returns 0 to go on, 1 when the
+ * callback stopped, -1 on a parse error (err). */
 static int deliver_page(struct be_session *s, const struct graph_page *page, const char *wanted,
-                        remote_event_cb cb, void *arg, struct error *err)
+                        remote_event_cb cb, void *arg, int64_t *untagged, struct error *err)
 {
 	size_t i;
 	const json_t *obj;
@@ -331,6 +332,8 @@ static int deliver_page(struct be_session *s, const struct graph_page *page, con
 		struct remote_event re;
 		int stop;
 
+		if (!tag && untagged)
+			++*untagged;
 		if (!tag || (wanted && strcasecmp(tag, wanted) != 0))
 			continue; /* not the engine's: never touched */
 		if (graph_parse_event(obj, s->prop_id, &re, err) < 0)
@@ -347,7 +350,7 @@ static int deliver_page(struct be_session *s, const struct graph_page *page, con
  * host. Takes ownership of first. */
 static enum be_status walk_pages(struct be_session *s, const char *mailbox, json_t *first,
                                  const char *wanted, remote_event_cb cb, void *arg,
-                                 struct error *err)
+                                 int64_t *untagged, struct error *err)
 {
 	json_t *page = first;
 	enum be_status st = BE_OK;
@@ -361,7 +364,7 @@ static enum be_status walk_pages(struct be_session *s, const char *mailbox, json
 			st = BE_RETRY_NOW;
 			break;
 		}
-		r = deliver_page(s, &p, wanted, cb, arg, err);
+		r = deliver_page(s, &p, wanted, cb, arg, untagged, err);
 		if (r != 0) {
 			st = r < 0 ? BE_FINAL : BE_OK;
 			break;
@@ -416,7 +419,8 @@ static enum be_status graph_find_by_sync_keys(struct be_session *s, const char *
 			error_set(err, "finding events by sync key: %s", reqs[i].message);
 			break;
 		}
-		st = walk_pages(s, mailbox, json_incref(reqs[i].answer), reqs[i].key, cb, arg, err);
+		st = walk_pages(s, mailbox, json_incref(reqs[i].answer), reqs[i].key, cb, arg, NULL,
+		                err);
 	}
 	for (i = 0; i < n; i++)
 		graph_subreq_free(&reqs[i]);
@@ -424,9 +428,9 @@ static enum be_status graph_find_by_sync_keys(struct be_session *s, const char *
 	return st;
 }
 
-static enum be_status graph_list_events(struct be_session *s, const char *mailbox, int64_t from,
-                                        int64_t to, remote_event_cb cb, void *arg,
-                                        struct error *err)
+static enum be_status graph_list_events_counted(struct be_session *s, const char *mailbox,
+                                                int64_t from, int64_t to, remote_event_cb cb,
+                                                void *arg, int64_t *untagged, struct error *err)
 {
 	struct error local;
 	char *rel, *url;
@@ -443,11 +447,20 @@ static enum be_status graph_list_events(struct be_session *s, const char *mailbo
 	rel = graph_build_calendar_view(user, s->prop_id, from, to);
 	url = graph_absolute_url(s->base, rel);
 	st = graph_get_json(s, mailbox, url, &first, err);
+	if (untagged)
+		*untagged = 0;
 	if (st == BE_OK)
-		st = walk_pages(s, mailbox, first, NULL, cb, arg, err);
+		st = walk_pages(s, mailbox, first, NULL, cb, arg, untagged, err);
 	free(rel);
 	free(url);
 	return st;
+}
+
+static enum be_status graph_list_events(struct be_session *s, const char *mailbox, int64_t from,
+                                        int64_t to, remote_event_cb cb, void *arg,
+                                        struct error *err)
+{
+	return graph_list_events_counted(s, mailbox, from, to, cb, arg, NULL, err);
 }
 
 static enum be_status graph_probe_mailbox(struct be_session *s, const char *mailbox,
@@ -492,5 +505,6 @@ const struct backend graph_backend = {
     .get_event = graph_get_event,
     .find_by_sync_keys = graph_find_by_sync_keys,
     .list_events = graph_list_events,
+    .list_events_counted = graph_list_events_counted,
     .probe_mailbox = graph_probe_mailbox,
 };

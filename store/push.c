@@ -82,8 +82,7 @@ void push_collector_finish(struct push_collector *pc)
 	if (pc->notices_dropped) {
 		char tmp[128];
 
-		snprintf(tmp, sizeof tmp, "and %zu more stale records skipped",
-		         pc->notices_dropped);
+		snprintf(tmp, sizeof tmp, "and %zu more notices like these", pc->notices_dropped);
 		r->notices = xrealloc(r->notices, (r->nnotices + 2) * sizeof *r->notices);
 		r->notices[r->nnotices++] = xstrdup(tmp);
 		r->notices[r->nnotices] = NULL;
@@ -160,17 +159,7 @@ int push_reader_next(struct push_reader *rd, struct push_record *rec, struct pus
 	return json_reader_next(rd, rec, pc);
 }
 
-/* ---- duplicate ids: an open-addressing hash set of (id, first record) ---- */
-
-struct id_entry {
-	char *id;
-	long record;
-};
-
-struct id_set {
-	struct id_entry *slots;
-	size_t cap, n;
-};
+/* ---- sets of strings: an open-addressing hash set of (text, first record) ---- */
 
 static uint64_t hash_bytes(const char *s, size_t len)
 {
@@ -181,49 +170,54 @@ static uint64_t hash_bytes(const char *s, size_t len)
 	return h;
 }
 
-static struct id_entry *id_slot(struct id_entry *slots, size_t cap, const char *id, size_t len)
+static struct strset_entry *strset_slot(struct strset_entry *slots, size_t cap, const char *s,
+                                        size_t len)
 {
-	size_t i = hash_bytes(id, len) & (cap - 1);
+	size_t i = hash_bytes(s, len) & (cap - 1);
 
-	while (slots[i].id && !(strlen(slots[i].id) == len && memcmp(slots[i].id, id, len) == 0))
+	while (slots[i].s && !(strlen(slots[i].s) == len && memcmp(slots[i].s, s, len) == 0))
 		i = (i + 1) & (cap - 1);
 	return &slots[i];
 }
 
-static void id_set_grow(struct id_set *set)
+static void strset_grow(struct strset *set)
 {
 	size_t cap = set->cap ? set->cap * 2 : 1024;
-	struct id_entry *slots = xcalloc(cap, sizeof *slots);
+	struct strset_entry *slots = xcalloc(cap, sizeof *slots);
 
 	for (size_t i = 0; i < set->cap; i++)
-		if (set->slots[i].id)
-			*id_slot(slots, cap, set->slots[i].id, strlen(set->slots[i].id)) =
+		if (set->slots[i].s)
+			*strset_slot(slots, cap, set->slots[i].s, strlen(set->slots[i].s)) =
 			    set->slots[i];
 	free(set->slots);
 	set->slots = slots;
 	set->cap = cap;
 }
 
-/* Adds id; returns 0, or the record where it was first seen. */
-static long id_set_add(struct id_set *set, const char *id, size_t len, long record)
+long strset_add(struct strset *set, const char *s, size_t len, long record)
 {
-	struct id_entry *e;
+	struct strset_entry *e;
 
 	if ((set->n + 1) * 10 >= set->cap * 7)
-		id_set_grow(set);
-	e = id_slot(set->slots, set->cap, id, len);
-	if (e->id)
+		strset_grow(set);
+	e = strset_slot(set->slots, set->cap, s, len);
+	if (e->s)
 		return e->record;
-	e->id = xstrndup(id, len);
+	e->s = xstrndup(s, len);
 	e->record = record;
 	set->n++;
 	return 0;
 }
 
-static void id_set_free(struct id_set *set)
+bool strset_has(const struct strset *set, const char *s)
+{
+	return set->cap && strset_slot(set->slots, set->cap, s, strlen(s))->s != NULL;
+}
+
+void strset_free(struct strset *set)
 {
 	for (size_t i = 0; i < set->cap; i++)
-		free(set->slots[i].id);
+		free(set->slots[i].s);
 	free(set->slots);
 	memset(set, 0, sizeof *set);
 }
@@ -235,7 +229,7 @@ static const char *record_word(enum push_format f)
 	return f == PUSH_JSON ? "record" : "line";
 }
 
-static void check_duplicate(struct id_set *ids, const struct push_record *rec,
+static void check_duplicate(struct strset *ids, const struct push_record *rec,
                             struct push_collector *pc, enum push_format f)
 {
 	const struct push_value *id = &rec->v[F_ID];
@@ -244,7 +238,7 @@ static void check_duplicate(struct id_set *ids, const struct push_record *rec,
 
 	if (rec->malformed || !id->present || id->bad || id->len == 0 || id->len > 255)
 		return;
-	first = id_set_add(ids, id->s, id->len, rec->number);
+	first = strset_add(ids, id->s, id->len, rec->number);
 	if (first) {
 		push_quote(&q, id->s, id->len);
 		push_problem(pc, rec->number, "id",
@@ -254,25 +248,27 @@ static void check_duplicate(struct id_set *ids, const struct push_record *rec,
 	}
 }
 
+/* Pass 1: every record checked; the ids (for duplicates and a snapshot) kept in ids. */
 static void validate_all(struct push_reader *rd, const struct push_options *opt,
-                         struct push_collector *pc)
+                         struct push_collector *pc, struct strset *ids, struct snapshot *snap)
 {
-	struct id_set ids = {0};
 	struct push_record rec;
 
 	while (push_reader_next(rd, &rec, pc) > 0) {
+		size_t before = pc->report->nproblems;
 		pc->report->records++;
 		push_validate(&rec, opt, pc);
-		check_duplicate(&ids, &rec, pc, rd->format);
+		check_duplicate(ids, &rec, pc, rd->format);
+		if (opt->snapshot.enabled)
+			snapshot_check_record(snap, &rec, pc, before);
 	}
-	id_set_free(&ids);
 }
 
 /* ---- pass 2: write ---- */
 
 struct writer {
 	struct store *st;
-	sqlite3_stmt *sel, *ins, *upd;
+	sqlite3_stmt *sel, *ins, *upd, *stale;
 	char now[21];
 	const char *default_tz;
 };
@@ -386,7 +382,8 @@ static int upsert(struct writer *w, const struct push_record *rec, enum push_for
 		            (long long)sqlite3_column_int64(w->sel, 7));
 		buf_free(&q);
 		rep->stale++;
-		return 0;
+		/* kept in the leave's story: "HR sent revision 2 after 5" explains a calendar */
+		return write_row(w, w->stale, &r);
 	}
 	if (row_unchanged(w->sel, &r)) {
 		rep->unchanged++;
@@ -411,7 +408,13 @@ static int writer_prepare(struct writer *w, struct error *err)
 	               "UPDATE leave SET mailbox = ?2, kind = ?3, starts = ?4, ends = ?5,"
 	               " time_zone = ?6, status = ?7, note = ?8, revision = ?9, updated_at = ?10"
 	               " WHERE id = ?1",
-	               &w->upd, err) < 0)
+	               &w->upd, err) < 0 ||
+	    db_prepare(
+	        w->st,
+	        "INSERT INTO leave_revision (leave_id, mailbox, kind, starts, ends, time_zone,"
+	        " status, note, revision, seen_at, outcome) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+	        " ?7, ?8, ?9, CAST(strftime('%s', ?10) AS INTEGER), 'stale')",
+	        &w->stale, err) < 0)
 		return -1;
 	return 0;
 }
@@ -421,56 +424,78 @@ static void writer_finalize(struct writer *w)
 	db_finish(w->st, w->sel);
 	db_finish(w->st, w->ins);
 	db_finish(w->st, w->upd);
+	db_finish(w->st, w->stale);
 }
 
+/* Pass 2, in one transaction: the snapshot's plan (what its scope holds before the push), the
+ * upserts, the snapshot's cancellations and its safety valve; then commit, or roll back for a dry
+ * run. Each revision written is marked with its source for the leave's story. */
 static int write_all(struct store *st, struct push_reader *rd, const struct push_options *opt,
-                     struct push_collector *pc, struct error *err)
+                     struct push_collector *pc, struct snapshot *snap, struct error *err)
 {
 	struct writer w = {.st = st};
 	struct push_record rec;
+	int64_t mark = 0;
 	int rc = 0;
 
 	w.default_tz = opt->default_time_zone ? opt->default_time_zone : "UTC";
 	store_now_utc(w.now);
 	if (db_tx_begin(st, err) < 0)
 		return -1;
-	if (writer_prepare(&w, err) < 0) {
+	if (writer_prepare(&w, err) < 0 || history_last_revision(st, &mark, err) < 0 ||
+	    (opt->snapshot.enabled && snapshot_plan(st, snap, pc, err) < 0)) {
 		writer_finalize(&w);
 		db_tx_rollback(st);
 		return -1;
 	}
 	while (rc == 0 && push_reader_next(rd, &rec, pc) > 0)
 		rc = upsert(&w, &rec, rd->format, pc);
+	writer_finalize(&w);
 	if (rc < 0)
 		db_error(st, err, "cannot write leave");
-	writer_finalize(&w);
-	if (rc < 0) {
+	else if (history_mark_source(st, mark, opt->source ? opt->source : "push", err) < 0 ||
+	         history_last_revision(st, &mark, err) < 0)
+		rc = -1;
+	if (rc == 0 && opt->snapshot.enabled &&
+	    (snapshot_cancel(st, snap, pc, w.now, err) < 0 ||
+	     history_mark_source(st, mark, "snapshot", err) < 0 ||
+	     snapshot_valve(snap, pc, err) < 0))
+		rc = -1;
+	if (rc < 0 || opt->dry_run) {
 		db_tx_rollback(st);
-		return -1;
+		return rc;
 	}
 	return db_tx_commit(st, err);
 }
 
 static void reset_counts(struct push_report *r)
 {
-	r->inserted = r->updated = r->unchanged = r->stale = 0;
+	r->inserted = r->updated = r->unchanged = r->stale = r->cancelled = 0;
 }
 
 int store_push(struct store *st, const char *data, size_t len, const struct push_options *opt,
                struct push_report *report, struct error *err)
 {
 	struct push_collector pc = {.report = report};
+	struct strset ids = {0};
+	struct snapshot snap;
 	struct push_reader rd;
 	int rc;
 
 	memset(report, 0, sizeof *report);
+	report->dry_run = opt->dry_run;
 	push_reader_init(&rd, opt->format, data, len);
 	report->format = rd.format;
-	validate_all(&rd, opt, &pc);
+	snapshot_init(&snap, &opt->snapshot, &ids);
+	validate_all(&rd, opt, &pc, &ids, &snap);
+	if (opt->snapshot.enabled)
+		snapshot_describe(&snap, report);
 	if (report->nproblems == 0 && pc.problems_dropped == 0) {
 		push_reader_rewind(&rd);
-		rc = write_all(st, &rd, opt, &pc, err);
-		if (rc < 0) {
+		rc = write_all(st, &rd, opt, &pc, &snap, err);
+		/* A failure leaves nothing written: no count may say otherwise. The valve's refusal
+		 * keeps them: they are what the push would have done. */
+		if (rc < 0 && !report->blocked) {
 			reset_counts(report);
 			for (size_t i = 0; i < report->nnotices; i++)
 				free(report->notices[i]);
@@ -483,5 +508,7 @@ int store_push(struct store *st, const char *data, size_t len, const struct push
 	}
 	push_collector_finish(&pc);
 	push_reader_free(&rd);
+	snapshot_free(&snap);
+	strset_free(&ids);
 	return rc;
 }

@@ -96,4 +96,52 @@ void push_validate(const struct push_record *rec, const struct push_options *opt
 /* Line and column (1-based) of byte offset off in data. */
 void push_line_col(const char *data, size_t off, long *line, long *col);
 
+/* A set of strings with the record each was first seen at (push.c). */
+struct strset_entry {
+	char *s;
+	long record;
+};
+struct strset {
+	struct strset_entry *slots;
+	size_t cap, n;
+};
+/* Adds s[0..len); returns 0, or the record where it was first added. */
+long strset_add(struct strset *set, const char *s, size_t len, long record);
+bool strset_has(const struct strset *set, const char *s);
+void strset_free(struct strset *set);
+
+/* ---- full snapshots (push_snapshot.c) ---- */
+struct snapshot {
+	const struct push_snapshot *opt;
+	const struct strset *ids; /* the input's ids (filled by pass 1) */
+	struct strset mailboxes;  /* the scope's addresses (listed, or those of the input) */
+	bool from_input;          /* no scope option: the input's mailboxes are the scope */
+	char **cancel;            /* approved leave of the scope absent from the input */
+	size_t ncancel, cancel_cap;
+	int64_t in_scope; /* approved leave of the scope before the push */
+	struct {          /* today in a zone, the last few asked */
+		char zone[64];
+		char day[11];
+	} today[8];
+	size_t ntoday;
+	int64_t now;
+};
+void snapshot_init(struct snapshot *sn, const struct push_snapshot *opt, const struct strset *ids);
+void snapshot_free(struct snapshot *sn);
+/* Pass 1: a record whose mailbox is outside an explicit scope is a problem; without one, its
+ * mailbox joins the scope. problems_before: the report's problem count before this record. */
+void snapshot_check_record(struct snapshot *sn, const struct push_record *rec,
+                           struct push_collector *pc, size_t problems_before);
+/* report->scope, scope_mailboxes and scope_empty. */
+void snapshot_describe(const struct snapshot *sn, struct push_report *report);
+/* Inside the push's transaction, before the upserts: counts the scope's approved leave and
+ * collects those the input does not hold. */
+int snapshot_plan(struct store *st, struct snapshot *sn, struct push_collector *pc,
+                  struct error *err);
+/* After the upserts: cancels them (status cancelled, revision kept), one notice each. */
+int snapshot_cancel(struct store *st, struct snapshot *sn, struct push_collector *pc,
+                    const char *now, struct error *err);
+/* The safety valve: -1 with report->blocked and err naming the numbers and the scope. */
+int snapshot_valve(const struct snapshot *sn, struct push_collector *pc, struct error *err);
+
 #endif

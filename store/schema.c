@@ -11,6 +11,28 @@
 	" OR OLD.time_zone IS NOT NEW.time_zone OR OLD.status IS NOT NEW.status"                   \
 	" OR OLD.note IS NOT NEW.note OR OLD.revision IS NOT NEW.revision)"
 
+#define NOW_UNIX "CAST(strftime('%s', 'now') AS INTEGER)"
+
+/* The run in progress: the newest run, if it has not finished (one run at a time holds the store's
+ * run lock; an older unfinished run died). NULL outside a run. */
+#define CURRENT_RUN                                                                                \
+	"(SELECT id FROM run WHERE id = (SELECT max(id) FROM run) AND finished_at IS NULL)"
+
+/* One leave_revision row: the leave's columns as the statement left them. */
+#define LEAVE_REVISION_ROW(r)                                                                      \
+	"  INSERT INTO leave_revision (leave_id, seen_at, mailbox, kind, starts, ends, time_zone," \
+	" status, note, revision) VALUES (" r ".id, " NOW_UNIX ", " r ".mailbox, " r ".kind, " r   \
+	".starts, " r ".ends, " r ".time_zone, " r ".status, " r ".note, " r ".revision);"
+
+/* One target_event row for the target as the statement left it. */
+#define TARGET_EVENT_ROW(action, detail)                                                           \
+	"  INSERT INTO target_event (leave_id, mailbox, at, run_id, action, state, remote_id,"     \
+	" change_key, backend, detail) VALUES (NEW.leave_id, NEW.mailbox, " NOW_UNIX               \
+	", " CURRENT_RUN ", " action                                                               \
+	", NEW.state, NEW.remote_id, NEW.change_key, NEW.backend, " detail ");"
+
+/* The steps are SQL laid out as SQL: clang-format would reflow the macros inside them. */
+// clang-format off
 static const char *const migrations[] = {
     /* 1: leave (the HR contract), its dirty queue and triggers, target, token, run, drift. */
     /* Named constraints: a refused direct INSERT says which rule it broke (docs/store.md). */
@@ -172,7 +194,111 @@ static const char *const migrations[] = {
     "    OR NEW.change_key IS NOT OLD.change_key BEGIN"
     "  UPDATE target SET written_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE id = NEW.id;"
     "END;",
+    /* 4: one leave's story (leavesync show, docs/store.md): every revision of a leave as stored
+     * and every render, write and failure of its targets, recorded by triggers whoever writes
+     * (push, the API, HR's SQL, any run), and pruned with the run history. */
+    /* AUTOINCREMENT: an id is never used twice, even after the newest rows were deleted, so
+     * that the ranges of leave_revision_source stay true. */
+    "CREATE TABLE leave_revision ("
+    "  id        INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  leave_id  TEXT NOT NULL,"
+    "  seen_at   INTEGER NOT NULL,"
+    "  outcome   TEXT NOT NULL DEFAULT 'stored'"
+    "            CHECK (outcome IN ('stored', 'stale', 'deleted')),"
+    "  mailbox   TEXT, kind TEXT, starts TEXT, ends TEXT, time_zone TEXT, status TEXT,"
+    "  note      TEXT, revision INTEGER"
+    ");"
+    "CREATE INDEX leave_revision_by_leave ON leave_revision (leave_id, id);"
+    "CREATE INDEX leave_revision_by_age ON leave_revision (seen_at);"
+    /* Where revisions came from, one row per push and source rather than a column set per
+     * revision (a push of 100,000 changes would update each row again): the revisions with ids in
+     * (after_id, last_id] came by `via` ("push", "snapshot"); the others by SQL. */
+    "CREATE TABLE leave_revision_source ("
+    "  after_id INTEGER PRIMARY KEY,"
+    "  last_id  INTEGER NOT NULL,"
+    "  via      TEXT NOT NULL"
+    ");"
+    "CREATE TRIGGER leave_revision_insert AFTER INSERT ON leave BEGIN"
+    LEAVE_REVISION_ROW("NEW")
+    "END;"
+    "CREATE TRIGGER leave_revision_update AFTER UPDATE ON leave WHEN " LEAVE_CHANGED " BEGIN"
+    LEAVE_REVISION_ROW("NEW")
+    "END;"
+    /* A deleted leave keeps no copy of what it said (HR may delete a row to erase it). */
+    "CREATE TRIGGER leave_revision_delete AFTER DELETE ON leave BEGIN"
+    "  DELETE FROM leave_revision WHERE leave_id = OLD.id;"
+    "  INSERT INTO leave_revision (leave_id, seen_at, outcome)"
+    "    VALUES (OLD.id, " NOW_UNIX ", 'deleted');"
+    "END;"
+    "CREATE TABLE target_event ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  leave_id   TEXT NOT NULL,"
+    "  mailbox    TEXT NOT NULL,"
+    "  at         INTEGER NOT NULL,"
+    "  run_id     INTEGER,"
+    "  action     TEXT NOT NULL,"
+    "  state      TEXT, remote_id TEXT, change_key TEXT, backend TEXT, detail TEXT"
+    ");"
+    "CREATE INDEX target_event_by_leave ON target_event (leave_id, id);"
+    "CREATE INDEX target_event_by_age ON target_event (at);"
+    "CREATE INDEX drift_by_leave ON drift (leave_id) WHERE leave_id IS NOT NULL;"
+    "CREATE TRIGGER target_story_insert AFTER INSERT ON target BEGIN"
+    TARGET_EVENT_ROW("'rendered'", "NULL")
+    "END;"
+    "CREATE TRIGGER target_story_render AFTER UPDATE OF desired ON target"
+    "  WHEN NEW.desired IS NOT OLD.desired BEGIN"
+    TARGET_EVENT_ROW("'rendered'",
+                     "CASE WHEN NEW.desired IS NULL"
+                     " THEN 'no event wanted (cancelled, moved or a kind not synced)' END")
+    "END;"
+    /* The outcome of a write, once saved (the executor's saves of its intent before sending
+     * neither change the remote id nor make a target synced). A target that was never
+     * `creating` but gets an id was found by its sync key: adopted. */
+    "CREATE TRIGGER target_story_written AFTER UPDATE ON target"
+    "  WHEN NEW.state = 'synced' AND NEW.remote_id IS NOT NULL"
+    "   AND (OLD.state IS NOT 'synced' OR OLD.remote_id IS NOT NEW.remote_id"
+    "        OR OLD.synced IS NOT NEW.synced) BEGIN"
+    TARGET_EVENT_ROW("CASE WHEN OLD.remote_id IS NULL AND OLD.state = 'creating' THEN 'created'"
+                     " WHEN OLD.remote_id IS NULL THEN 'adopted'"
+                     " WHEN OLD.remote_id IS NOT NEW.remote_id AND OLD.state = 'creating'"
+                     "  THEN 'recreated'"
+                     " WHEN OLD.remote_id IS NOT NEW.remote_id THEN 'adopted under a new id'"
+                     " WHEN OLD.synced IS NOT NEW.synced OR OLD.state = 'creating'"
+                     "  THEN 'updated'"
+                     " ELSE 'unchanged' END",
+                     "NULL")
+    "END;"
+    "CREATE TRIGGER target_story_removed AFTER UPDATE OF remote_id ON target"
+    "  WHEN OLD.remote_id IS NOT NULL AND NEW.remote_id IS NULL BEGIN"
+    TARGET_EVENT_ROW("CASE WHEN NEW.desired IS NULL THEN 'deleted' ELSE 'forgotten' END",
+                     "CASE WHEN NEW.desired IS NOT NULL"
+                     " THEN 'the event was gone: it will be created again' END")
+    "END;"
+    /* A failure once per new reason or state, not per attempt: a mailbox that waits for a
+     * login for days adds one row, not one per run. */
+    "CREATE TRIGGER target_story_failed AFTER UPDATE OF state, last_error ON target"
+    "  WHEN NEW.last_error IS NOT NULL"
+    "   AND NEW.state IN ('pending', 'creating', 'failed', 'waiting')"
+    "   AND (NEW.last_error IS NOT OLD.last_error"
+    "        OR (NEW.state IS NOT OLD.state AND NEW.state IN ('failed', 'waiting'))) BEGIN"
+    TARGET_EVENT_ROW("CASE NEW.state WHEN 'failed' THEN 'failed' WHEN 'waiting' THEN 'waiting'"
+                     " ELSE 'retry later' END",
+                     "NEW.last_error")
+    "END;"
+    "CREATE TRIGGER target_story_resync AFTER UPDATE OF force ON target"
+    "  WHEN NEW.force AND NOT OLD.force BEGIN"
+    TARGET_EVENT_ROW("'queued for a rewrite (resync)'", "NULL")
+    "END;"
+    /* The same retention as the run history: whatever prunes old runs prunes the story up to
+     * the start of the newest run it removed. */
+    "CREATE TRIGGER run_prune_story AFTER DELETE ON run BEGIN"
+    "  DELETE FROM leave_revision WHERE seen_at < OLD.started_at;"
+    "  DELETE FROM leave_revision_source"
+    "    WHERE last_id < (SELECT coalesce(min(id), 1 << 62) FROM leave_revision);"
+    "  DELETE FROM target_event WHERE at < OLD.started_at;"
+    "END;",
 };
+// clang-format on
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
 

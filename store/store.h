@@ -51,29 +51,66 @@ struct push_problem {
 	char reason[320]; /* what is wrong and what is expected */
 };
 
+/* A full snapshot (push --snapshot, docs/store.md "Full snapshots"): the input is the whole truth
+ * for its scope, so approved leave of the scope that the input does not hold is cancelled. */
+struct push_snapshot {
+	bool enabled;
+	/* The scope's mailboxes: every address @domain (lower case, no '@'), plus every listed
+	 * address (lower case). Both empty: the mailboxes that appear in the input. */
+	const char *const *domains;
+	size_t ndomains;
+	const char *const *mailboxes;
+	size_t nmailboxes;
+	const char *scope_source; /* for messages: the file the mailboxes came from, or NULL */
+	/* Leave starting before this day is outside the scope. "YYYY-MM-DD", or NULL: today in
+	 * each leave's own time zone (today_in). */
+	const char *from;
+	/* Today's date in an IANA zone at Unix time now, into out ("YYYY-MM-DD"); 0 or -1 (then
+	 * UTC is used). Supplied by the engine (ICU); NULL: UTC. */
+	int (*today_in)(const char *iana, int64_t now, char out[11]);
+	/* The safety valve: cancelling more than max_cancel_share of the scope's approved leave,
+	 * and at least min_cancel entries, is refused unless force. */
+	double max_cancel_share;
+	int64_t min_cancel;
+	bool force;
+};
+
 struct push_options {
 	enum push_format format;
 	int max_leave_days;                 /* a longer leave is refused */
 	bool (*tz_known)(const char *iana); /* validates time_zone (ICU, supplied by the engine) */
 	const char *default_time_zone;      /* for records without time_zone */
 	size_t max_note_bytes;              /* a longer note is refused (0: 4096) */
+	bool dry_run;                       /* do everything in a transaction that is rolled back */
+	struct push_snapshot snapshot;
+	const char *source; /* recorded with each revision (leavesync show); NULL: "push" */
 };
 
 struct push_report {
 	size_t records; /* records read */
 	size_t inserted, updated, unchanged, stale;
+	size_t cancelled; /* snapshot: approved leave of the scope absent from the input */
 	struct push_problem *problems; /* all problems found; non-empty means nothing was written */
 	size_t nproblems;
 	char **notices; /* NULL-terminated or NULL: "record 3 (LV-7): revision 2 is older than
 	                   stored 5: skipped" */
 	size_t nnotices;
 	enum push_format format; /* the format used (detected or given) */
+	/* snapshot */
+	char scope[256];        /* "mailboxes @contoso.com", "the 12 mailboxes of FILE", ... */
+	size_t scope_mailboxes; /* mailboxes named by the scope (domains: 0) */
+	size_t in_scope;        /* approved leave of the scope stored before this push */
+	bool scope_empty;       /* no scope option and no record: nothing can be cancelled */
+	bool blocked;           /* the safety valve refused it (err says why): nothing written */
+	bool dry_run;           /* nothing was written on purpose */
 };
 void push_report_free(struct push_report *r);
 
 /* Parses and validates the whole input, then writes it in one transaction: all or nothing.
+ * With opt->dry_run the same work is done and rolled back: the report says what a push would do.
  * Returns 0 when written (or nothing to write), -1 with report->problems set (invalid input:
- * nothing written) or with err set (I/O or database failure: nothing written). */
+ * nothing written), or with err set (I/O or database failure, or report->blocked: the snapshot's
+ * safety valve; nothing written). */
 int store_push(struct store *st, const char *data, size_t len, const struct push_options *opt,
                struct push_report *report, struct error *err);
 
@@ -355,6 +392,47 @@ struct leave_filter {
 int store_each_leave_status(struct store *st, const struct leave_filter *f,
                             int (*cb)(void *arg, const struct leave_status *s), void *arg,
                             struct error *err);
+
+/* ---- one leave's story (store/leave_history.c; leavesync show) ----
+ * Triggers record every revision of a leave and every render, write and failure of its targets
+ * (schema step 4); rows older than the oldest run kept are pruned with the run history. Records
+ * passed to callbacks are borrowed for the call. */
+
+struct leave_revision {
+	int64_t seen_at;     /* Unix seconds */
+	const char *outcome; /* "stored"; "stale": pushed with an older revision, skipped;
+	                        "deleted": the row was deleted (its content is not kept) */
+	const char *via;     /* "push", "snapshot" (cancelled by a full snapshot), NULL: SQL */
+	struct leave lv;     /* id always; the other fields NULL for "deleted" (updated_at NULL) */
+};
+/* The newest `limit` revisions of a leave, oldest first; *total counts them all. */
+int store_each_leave_revision(struct store *st, const char *leave_id, size_t limit,
+                              int (*cb)(void *arg, const struct leave_revision *r), void *arg,
+                              int64_t *total, struct error *err);
+
+struct leave_story_entry {
+	int64_t at;          /* Unix seconds */
+	int64_t run_id;      /* the run it happened in, 0 outside a run */
+	const char *command; /* that run's command ("sync", "reconcile"...), NULL */
+	const char *source;  /* "target": a render, write or failure; "drift": found by a run */
+	const char *mailbox;
+	const char *action; /* target: rendered created adopted updated recreated deleted forgotten
+	                       failed waiting "retry later"...; drift: what was done */
+	const char *kind;   /* drift: missing edited moved orphaned duplicated stuck; else NULL */
+	const char *result; /* drift: "ok" or the error; else NULL */
+	const char *state, *remote_id, *change_key, *backend; /* target: as left; drift: NULL */
+	const char *detail;
+};
+/* The newest `limit` entries of a leave's history (its targets' events and the drift found for
+ * it), oldest first; *total counts them all. */
+int store_each_leave_story(struct store *st, const char *leave_id, size_t limit,
+                           int (*cb)(void *arg, const struct leave_story_entry *e), void *arg,
+                           int64_t *total, struct error *err);
+
+/* Every target of a leave (one per mailbox it was ever in), with when each was last written
+ * (Unix seconds, 0 never). Caller frees with targets_free and free(*written_at). */
+int store_leave_targets(struct store *st, const char *leave_id, struct target **out,
+                        int64_t **written_at, size_t *n, struct error *err);
 
 /* Begin/commit around several calls (the render pass). */
 int store_begin(struct store *st, struct error *err);

@@ -50,8 +50,20 @@ int db_bind_text(sqlite3_stmt *s, int idx, const char *text);
 int schema_migrate(struct store *st, struct error *err);
 int schema_latest_version(void);
 
+/* The columns target_from_row reads, in its order (no table prefix). */
+#define TARGET_COLUMNS                                                                             \
+	"id, leave_id, mailbox, sync_key, desired, synced, remote_id, change_key, backend, "       \
+	"state, "                                                                                  \
+	"attempts, next_attempt, last_error, dirty, force"
+void target_from_row(sqlite3_stmt *s, struct target *t);
+
 /* Target state names <-> enum; -1 for an unknown name. */
 int target_state_from_name(const char *name);
+
+/* Leave history (leave_history.c), for push, inside its transaction: the newest revision row's id
+ * (0: none), and the source of the revisions written after it (one row, however many). */
+int history_last_revision(struct store *st, int64_t *id, struct error *err);
+int history_mark_source(struct store *st, int64_t after, const char *via, struct error *err);
 
 /* "2026-11-25T13:34:53Z" now. */
 void store_now_utc(char out[21]);

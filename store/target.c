@@ -8,11 +8,6 @@
 
 static const char *const state_names[] = {"pending", "creating", "synced", "failed", "waiting"};
 
-#define TARGET_COLUMNS                                                                             \
-	"id, leave_id, mailbox, sync_key, desired, synced, remote_id, change_key, backend, "       \
-	"state, "                                                                                  \
-	"attempts, next_attempt, last_error, dirty, force"
-
 const char *target_state_name(enum target_state s)
 {
 	if ((unsigned)s >= sizeof state_names / sizeof state_names[0])
@@ -51,7 +46,7 @@ void targets_free(struct target *t, size_t n)
 	free(t);
 }
 
-static void target_from_row(sqlite3_stmt *s, struct target *t)
+void target_from_row(sqlite3_stmt *s, struct target *t)
 {
 	int state;
 

@@ -70,12 +70,14 @@ test_expect_success 'CSV with quoting: commas, doubled quotes and a CRLF line br
 
 test_expect_success 'a lower revision is skipped with a notice, not an error' '
 	sed -e "s/\"revision\": 3/\"revision\": 2/" -e "s/Back on 4 January/Back later/" good.json >stale.json &&
-	dump >before &&
+	sqlite3 leavesync.db ".dump leave leave_dirty" >before &&
 	leavesync push stale.json >out 2>err &&
 	test_grep "revision 2 is older than stored 3: skipped" err &&
 	test_grep "1 stale" out &&
-	dump >after &&
-	test_cmp before after
+	sqlite3 leavesync.db ".dump leave leave_dirty" >after &&
+	test_cmp before after &&
+	# only the leave'"'"'s story notes it (leavesync show): HR sent an older revision
+	test "$(sqlite3 leavesync.db "select outcome, revision, note from leave_revision where id = (select max(id) from leave_revision)")" = "stale|2|Back later"
 '
 
 test_expect_success 'a higher revision updates' '

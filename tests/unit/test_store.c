@@ -79,14 +79,14 @@ static void test_open_and_modes(void)
 	st = open_store();
 	umask(old);
 	ok(st != NULL, "a new store is created and migrated from empty");
-	is_int(store_schema_version(st), 3, "schema version is the latest after migration");
+	is_int(store_schema_version(st), 4, "schema version is the latest after migration");
 	is_int(file_mode(path), 0600, "the store file has mode 0600 even with umask 0");
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	ok(file_mode(wal) == 0600 || file_mode(wal) == -1, "the -wal file (if present) is 0600");
 	store_close(st);
 	st = NULL;
 	ok(store_open(path, false, &st, &err) == 0, "reopening an existing store works");
-	is_int(store_schema_version(st), 3, "reopening does not migrate again");
+	is_int(store_schema_version(st), 4, "reopening does not migrate again");
 	{
 		sqlite3 *db = raw();
 		sqlite3_stmt *s;
