@@ -1,30 +1,38 @@
 /* Shared pieces of the command line: messages, config and store opening, --help. */
 #include "cli/cli.h"
 
+#include "common/redact.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Every message passes the one filter on its way to the terminal (common/redact.h): most quote a
+ * server, a file or a config value, and none may drive the terminal or show a credential. */
+static void print_message(const char *prefix, const char *fmt, va_list ap)
+{
+	char msg[4 * ERROR_MAX], safe[4 * ERROR_MAX];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	fprintf(stderr, "%s%s\n", prefix, redact_text(safe, sizeof safe, msg, strlen(msg)));
+}
 
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("leavesync: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_message("leavesync: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void cli_warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("leavesync: warning: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_message("leavesync: warning: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int cli_load_config(const struct cli *cli, bool allow_missing, struct config *cfg)

@@ -297,6 +297,22 @@ static size_t match_key(const unsigned char *in, size_t len, size_t i, size_t *f
 	return j > *from ? j : 0;
 }
 
+/* The user info of a URL ("https://user:password@host"): credentials never belong there. */
+static size_t match_userinfo(const unsigned char *in, size_t len, size_t i, size_t *from)
+{
+	size_t j = i + 3, at = 0;
+
+	if (i + 3 > len || memcmp(in + i, "://", 3) != 0)
+		return 0;
+	for (; j < len && !strchr("/?#\"'<> \t", in[j]) && in[j] >= 0x20; j++)
+		if (in[j] == '@')
+			at = j;
+	if (!at || at == i + 3)
+		return 0;
+	*from = i + 3;
+	return at;
+}
+
 /* A run of 32 or more opaque characters with letters and digits, other than GUIDs, hashes and
  * version numbers (only hex digits, '-' and '.'). *run_end is set either way: the caller skips
  * the check inside a run that did not qualify. */
@@ -332,6 +348,7 @@ static void redact_into_buf(struct out *o, const unsigned char *in, size_t len, 
 
 		/* (what follows a redaction starts a run of its own) */
 		if ((end = match_secret(in, len, i)) == 0 &&
+		    (end = match_userinfo(in, len, i, &from)) == 0 &&
 		    (end = match_key(in, len, i, &from)) == 0 &&
 		    (end = match_scheme(in, len, i, &from)) == 0 &&
 		    (end = match_jwt(in, len, i)) == 0 && (i >= opaque_checked || i == mark_end))

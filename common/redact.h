@@ -12,7 +12,8 @@
  *     of access_token, refresh_token, id_token, client_secret, client_assertion, device_code,
  *     password, secret or token given as key=value, key: value or "key": "value", any long opaque
  *     string (32 or more token characters mixing letters and digits, such as a refresh token or an
- *     Exchange item id; GUIDs and plain hex stay), and every secret registered with
+ *     Exchange item id; GUIDs and plain hex stay), the user info of a URL
+ *     ("https://user:password@host"), and every secret registered with
  *     redact_add_secret (the configured client secrets);
  *   - the result is cut to the caller's limit, with a marker saying how much was left out.
  */

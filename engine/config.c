@@ -6,7 +6,9 @@
 #include "engine/config.h"
 
 #include "common/buf.h"
+#include "common/redact.h"
 #include "common/util.h"
+#include "engine/http.h"
 #include "engine/tz.h"
 
 #include <ctype.h>
@@ -33,7 +35,8 @@ enum section_kind {
 	SEC_TLS,
 	SEC_EVENT,
 	SEC_KIND,
-	SEC_MAILBOX
+	SEC_MAILBOX,
+	SEC_LIMITS
 };
 
 struct seen_key {
@@ -138,8 +141,13 @@ static int check_url(const char *v, const char **why)
 	} else {
 		n = strcspn(host, ":/?#");
 	}
-	if (n == 0 || memchr(host, '@', strcspn(host, "/?#")) || strpbrk(v, " \t\"<>")) {
-		*why = "not a valid URL (no host, user info or spaces)";
+	if (memchr(host, '@', strcspn(host, "/?#"))) {
+		*why = "user info (user:password@) is not allowed: credentials never go in URLs; "
+		       "remove it (the secret belongs in client_secret_file or the environment)";
+		return -1;
+	}
+	if (n == 0 || strpbrk(v, " \t\"<>")) {
+		*why = "not a valid URL (no host, or spaces)";
 		return -1;
 	}
 	if (!https && !is_loopback_host(host, n)) {
@@ -266,8 +274,14 @@ static int set_url_key(struct parse_ctx *x, const char *sec, const char *key, co
 {
 	const char *why;
 
-	if (check_url(v, &why) < 0)
-		return fail(x, "[%s] %s = %s: %s", sec, key, v, why);
+	if (check_url(v, &why) < 0) {
+		/* shown without user info, query or fragment: a password there is never echoed */
+		char *shown = http_redact_url(v);
+
+		fail(x, "[%s] %s = %s: %s", sec, key, shown, why);
+		free(shown);
+		return 0;
+	}
 	set_str(dst, v);
 	return 1;
 }
@@ -551,8 +565,9 @@ static int begin_section(struct parse_ctx *x, const char *text)
 	static const struct {
 		const char *name;
 		enum section_kind kind;
-	} fixed[] = {{"store", SEC_STORE}, {"sync", SEC_SYNC}, {"ews", SEC_EWS},
-	             {"graph", SEC_GRAPH}, {"tls", SEC_TLS},   {"event", SEC_EVENT}};
+	} fixed[] = {{"store", SEC_STORE},  {"sync", SEC_SYNC}, {"ews", SEC_EWS},
+	             {"graph", SEC_GRAPH},  {"tls", SEC_TLS},   {"event", SEC_EVENT},
+	             {"limits", SEC_LIMITS}};
 	const struct seen_key *seen = find_seen(x, text, NULL);
 	int dup_line = seen ? seen->line : 0; /* add_seen may move the array */
 	char *name;
@@ -588,7 +603,7 @@ static int begin_section(struct parse_ctx *x, const char *text)
 		            text);
 	return fail(x,
 	            "unknown section [%s]: expected [store], [sync], [ews], [graph], [tls], "
-	            "[event], [kind \"NAME\"] or [mailbox \"EMAIL\"]",
+	            "[event], [limits], [kind \"NAME\"] or [mailbox \"EMAIL\"]",
 	            text);
 }
 
@@ -630,6 +645,13 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	}
 	case SEC_MAILBOX:
 		return set_route(x, key, value);
+	case SEC_LIMITS: {
+		char why[ERROR_MAX - 200];
+
+		if (config_limits_set(&x->cfg->limits, key, value, why, sizeof why) < 0)
+			return fail(x, "%s", why);
+		return 1;
+	}
 	case SEC_NONE:
 		break;
 	}
@@ -715,6 +737,7 @@ static void config_defaults(struct config *c)
 	c->delete_share = 0.5;
 	c->delete_min = 10;
 	c->create_grace = 60;
+	config_limits_defaults(&c->limits);
 	service_defaults(&c->ews, true);
 	service_defaults(&c->graph, false);
 	c->event.sync = true;
@@ -816,6 +839,13 @@ static void parse_ctx_free(struct parse_ctx *x)
 	free(x->secret[1].file);
 }
 
+/* The secrets join the redaction filter: a server that echoes one never gets it printed. */
+static void register_secrets(const struct config *c)
+{
+	redact_add_secret(c->ews.client_secret);
+	redact_add_secret(c->graph.client_secret);
+}
+
 static int parse_file(struct parse_ctx *x)
 {
 	int rc = ini_parse_stream(read_line, x, on_key, x);
@@ -840,6 +870,7 @@ static int parse_file(struct parse_ctx *x)
 	    resolve_secret(x, &x->cfg->graph, &x->secret[1], "graph",
 	                   "LEAVESYNC_GRAPH_CLIENT_SECRET") < 0)
 		return -1;
+	register_secrets(x->cfg);
 	return 0;
 }
 
@@ -851,6 +882,7 @@ static void env_secrets_only(struct config *c)
 	resolve_secret(&x, &c->ews, &x.secret[0], "ews", "LEAVESYNC_EWS_CLIENT_SECRET");
 	resolve_secret(&x, &c->graph, &x.secret[1], "graph", "LEAVESYNC_GRAPH_CLIENT_SECRET");
 	parse_ctx_free(&x);
+	register_secrets(c);
 }
 
 int config_load(const char *path, bool allow_missing, struct config *cfg, struct error *err)

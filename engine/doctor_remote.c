@@ -656,7 +656,7 @@ void doctor_check_remote(const struct config *cfg, struct doctor_branch *b, cons
                          struct doctor_report *rep)
 {
 	const struct service_config *sc = b->sc;
-	struct http_options opt = {.ca_file = cfg->ca_file};
+	struct http_options opt = {.ca_file = cfg->ca_file, .limits = &cfg->limits.http};
 	struct remote r = {.cfg = cfg, .b = b, .rep = rep};
 	struct error err = {{0}};
 	size_t n;

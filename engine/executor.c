@@ -1,6 +1,7 @@
 /* The main-thread side of a sync: plan each due target (create / update / delete / no-op), commit
  * the crash-safe `creating` state before any create leaves, hand batches to the worker pool, and
  * record each batch's results in one short transaction. */
+#include "common/redact.h"
 #include "common/util.h"
 #include "engine/apply.h"
 #include "engine/sync.h"
@@ -110,6 +111,8 @@ static void finalize_item(struct run_ctx *x, const struct backend *be, struct wo
 	struct target *t = &it->t;
 	struct sync_stats *s = &x->r->stats;
 
+	/* The message quotes servers; it goes to the store and the terminal: one filter for all. */
+	redact_in_place(it->message, sizeof it->message);
 	switch (it->outcome) {
 	case OUT_CREATED:
 	case OUT_UPDATED:

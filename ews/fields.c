@@ -635,6 +635,21 @@ int ews_calendar_item_read(xmlNodePtr item, struct remote_event *re, struct erro
 			free(re->change_key);
 			re->remote_id = ews_attr_dup(c, "Id");
 			re->change_key = ews_attr_dup(c, "ChangeKey");
+			if ((re->remote_id && strlen(re->remote_id) > BE_MAX_ID_BYTES) ||
+			    (re->change_key && strlen(re->change_key) > BE_MAX_ID_BYTES)) {
+				bool id_long =
+				    re->remote_id && strlen(re->remote_id) > BE_MAX_ID_BYTES;
+				size_t n = strlen(id_long ? re->remote_id : re->change_key);
+
+				free(re->remote_id);
+				free(re->change_key);
+				re->remote_id = re->change_key = NULL;
+				return error_set(
+				    err,
+				    "EWS returned an ItemId %s of %zu bytes (the limit is %d; "
+				    "Exchange's are about 150): a protocol error, not used",
+				    id_long ? "Id" : "ChangeKey", n, BE_MAX_ID_BYTES);
+			}
 			continue;
 		}
 		for (size_t i = 0; i < NFIELDS; i++)
