@@ -4,10 +4,13 @@
 #include "engine/tz.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char init_usage[] =
     "usage: leavesync init\n"
@@ -91,13 +94,82 @@ static void print_push_problems(const struct push_report *r)
 	        r->nproblems, r->nproblems == 1 ? "" : "s");
 }
 
+/* Reads the push input (a file, or standard input for "-"), at most max bytes: memory stays
+ * bounded by the limit whatever the input (/dev/zero, an endless pipe). Returns 0, -1 with errno,
+ * or 1 when the input is longer than max (nothing kept). */
+static int read_input(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 0, n = 0;
+	char *data = NULL;
+	struct stat st;
+	int rc = 0;
+
+	*out = NULL;
+	*len = 0;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+		rc = 1; /* a regular file says its size: no need to read it */
+		goto done;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			if (cap > max) {
+				rc = 1;
+				break;
+			}
+			/* doubling, but never past one byte more than the limit */
+			cap = cap ? cap * 2 : 65536;
+			if (cap > max + 1)
+				cap = max + 1;
+			data = xrealloc(data, cap + 1);
+		}
+		r = read(fd, data + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -1;
+			break;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			rc = 1;
+			break;
+		}
+	}
+done:
+	if (rc != 0) {
+		int saved = errno;
+
+		free(data);
+		if (fd != STDIN_FILENO)
+			close(fd);
+		errno = saved;
+		return rc;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (!data)
+		data = xmalloc(1);
+	data[n] = '\0';
+	*out = data;
+	*len = n;
+	return 0;
+}
+
 static int push_data(const struct cli *cli, const struct config *cfg, const char *data, size_t len,
                      enum push_format format)
 {
 	struct push_options opt = {.format = format,
 	                           .max_leave_days = cfg->max_leave_days,
 	                           .tz_known = tz_is_known_iana,
-	                           .default_time_zone = cfg->default_time_zone};
+	                           .default_time_zone = cfg->default_time_zone,
+	                           .max_records = cfg->limits.push_records};
 	struct push_report rep;
 	struct error err = {{0}};
 	struct store *st;
@@ -158,9 +230,17 @@ int cmd_push(const struct cli *cli, int argc, char **argv)
 	}
 	if (cli_load_config(cli, true, &cfg) < 0)
 		return EXIT_USAGE;
-	if (read_file(path, &data, &len) < 0) {
-		cli_error("push: cannot read %s: %s",
-		          strcmp(path, "-") == 0 ? "standard input" : path, strerror(errno));
+	rc = read_input(path, cfg.limits.push_bytes, &data, &len);
+	if (rc != 0) {
+		const char *what = strcmp(path, "-") == 0 ? "standard input" : path;
+
+		if (rc > 0)
+			cli_error(
+			    "push: %s is larger than [limits] push_size (%zu bytes): nothing was "
+			    "written; split the input, or raise push_size in [limits]",
+			    what, cfg.limits.push_bytes);
+		else
+			cli_error("push: cannot read %s: %s", what, strerror(errno));
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}

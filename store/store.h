@@ -57,6 +57,8 @@ struct push_options {
 	bool (*tz_known)(const char *iana); /* validates time_zone (ICU, supplied by the engine) */
 	const char *default_time_zone;      /* for records without time_zone */
 	size_t max_note_bytes;              /* a longer note is refused (0: 4096) */
+	size_t max_records; /* more records is refused, nothing written ([limits] push_records);
+	                       0: no limit */
 };
 
 struct push_report {
