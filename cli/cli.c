@@ -48,14 +48,18 @@ int cli_load_config(const struct cli *cli, bool allow_missing, struct config *cf
 	return 0;
 }
 
-int cli_open_store(const struct config *cfg, bool create, struct store **st)
+int cli_open_store(const struct config *cfg, enum cli_open_mode mode, struct store **st)
 {
 	struct error err = {{0}};
+	int rc = mode == CLI_READ ? store_open_readonly(cfg->store_path, st, &err)
+	                          : store_open(cfg->store_path, mode == CLI_CREATE, st, &err);
 
-	if (store_open(cfg->store_path, create, st, &err) < 0) {
+	if (rc < 0) {
 		cli_error("%s", err.msg);
 		return -1;
 	}
+	if (*store_warning(*st))
+		cli_warn("%s", store_warning(*st));
 	return 0;
 }
 
@@ -66,7 +70,7 @@ int cli_open(const struct cli *cli, const char *cmd, enum cli_open_mode mode, st
 
 	if (cli_load_config(cli, mode != CLI_RUN, cfg) < 0)
 		return EXIT_USAGE;
-	if (cli_open_store(cfg, mode == CLI_CREATE, st) < 0) {
+	if (cli_open_store(cfg, mode, st) < 0) {
 		config_free(cfg);
 		return EXIT_USAGE;
 	}

@@ -29,7 +29,7 @@ int cmd_init(const struct cli *cli, int argc, char **argv)
 	}
 	if (cli_load_config(cli, true, &cfg) < 0)
 		return EXIT_USAGE;
-	if (cli_open_store(&cfg, true, &st) < 0) {
+	if (cli_open_store(&cfg, CLI_CREATE, &st) < 0) {
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}
@@ -176,7 +176,7 @@ static int push_data(const struct cli *cli, const struct config *cfg, const char
 	int rc;
 
 	memset(&rep, 0, sizeof rep);
-	if (cli_open_store(cfg, true, &st) < 0)
+	if (cli_open_store(cfg, CLI_WRITE, &st) < 0)
 		return EXIT_USAGE;
 	rc = store_push(st, data, len, &opt, &rep, &err);
 	for (size_t i = 0; i < rep.nnotices; i++)

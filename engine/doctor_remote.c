@@ -467,7 +467,7 @@ static char *check_connections(struct remote *r, const char *mailbox)
 	char name[64], cause[700], fix[400];
 
 	rname(name, sizeof name, r, "connections");
-	if (store_open(r->cfg->store_path, false, &st, &err) < 0) {
+	if (store_open_readonly(r->cfg->store_path, &st, &err) < 0) {
 		snprintf(cause, sizeof cause, "no mailbox is connected: %s", err.msg);
 		rfail(r, name, cause,
 		      "run `leavesync init`, then `leavesync auth login --mailbox EMAIL` for each "
