@@ -461,6 +461,12 @@ int ews_event_zones(const struct event *ev, struct ews_zones *z, struct error *e
 		                 ev->sync_key ? ev->sync_key : "?", ev->end, ev->start);
 	const char *zone = ev->time_zone[0] ? ev->time_zone : "UTC";
 	char iana[64];
+
+	/* An all-day event whose zone has no Windows id, or whose first day or day after the last
+	 * has no local midnight, is anchored in UTC: Exchange would move a midnight that does not
+	 * exist to the next one and add a day (tz_all_day_zone; docs/ews.md). */
+	if (ev->all_day)
+		zone = tz_all_day_zone(zone, ev->start, ev->end);
 	if (tz_windows_from_iana(zone, z->start, sizeof(z->start)) == 0)
 		; /* an IANA name, as rendered from leave */
 	else if (tz_iana_from_windows(zone, iana, sizeof(iana)) == 0)

@@ -41,6 +41,14 @@ int store_lock_run(struct store *st, struct error *err);
 
 /* ---- leave: the HR contract ---- */
 
+/* The dates leave may have (docs/store.md): push refuses others, render refuses rows written by SQL
+ * outside them. From the Unix epoch (the engine computes in Unix seconds; no HR system has leave
+ * before 1970) to 2199 (far past any leave plan, well inside Outlook's calendar, which ends on
+ * 4500-08-31, and where tzdata's rules are still extrapolated sensibly). Compared as text:
+ * "YYYY-MM-DD" prefixes sort as dates. */
+#define LEAVE_FIRST_DATE "1970-01-01"
+#define LEAVE_LAST_DATE "2199-12-31"
+
 struct leave {
 	char *id;        /* HR's key, non-empty */
 	char *mailbox;   /* lower-case SMTP address */
