@@ -243,6 +243,8 @@ static int set_sync(struct parse_ctx *x, const char *key, const char *v)
 		return set_int_key(x, key, v, 0, 1000000, &c->delete_min);
 	if (strcmp(key, "create_grace") == 0)
 		return set_int_key(x, key, v, 0, 3600, &c->create_grace);
+	if (strcmp(key, "run_deadline") == 0)
+		return set_int_key(x, key, v, 0, 86400, &c->run_deadline);
 	if (strcmp(key, "delete_share") == 0) {
 		char *end;
 		double d;
@@ -265,7 +267,8 @@ static int set_sync(struct parse_ctx *x, const char *key, const char *v)
 	return fail(
 	    x,
 	    "unknown key \"%s\" in [sync]: expected backend, concurrency, mailbox_concurrency, "
-	    "max_attempts, max_leave_days, delete_share, delete_min, create_grace or test_mailbox",
+	    "max_attempts, max_leave_days, delete_share, delete_min, create_grace, run_deadline or "
+	    "test_mailbox",
 	    key);
 }
 

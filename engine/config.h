@@ -93,6 +93,7 @@ struct config {
 	int create_grace;   /* [sync] create_grace: seconds a create of a dead run may still land,
 	                       default 60 */
 	char *test_mailbox; /* [sync] test_mailbox: doctor's harmless read */
+	int run_deadline;   /* [sync] run_deadline: seconds a sync or resync may take; 0 none */
 	struct config_limits limits; /* [limits] */
 	struct service_config ews;
 	struct service_config graph;

@@ -265,6 +265,13 @@ static void test_limits(void)
 	bad("[limits]\nlow_speed_bytes = fast\n", 2, "bytes per second", "low_speed_bytes fast");
 	bad("[limits]\nmax_body = 1M\n", 2, "unknown key \"max_body\" in [limits]",
 	    "an unknown [limits] key");
+	ok(load("[sync]\nrun_deadline = 900\n", &cfg, &err) == 0 && cfg.run_deadline == 900,
+	   "[sync] run_deadline = 900");
+	config_free(&cfg);
+	ok(load("[sync]\nbackend = ews\n", &cfg, &err) == 0 && cfg.run_deadline == 0,
+	   "no run deadline by default");
+	config_free(&cfg);
+	bad("[sync]\nrun_deadline = -5\n", 2, "0 to 86400", "a negative run_deadline");
 }
 
 /* A URL with user info is refused, and the message shows it without the password. */
