@@ -24,6 +24,7 @@ Scenarios (the token endpoint answers normally unless the scenario is about it):
 import argparse
 import http.server
 import json
+import os
 import re
 import socketserver
 import ssl
@@ -262,7 +263,16 @@ def main():
     ctx.load_cert_chain(args.cert, args.key)
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     print("listening on https://127.0.0.1:%d" % srv.server_address[1], flush=True)
+    threading.Thread(target=watch_parent, args=(os.getppid(),), daemon=True).start()
     srv.serve_forever()
+
+
+def watch_parent(parent):
+    """Ends the server with the test that started it (killed or not), and after 15 minutes."""
+    deadline = time.monotonic() + 900
+    while os.getppid() == parent and time.monotonic() < deadline:
+        time.sleep(1)
+    os._exit(0)
 
 
 if __name__ == "__main__":

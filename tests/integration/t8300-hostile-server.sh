@@ -4,7 +4,8 @@
 # low-speed limit and the run stops at its deadline, releasing the lock; server messages quoting the
 # Authorization header or holding terminal escapes reach neither the terminal, nor status, nor the
 # store unfiltered; an access token with CRLF never becomes a header; absurd ids are never stored;
-# gzip bombs to four workers at once are cut, each and together, with memory bounded.
+# gzip bombs to four workers at once are cut, each and together, with memory bounded. And, without a
+# server: a URL with user info in the config is refused without echoing the password.
 test_description='hostile servers: slow bodies, echoed tokens, escapes, CRLF tokens, huge ids, gzip bombs'
 . "$(dirname "$0")/test-lib.sh"
 
@@ -89,6 +90,17 @@ collect_outputs() {
 }
 
 BACKEND=ews
+
+test_expect_success 'a URL with user info in the config: refused, the password never echoed' '
+	printf "[ews]\nurl = https://svc-leave:Pa55-SECRET-w0rd@mail.contoso.com/EWS/Exchange.asmx\n" >ui.conf &&
+	chmod 600 ui.conf &&
+	for cmd in sync status doctor "push leave.ndjson"; do
+		test_expect_code 2 leavesync -c ui.conf $cmd >out 2>&1 || return 1
+		grep -q "\[ews\] url = https://mail.contoso.com/EWS/Exchange.asmx: user info (user:password@) is not allowed" out ||
+			{ cat out; return 1; }
+		! grep -q -e SECRET -e svc-leave out || { cat out; return 1; }
+	done
+'
 
 test_expect_success 'slow body (1 byte every 2 s): cut by the low-speed limit, retried, stopped at the run deadline' '
 	hostile_start slow-body &&
