@@ -14,7 +14,7 @@ static void print_message(const char *prefix, const char *fmt, va_list ap)
 	char msg[4 * ERROR_MAX], safe[4 * ERROR_MAX];
 
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	fprintf(stderr, "%s%s\n", prefix, redact_text(safe, sizeof safe, msg, strlen(msg)));
+	fprintf(stderr, "%s%s\n", prefix, redact_message(safe, sizeof safe, msg, strlen(msg)));
 }
 
 void cli_error(const char *fmt, ...)

@@ -29,7 +29,7 @@ struct status_data {
  * outputs get it through common/redact.h. NULL stays NULL. */
 static char *safe(const char *s)
 {
-	return s ? redact_dup(s, 2 * ERROR_MAX) : NULL;
+	return s ? redact_message_dup(s, 2 * ERROR_MAX) : NULL;
 }
 
 static int add_problem(void *arg, const struct target *t)

@@ -134,6 +134,7 @@ struct out {
 	struct buf b;
 	size_t limit; /* bytes of text before the cut marker */
 	bool full;
+	bool opaque; /* apply the long-opaque-string rule (server text, not leavesync's messages) */
 };
 
 /* Appends one unit (a character, an escape, the marker) unless it would pass the limit. */
@@ -351,7 +352,8 @@ static void redact_into_buf(struct out *o, const unsigned char *in, size_t len, 
 		    (end = match_userinfo(in, len, i, &from)) == 0 &&
 		    (end = match_key(in, len, i, &from)) == 0 &&
 		    (end = match_scheme(in, len, i, &from)) == 0 &&
-		    (end = match_jwt(in, len, i)) == 0 && (i >= opaque_checked || i == mark_end))
+		    (end = match_jwt(in, len, i)) == 0 && o->opaque &&
+		    (i >= opaque_checked || i == mark_end))
 			end = match_opaque(in, len, i, i == mark_end && i > 0, &opaque_checked);
 		if (end == 0) {
 			put_char(o, in, len, &i);
@@ -367,9 +369,9 @@ static void redact_into_buf(struct out *o, const unsigned char *in, size_t len, 
 	*stop = i;
 }
 
-char *redact_text(char *out, size_t size, const char *in, size_t len)
+static char *redact_with(char *out, size_t size, const char *in, size_t len, bool opaque)
 {
-	struct out o = {BUF_INIT, 0, false};
+	struct out o = {BUF_INIT, 0, false, opaque};
 	char marker[48];
 	size_t stop = 0, reserve;
 
@@ -384,7 +386,7 @@ char *redact_text(char *out, size_t size, const char *in, size_t len)
 	reserve = (size_t)snprintf(marker, sizeof marker, "...[%zu more bytes]", len);
 	if (stop < len && size - 1 > 2 * reserve) {
 		buf_free(&o.b);
-		o = (struct out){BUF_INIT, size - 1 - reserve, false};
+		o = (struct out){BUF_INIT, size - 1 - reserve, false, opaque};
 		redact_into_buf(&o, (const unsigned char *)in, len, &stop);
 	}
 	if (o.b.len)
@@ -396,11 +398,28 @@ char *redact_text(char *out, size_t size, const char *in, size_t len)
 	return out;
 }
 
+char *redact_text(char *out, size_t size, const char *in, size_t len)
+{
+	return redact_with(out, size, in, len, true);
+}
+
+char *redact_message(char *out, size_t size, const char *in, size_t len)
+{
+	return redact_with(out, size, in, len, false);
+}
+
 char *redact_dup(const char *in, size_t max)
 {
 	char *out = xmalloc(max + 1);
 
 	return redact_text(out, max + 1, in, in ? strlen(in) : 0);
+}
+
+char *redact_message_dup(const char *in, size_t max)
+{
+	char *out = xmalloc(max + 1);
+
+	return redact_message(out, max + 1, in, in ? strlen(in) : 0);
 }
 
 void redact_in_place(char *s, size_t size)
@@ -411,5 +430,16 @@ void redact_in_place(char *s, size_t size)
 		return;
 	copy = xstrdup(s);
 	redact_text(s, size, copy, strlen(copy));
+	free(copy);
+}
+
+void redact_message_in_place(char *s, size_t size)
+{
+	char *copy;
+
+	if (!s || !size)
+		return;
+	copy = xstrdup(s);
+	redact_message(s, size, copy, strlen(copy));
 	free(copy);
 }

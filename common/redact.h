@@ -37,6 +37,13 @@ char *redact_dup(const char *in, size_t max);
 /* In place: s (NUL-terminated, in a buffer of size bytes) replaced by its safe form. */
 void redact_in_place(char *s, size_t size);
 
+/* The same filter for leavesync's own messages, which quote server text already filtered at its
+ * source besides file names, item ids and URLs that are meant to be read: every rule but the long
+ * opaque string (the nets at the terminal, the store and doctor). */
+char *redact_message(char *out, size_t size, const char *in, size_t len);
+char *redact_message_dup(const char *in, size_t max);
+void redact_message_in_place(char *s, size_t size);
+
 /* Registers a secret the process knows (a configured client secret), so that any text holding it
  * is redacted. Copies it; secrets shorter than 8 bytes are not registered (they would redact
  * ordinary words; no real client secret is that short). At most 16 are kept. Thread-safe. */

@@ -24,10 +24,11 @@ bool doctor_add(struct doctor_report *rep, enum doctor_status status, const char
 	c = &rep->checks[rep->n++];
 	/* A check quotes servers (AADSTS descriptions, a token's claims, fault strings): what is
 	 * printed goes through the one filter (common/redact.h). */
-	c->name = redact_dup(name, DOCTOR_TEXT_MAX);
+	c->name = redact_message_dup(name, DOCTOR_TEXT_MAX);
 	c->status = status;
-	c->cause = status == DOCTOR_OK || !cause ? NULL : redact_dup(cause, DOCTOR_TEXT_MAX);
-	c->fix = status == DOCTOR_OK || !fix ? NULL : redact_dup(fix, DOCTOR_TEXT_MAX);
+	c->cause =
+	    status == DOCTOR_OK || !cause ? NULL : redact_message_dup(cause, DOCTOR_TEXT_MAX);
+	c->fix = status == DOCTOR_OK || !fix ? NULL : redact_message_dup(fix, DOCTOR_TEXT_MAX);
 	return status == DOCTOR_OK;
 }
 

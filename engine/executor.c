@@ -112,7 +112,7 @@ static void finalize_item(struct run_ctx *x, const struct backend *be, struct wo
 	struct sync_stats *s = &x->r->stats;
 
 	/* The message quotes servers; it goes to the store and the terminal: one filter for all. */
-	redact_in_place(it->message, sizeof it->message);
+	redact_message_in_place(it->message, sizeof it->message);
 	switch (it->outcome) {
 	case OUT_CREATED:
 	case OUT_UPDATED:

@@ -288,7 +288,7 @@ static int check_header_values(const struct http_request *req, char *what, size_
 			int n = (int)strcspn(line, ":\r\n");
 
 			snprintf(what, whatlen, "the header %.*s", n < 64 ? n : 64, line);
-			redact_in_place(what, whatlen);
+			redact_message_in_place(what, whatlen);
 			return -1;
 		}
 	}

@@ -90,7 +90,8 @@ static char *etag_of(const json_t *obj)
 	return out;
 }
 
-/* An id or etag longer than BE_MAX_ID_BYTES is a protocol error naming the field. */
+/* An id or etag longer than BE_MAX_ID_BYTES, or holding a control character (the etag goes back as
+ * If-Match), is a protocol error naming the field. */
 static int check_id_sizes(const json_t *obj, const char *what, struct error *err)
 {
 	static const char *const fields[] = {"id", "@odata.etag", "changeKey"};
@@ -104,6 +105,11 @@ static int check_id_sizes(const json_t *obj, const char *what, struct error *err
 			    "%s has an \"%s\" of %zu bytes (the limit is %d; Graph's are "
 			    "about 150): a protocol error, not recorded",
 			    what, fields[i], strlen(v), BE_MAX_ID_BYTES);
+		if (v && redact_has_control(v, strlen(v)))
+			return error_set(err,
+			                 "%s has an \"%s\" holding a control character: a protocol "
+			                 "error, not recorded",
+			                 what, fields[i]);
 	}
 	return 0;
 }

@@ -354,6 +354,12 @@ static void test_absurd_ids(void)
 	       strstr(err.msg, "\"id\" of 3000 bytes"),
 	   "a Graph id of 3000 bytes is refused: %s", err.msg);
 	json_decref(j);
+	j = json_loads("{\"id\":\"AAMk=\",\"@odata.etag\":\"W/\\\"x\\r\\nX-Injected: yes\\\"\"}", 0,
+	               NULL);
+	ok(j && graph_parse_write(j, true, &id, &etag, &err) < 0 && !id && !etag &&
+	       strstr(err.msg, "\"@odata.etag\" holding a control character"),
+	   "a Graph etag with CRLF (it goes back as If-Match) is refused: %s", err.msg);
+	json_decref(j);
 	buf_free(&big);
 	buf_free(&xml);
 	buf_free(&js);

@@ -145,6 +145,28 @@ static void test_cut(void)
 	}
 }
 
+/* The nets over leavesync's own messages keep file names, URLs and ids readable. */
+static void test_message_variant(void)
+{
+	char out[256];
+	const char *path = "push: leave-export-2027-01-04T10-00-00Z-batch-000001.ndjson: too large";
+	const char *url =
+	    "GET /users/a%40b.c/events/AAMkADk0ZjE1MzQ0LTEzNjUtNDQ4OS05MmFjLTA1ZDg0: 404";
+
+	is_str(redact_message(out, sizeof out, path, strlen(path)), path,
+	       "a long file name stays in a message");
+	is_str(redact_message(out, sizeof out, url, strlen(url)), url, "an item id stays");
+	{
+		const char *mixed = "x " JWT "\x1b[2J configured-secret-value-42";
+
+		redact_message(out, sizeof out, mixed, strlen(mixed));
+	}
+	is_str(out, "x [redacted]\\x1B[2J [redacted]",
+	       "but JWTs, controls and registered secrets do not");
+	redact_text(out, sizeof out, url, strlen(url));
+	ok(strstr(out, "[redacted]") != NULL, "(the server-text filter redacts the id)");
+}
+
 static void test_has_control(void)
 {
 	ok(redact_has_control("a\r\nb", 4), "CRLF is a control");
@@ -209,6 +231,7 @@ int main(void)
 {
 	test_table();
 	test_cut();
+	test_message_variant();
 	test_has_control();
 	test_random();
 	return done_testing();
