@@ -181,15 +181,17 @@ static void test_wide_modes_fixed(void)
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	chmod(path, 0666);
 	ok(store_open(path, false, &st, &err) == 0, "a store with mode 0666 opens");
-	ok(strstr(store_warning(st), "had mode 0666 (readable by others)") &&
+	ok(st && strstr(store_warning(st), "had mode 0666 (readable by others)") &&
 	       strstr(store_warning(st), "changed to 0600"),
 	   "with a warning: %s", store_warning(st));
 	is_int(file_mode(path), 0600, "the store is 0600 now");
 	ok(file_mode(wal) == 0600, "its -wal is created 0600");
 	store_close(st);
 	chmod(path, 0640);
-	ok(store_open_readonly(path, &st, &err) == 0 && strstr(store_warning(st), "its group"),
-	   "a read-only open fixes it too: %s", store_warning(st));
+	st = NULL; /* (arguments are evaluated in any order: no stale handle in the message) */
+	ok(store_open_readonly(path, &st, &err) == 0, "a read-only open works");
+	ok(strstr(store_warning(st), "its group") != NULL, "and fixes the mode too: %s",
+	   store_warning(st));
 	is_int(file_mode(path), 0600, "0640 -> 0600");
 	store_close(st);
 	ok(store_open_readonly(path, &st, &err) == 0 && !*store_warning(st),
