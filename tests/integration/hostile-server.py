@@ -22,6 +22,7 @@ Scenarios (the token endpoint answers normally unless the scenario is about it):
   gzip-bomb          every EWS and Graph answer is gzip that inflates to --bomb-bytes of zeros
 """
 import argparse
+import base64
 import http.server
 import json
 import os
@@ -33,10 +34,21 @@ import threading
 import time
 import zlib
 
-# A JWT-shaped token (header.payload.signature, base64url), as Entra issues: the tests look for it,
-# and for "eyJ", in everything leavesync prints and stores.
-TOKEN = ("eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJob3N0aWxlIiwic3ViIjoibGVhdmVzeW5jIn0."
-         "SG9zdGlsZVNpZ25hdHVyZVRoYXRNdXN0TmV2ZXJCZVByaW50ZWQ")
+TENANT = "11111111-2222-3333-4444-555555555555"  # test-lib.sh's DEMO_TENANT
+
+
+def b64url(obj):
+    return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+
+# A JWT-shaped token (header.payload.signature, base64url) with the claims doctor checks, as Entra
+# issues one: the tests look for it, its signature, and "eyJ", in everything leavesync prints and
+# stores.
+TOKEN = ".".join([b64url({"typ": "JWT", "alg": "RS256"}),
+                  b64url({"aud": "https://outlook.office365.com", "tid": TENANT,
+                          "iss": "https://sts.windows.net/%s/" % TENANT,
+                          "roles": ["full_access_as_app", "Calendars.ReadWrite"]}),
+                  "SG9zdGlsZVNpZ25hdHVyZVRoYXRNdXN0TmV2ZXJCZVByaW50ZWQ"])
 
 NS_M = "http://schemas.microsoft.com/exchange/services/2006/messages"
 NS_T = "http://schemas.microsoft.com/exchange/services/2006/types"
@@ -238,6 +250,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         self.log_request_json(b"")
+        if self.path.endswith("/.well-known/openid-configuration"):  # doctor's tenant check
+            base = "https://%s:%d/%s" % (self.server.server_address[0],
+                                         self.server.server_address[1], TENANT)
+            return self.send(200, "application/json", json.dumps({
+                "issuer": "https://login.microsoftonline.com/%s/v2.0" % TENANT,
+                "token_endpoint": base + "/oauth2/v2.0/token",
+                "authorization_endpoint": base + "/oauth2/v2.0/authorize"}).encode())
         if "/events" in self.path or "/calendarView" in self.path:
             return self.send(200, "application/json", b'{"value":[]}')
         return self.send(404, "text/plain", b"not here")

@@ -122,7 +122,7 @@ test_expect_success 'slow body (1 byte every 2 s): cut by the low-speed limit, r
 	test_grep "stopped at the run deadline" status.txt
 '
 
-test_expect_success 'EWS MessageText and faultstring quoting Authorization: redacted everywhere' '
+test_expect_success 'EWS MessageText and faultstring quoting Authorization: redacted everywhere, doctor too' '
 	hostile_start echo-auth-ews &&
 	fresh_store alice@contoso.com bob@contoso.com &&
 	test_expect_code 1 leavesync sync >out 2>err &&
@@ -132,7 +132,10 @@ test_expect_success 'EWS MessageText and faultstring quoting Authorization: reda
 	test_grep "Authorization: \[redacted\]" err &&
 	collect_outputs &&
 	test_grep "Authorization: \[redacted\]" status.txt &&
-	no_token_in out err status.txt status.json dump.sql
+	config_set sync test_mailbox bob@contoso.com &&
+	{ leavesync doctor >doctor.txt 2>&1; leavesync doctor --json >doctor.json 2>&1; true; } &&
+	test_grep "read the calendar of bob@contoso.com" doctor.txt &&
+	no_token_in out err status.txt status.json dump.sql doctor.txt doctor.json
 '
 
 BACKEND=graph
