@@ -1,30 +1,38 @@
 /* Shared pieces of the command line: messages, config and store opening, --help. */
 #include "cli/cli.h"
 
+#include "common/redact.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+/* Every message passes the one filter on its way to the terminal (common/redact.h): most quote a
+ * server, a file or a config value, and none may drive the terminal or show a credential. */
+static void print_message(const char *prefix, const char *fmt, va_list ap)
+{
+	char msg[4 * ERROR_MAX], safe[4 * ERROR_MAX];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	fprintf(stderr, "%s%s\n", prefix, redact_message(safe, sizeof safe, msg, strlen(msg)));
+}
 
 void cli_error(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("leavesync: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_message("leavesync: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void cli_warn(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("leavesync: warning: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	print_message("leavesync: warning: ", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 int cli_load_config(const struct cli *cli, bool allow_missing, struct config *cfg)
@@ -40,14 +48,18 @@ int cli_load_config(const struct cli *cli, bool allow_missing, struct config *cf
 	return 0;
 }
 
-int cli_open_store(const struct config *cfg, bool create, struct store **st)
+int cli_open_store(const struct config *cfg, enum cli_open_mode mode, struct store **st)
 {
 	struct error err = {{0}};
+	int rc = mode == CLI_READ ? store_open_readonly(cfg->store_path, st, &err)
+	                          : store_open(cfg->store_path, mode == CLI_CREATE, st, &err);
 
-	if (store_open(cfg->store_path, create, st, &err) < 0) {
+	if (rc < 0) {
 		cli_error("%s", err.msg);
 		return -1;
 	}
+	if (*store_warning(*st))
+		cli_warn("%s", store_warning(*st));
 	return 0;
 }
 
@@ -58,7 +70,7 @@ int cli_open(const struct cli *cli, const char *cmd, enum cli_open_mode mode, st
 
 	if (cli_load_config(cli, mode != CLI_RUN, cfg) < 0)
 		return EXIT_USAGE;
-	if (cli_open_store(cfg, mode == CLI_CREATE, st) < 0) {
+	if (cli_open_store(cfg, mode, st) < 0) {
 		config_free(cfg);
 		return EXIT_USAGE;
 	}

@@ -25,15 +25,19 @@ struct cli {
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Loads the config (printing its warnings) and opens the store; on failure prints and returns -1.
- */
+/* How a command uses the store: CLI_READ opens it read-only (status, export: no write, works on a
+ * store the user may only read), CLI_CREATE creates it where no file exists (init, the only one),
+ * CLI_WRITE opens an existing one for writing (push, auth), CLI_RUN also takes the run lock. */
+enum cli_open_mode { CLI_READ, CLI_CREATE, CLI_WRITE, CLI_RUN };
+
+/* Loads the config (printing its warnings) and opens the store (printing what opening it fixed);
+ * on failure prints and returns -1. */
 int cli_load_config(const struct cli *cli, bool allow_missing, struct config *cfg);
-int cli_open_store(const struct config *cfg, bool create, struct store **st);
+int cli_open_store(const struct config *cfg, enum cli_open_mode mode, struct store **st);
 
 /* Config, then the store (and for a run, the run lock), as one step: prints what failed and
  * returns the exit status to use (EXIT_USAGE, or EXIT_PARTIAL when another run holds the lock), or
  * EXIT_DONE with both open. cli_close releases what cli_open opened. */
-enum cli_open_mode { CLI_READ, CLI_CREATE, CLI_RUN };
 int cli_open(const struct cli *cli, const char *cmd, enum cli_open_mode mode, struct config *cfg,
              struct store **st);
 void cli_close(struct config *cfg, struct store *st);

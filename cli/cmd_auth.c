@@ -101,8 +101,8 @@ int cmd_auth(const struct cli *cli, int argc, char **argv)
 		free(mailbox);
 		return EXIT_USAGE;
 	}
-	/* The connection lives in the store: create it on a first login. */
-	if (cli_open_store(&cfg, true, &st) < 0) {
+	/* The connection lives in the store, which `init` creates (and fixes modes of). */
+	if (cli_open_store(&cfg, CLI_WRITE, &st) < 0) {
 		free(mailbox);
 		config_free(&cfg);
 		return EXIT_USAGE;

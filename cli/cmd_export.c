@@ -96,7 +96,9 @@ static int export_calendar(struct store *st, const char *mailbox, struct export_
 {
 	struct error err = {{0}};
 
-	if (store_each_leave(st, mailbox, export_one, x, &err) < 0)
+	/* a leave that cannot be rendered stops the walk (its callback returns -1): say so, do not
+	 * write a calendar that silently lacks it and every leave after it */
+	if (store_each_leave(st, mailbox, export_one, x, &err) < 0 || x->err.msg[0])
 		return -1;
 	fputs("BEGIN:VCALENDAR\r\nPRODID:-//leavesync//leavesync " LEAVESYNC_VERSION "//EN\r\n"
 	      "VERSION:2.0\r\nCALSCALE:GREGORIAN\r\n",
@@ -104,7 +106,7 @@ static int export_calendar(struct store *st, const char *mailbox, struct export_
 	if (x->zones.data)
 		fwrite(x->zones.data, 1, x->zones.len, x->out);
 	x->second_pass = true;
-	if (store_each_leave(st, mailbox, export_one, x, &err) < 0)
+	if (store_each_leave(st, mailbox, export_one, x, &err) < 0 || x->err.msg[0])
 		return -1;
 	fputs("END:VCALENDAR\r\n", x->out);
 	return 0;

@@ -4,12 +4,15 @@
 #include "engine/tz.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static const char init_usage[] =
     "usage: leavesync init\n"
@@ -28,7 +31,7 @@ int cmd_init(const struct cli *cli, int argc, char **argv)
 	}
 	if (cli_load_config(cli, true, &cfg) < 0)
 		return EXIT_USAGE;
-	if (cli_open_store(&cfg, true, &st) < 0) {
+	if (cli_open_store(&cfg, CLI_CREATE, &st) < 0) {
 		config_free(&cfg);
 		return EXIT_USAGE;
 	}
@@ -120,6 +123,74 @@ static void print_push_problems(const struct push_report *r)
 	fprintf(stderr,
 	        "push: %zu problem%s found; nothing was written. Fix the input and push again.\n",
 	        r->nproblems, r->nproblems == 1 ? "" : "s");
+}
+
+/* Reads the push input (a file, or standard input for "-"), at most max bytes: memory stays
+ * bounded by the limit whatever the input (/dev/zero, an endless pipe). Returns 0, -1 with errno,
+ * or 1 when the input is longer than max (nothing kept). */
+static int read_input(const char *path, size_t max, char **out, size_t *len)
+{
+	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 0, n = 0;
+	char *data = NULL;
+	struct stat st;
+	int rc = 0;
+
+	*out = NULL;
+	*len = 0;
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+		rc = 1; /* a regular file says its size: no need to read it */
+		goto done;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			if (cap > max) {
+				rc = 1;
+				break;
+			}
+			/* doubling, but never past one byte more than the limit */
+			cap = cap ? cap * 2 : 65536;
+			if (cap > max + 1)
+				cap = max + 1;
+			data = xrealloc(data, cap + 1);
+		}
+		r = read(fd, data + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = -1;
+			break;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n > max) {
+			rc = 1;
+			break;
+		}
+	}
+done:
+	if (rc != 0) {
+		int saved = errno;
+
+		free(data);
+		if (fd != STDIN_FILENO)
+			close(fd);
+		errno = saved;
+		return rc;
+	}
+	if (fd != STDIN_FILENO)
+		close(fd);
+	if (!data)
+		data = xmalloc(1);
+	data[n] = '\0';
+	*out = data;
+	*len = n;
+	return 0;
 }
 
 /* ---- the snapshot's scope from the command line ---- */
@@ -402,7 +473,8 @@ static int push_data(const struct cli *cli, const struct config *cfg, const stru
 	                           .max_leave_days = cfg->max_leave_days,
 	                           .tz_known = tz_is_known_iana,
 	                           .default_time_zone = cfg->default_time_zone,
-	                           .dry_run = a->dry_run};
+	                           .dry_run = a->dry_run,
+	                           .max_records = cfg->limits.push_records};
 	struct push_report rep;
 	struct error err = {{0}};
 	struct store *st;
@@ -420,8 +492,7 @@ static int push_data(const struct cli *cli, const struct config *cfg, const stru
 	                                      .min_cancel = cfg->snapshot_min_cancel,
 	                                      .force = a->force};
 	memset(&rep, 0, sizeof rep);
-	/* A dry run never creates a store: there would be nothing to compare with. */
-	if (cli_open_store(cfg, !a->dry_run, &st) < 0)
+	if (cli_open_store(cfg, CLI_WRITE, &st) < 0)
 		return EXIT_USAGE;
 	rc = store_push(st, data, len, &opt, &rep, &err);
 	for (size_t i = 0; i < rep.nnotices; i++)
@@ -474,9 +545,17 @@ int cmd_push(const struct cli *cli, int argc, char **argv)
 		push_args_free(&a);
 		return EXIT_USAGE;
 	}
-	if (read_file(a.path, &data, &len) < 0) {
-		cli_error("push: cannot read %s: %s",
-		          strcmp(a.path, "-") == 0 ? "standard input" : a.path, strerror(errno));
+	rc = read_input(a.path, cfg.limits.push_bytes, &data, &len);
+	if (rc != 0) {
+		const char *what = strcmp(a.path, "-") == 0 ? "standard input" : a.path;
+
+		if (rc > 0)
+			cli_error(
+			    "push: %s is larger than [limits] push_size (%zu bytes): nothing was "
+			    "written; split the input, or raise push_size in [limits]",
+			    what, cfg.limits.push_bytes);
+		else
+			cli_error("push: cannot read %s: %s", what, strerror(errno));
 		config_free(&cfg);
 		push_args_free(&a);
 		return EXIT_USAGE;

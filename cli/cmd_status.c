@@ -1,4 +1,5 @@
 /* leavesync status [--json]: counts by state, failures with reasons, connections, recent runs. */
+#include "common/redact.h"
 #include "common/util.h"
 #include "cli/cli.h"
 
@@ -24,21 +25,35 @@ struct status_data {
 	json_t *last_reconcile; /* object or null */
 };
 
+/* Reasons quote servers, and the store may hold text from before the filter or from SQL: both
+ * outputs get it through common/redact.h. NULL stays NULL. */
+static char *safe(const char *s)
+{
+	return s ? redact_message_dup(s, 2 * ERROR_MAX) : NULL;
+}
+
 static int add_problem(void *arg, const struct target *t)
 {
+	char *reason = safe(t->last_error);
+
 	json_array_append_new((json_t *)arg,
 	                      json_pack("{s:s, s:s, s:s, s:i, s:s?}", "mailbox", t->mailbox,
 	                                "leave", t->leave_id, "state", target_state_name(t->state),
-	                                "attempts", t->attempts, "reason", t->last_error));
+	                                "attempts", t->attempts, "reason", reason));
+	free(reason);
 	return 0;
 }
 
 static int add_connection(void *arg, const struct connection *c)
 {
+	char *reason = safe(c->reason), *user = safe(c->user);
+
 	json_array_append_new((json_t *)arg,
 	                      json_pack("{s:s, s:s?, s:b, s:s?, s:s?}", "mailbox", c->mailbox,
-	                                "user", c->user, "needs_login", c->needs_login, "reason",
-	                                c->reason, "updated_at", c->updated_at));
+	                                "user", user, "needs_login", c->needs_login, "reason",
+	                                reason, "updated_at", c->updated_at));
+	free(reason);
+	free(user);
 	return 0;
 }
 

@@ -12,7 +12,8 @@ static const char sync_usage[] =
     "usage: leavesync sync [--force]\n"
     "Writes pending changes (new, changed and cancelled leave) to the calendars.\n"
     "A run that would delete more than [sync] delete_share of a mailbox's events deletes\n"
-    "nothing there and needs --force.\n"
+    "nothing there and needs --force. With [sync] run_deadline, a run stops when it is\n"
+    "reached and leaves the rest queued (exit 1).\n"
     "Exit status: 0 all done, 1 some items failed or wait (listed), 2 bad usage or config.\n";
 
 static const char resync_usage[] =
@@ -69,9 +70,10 @@ static int record_run(struct store *st, int64_t run_id, const char *cmd, int64_t
 	struct error err = {{0}};
 	char summary[256];
 
-	snprintf(summary, sizeof summary, "%lld created, %lld updated, %lld deleted, %lld failed",
+	snprintf(summary, sizeof summary, "%lld created, %lld updated, %lld deleted, %lld failed%s",
 	         (long long)r->stats.created, (long long)r->stats.updated,
-	         (long long)r->stats.deleted, (long long)r->stats.failed);
+	         (long long)r->stats.deleted, (long long)r->stats.failed,
+	         r->deadline_hit ? ", stopped at the run deadline" : "");
 	rec.id = run_id;
 	rec.command = (char *)cmd;
 	rec.started_at = started;
@@ -111,15 +113,25 @@ static int run_sync(const struct cli *cli, const char *cmd, struct sync_options 
 	opt->progress.update = progress_update;
 	opt->progress.arg = &prog;
 	opt->run_id = run_id;
+	if (cfg.run_deadline > 0) /* counted from the start, the config read and the store open */
+		opt->deadline_ms = t0 + (int64_t)cfg.run_deadline * 1000;
 	rc = sync_run(&cfg, st, opt, &r, &err);
 	progress_finish(&prog);
 	if (rc < 0) {
 		cli_error("%s: %s", cmd, err.msg);
 		rc = r.config_error ? EXIT_USAGE : EXIT_PARTIAL;
 	} else {
-		if (!cli->quiet || r.nproblems || r.nblocked || r.stats.deferred)
+		if (!cli->quiet || r.nproblems || r.nblocked || r.stats.deferred || r.deadline_hit)
 			print_summary(cmd, &r, now_ms() - t0);
-		rc = (r.stats.failed || r.stats.waiting || r.nblocked || r.stats.deferred)
+		if (r.deadline_hit)
+			fprintf(stderr,
+			        "%s: stopped at the run deadline ([sync] run_deadline = %d s): "
+			        "what was "
+			        "written is recorded; %lld item%s queued for the next run\n",
+			        cmd, cfg.run_deadline, (long long)r.stats.stopped,
+			        r.stats.stopped == 1 ? " stays" : "s stay");
+		rc = (r.stats.failed || r.stats.waiting || r.nblocked || r.stats.deferred ||
+		      r.deadline_hit)
 		         ? EXIT_PARTIAL
 		         : EXIT_DONE;
 	}

@@ -395,12 +395,22 @@ static void run_stages(struct write_job *wj, struct be_session *s)
 	}
 }
 
+static bool past_deadline(const struct write_job *wj, int64_t extra_ms)
+{
+	return wj->deadline_ms && now_ms() + extra_ms >= wj->deadline_ms;
+}
+
 void write_job_run(struct job *job, struct be_session *s, enum be_status open_status,
                    const struct error *open_err)
 {
 	struct write_job *wj = (struct write_job *)job;
 	int waited = 0, max_wait = wj->max_wait_ms > 0 ? wj->max_wait_ms : 60000;
+	bool stopped = false;
 
+	if (past_deadline(wj, 0)) { /* queued before the deadline, started after it */
+		stopped = true;
+		goto finish;
+	}
 	if (!s) {
 		for (size_t i = 0; i < wj->n; i++)
 			item_fail(&wj->items[i], open_status, 0, open_err->msg);
@@ -412,6 +422,10 @@ void write_job_run(struct job *job, struct be_session *s, enum be_status open_st
 		if (!any_action(wj, true))
 			break;
 		delay = retry_delay_ms(wj, round);
+		if (past_deadline(wj, delay)) {
+			stopped = true; /* no retry fits before the run's deadline */
+			break;
+		}
 		if (waited + delay > max_wait || round == MAX_ROUNDS - 1)
 			break;
 		sleep_ms(delay);
@@ -429,7 +443,7 @@ finish:
 		struct work_item *it = &wj->items[i];
 		if (it->action != ACT_DONE) {
 			it->action = ACT_DONE;
-			it->outcome = OUT_RETRY;
+			it->outcome = stopped ? OUT_STOPPED : OUT_RETRY;
 		}
 	}
 }

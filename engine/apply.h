@@ -29,6 +29,7 @@ enum outcome {
 	OUT_RETRY,   /* transient failure: a later run tries again */
 	OUT_WAITING, /* needs login */
 	OUT_FAILED,  /* permanent failure */
+	OUT_STOPPED, /* the run's deadline came first: left queued as planned, not an attempt */
 };
 
 struct work_item {
@@ -57,7 +58,8 @@ struct write_job {
 	size_t n;
 	const char **mailboxes; /* points into items' t.mailbox */
 	int64_t retried, conflicts, requests;
-	int max_wait_ms; /* total in-run waiting allowed for retries (default 60 s) */
+	int max_wait_ms;     /* total in-run waiting allowed for retries (default 60 s) */
+	int64_t deadline_ms; /* the run's deadline (now_ms()), 0: none */
 };
 
 void write_job_run(struct job *job, struct be_session *s, enum be_status open_status,

@@ -84,6 +84,8 @@ struct backend_env {
 	struct token_source *tokens;         /* thread-safe */
 	struct mailbox_directory *directory; /* thread-safe; NULL: resolve once per session */
 	const char *ca_file;                 /* NULL: system CAs */
+	int64_t deadline_ms; /* now_ms() by which the run ends ([sync] run_deadline): no request
+	                        outlives it; 0: none */
 };
 
 /* One write. The engine fills the inputs; the backend fills the outputs. */
@@ -107,6 +109,12 @@ struct be_item {
 };
 
 void be_item_clear(struct be_item *it); /* frees outputs, keeps inputs */
+
+/* The longest item id or change key (EWS ItemId/ChangeKey, Graph id/@odata.etag) a backend
+ * accepts from a server: Exchange's are about 150 bytes; anything past this is a protocol error
+ * naming the field, never stored (a hostile server must not grow the store by megabytes per item).
+ */
+#define BE_MAX_ID_BYTES 2048
 
 /* An engine-tagged event as found in a calendar. Owned by whoever holds it; remote_event_free. */
 struct remote_event {

@@ -7,7 +7,9 @@
 #include "engine/cloud.h"
 
 #include "common/buf.h"
+#include "common/redact.h"
 #include "common/util.h"
+#include "engine/http.h"
 #include "engine/tz.h"
 
 #include <ctype.h>
@@ -36,7 +38,8 @@ enum section_kind {
 	SEC_KIND,
 	SEC_MAILBOX,
 	SEC_SERVE,
-	SEC_PUSH
+	SEC_PUSH,
+	SEC_LIMITS
 };
 
 struct seen_key {
@@ -141,8 +144,13 @@ static int check_url(const char *v, const char **why)
 	} else {
 		n = strcspn(host, ":/?#");
 	}
-	if (n == 0 || memchr(host, '@', strcspn(host, "/?#")) || strpbrk(v, " \t\"<>")) {
-		*why = "not a valid URL (no host, user info or spaces)";
+	if (memchr(host, '@', strcspn(host, "/?#"))) {
+		*why = "user info (user:password@) is not allowed: credentials never go in URLs; "
+		       "remove it (the secret belongs in client_secret_file or the environment)";
+		return -1;
+	}
+	if (n == 0 || strpbrk(v, " \t\"<>")) {
+		*why = "not a valid URL (no host, or spaces)";
 		return -1;
 	}
 	if (!https && !is_loopback_host(host, n)) {
@@ -238,6 +246,8 @@ static int set_sync(struct parse_ctx *x, const char *key, const char *v)
 		return set_int_key(x, key, v, 0, 1000000, &c->delete_min);
 	if (strcmp(key, "create_grace") == 0)
 		return set_int_key(x, key, v, 0, 3600, &c->create_grace);
+	if (strcmp(key, "run_deadline") == 0)
+		return set_int_key(x, key, v, 0, 86400, &c->run_deadline);
 	if (strcmp(key, "delete_share") == 0) {
 		char *end;
 		double d;
@@ -260,7 +270,8 @@ static int set_sync(struct parse_ctx *x, const char *key, const char *v)
 	return fail(
 	    x,
 	    "unknown key \"%s\" in [sync]: expected backend, concurrency, mailbox_concurrency, "
-	    "max_attempts, max_leave_days, delete_share, delete_min, create_grace or test_mailbox",
+	    "max_attempts, max_leave_days, delete_share, delete_min, create_grace, run_deadline or "
+	    "test_mailbox",
 	    key);
 }
 
@@ -269,8 +280,14 @@ static int set_url_key(struct parse_ctx *x, const char *sec, const char *key, co
 {
 	const char *why;
 
-	if (check_url(v, &why) < 0)
-		return fail(x, "[%s] %s = %s: %s", sec, key, v, why);
+	if (check_url(v, &why) < 0) {
+		/* shown without user info, query or fragment: a password there is never echoed */
+		char *shown = http_redact_url(v);
+
+		fail(x, "[%s] %s = %s: %s", sec, key, shown, why);
+		free(shown);
+		return 0;
+	}
 	set_str(dst, v);
 	return 1;
 }
@@ -557,9 +574,9 @@ static int begin_section(struct parse_ctx *x, const char *text)
 	static const struct {
 		const char *name;
 		enum section_kind kind;
-	} fixed[] = {{"store", SEC_STORE}, {"sync", SEC_SYNC}, {"ews", SEC_EWS},
-	             {"graph", SEC_GRAPH}, {"tls", SEC_TLS},   {"event", SEC_EVENT},
-	             {"serve", SEC_SERVE}, {"push", SEC_PUSH}};
+	} fixed[] = {{"store", SEC_STORE},   {"sync", SEC_SYNC}, {"ews", SEC_EWS},
+	             {"graph", SEC_GRAPH},   {"tls", SEC_TLS},   {"event", SEC_EVENT},
+	             {"serve", SEC_SERVE},   {"push", SEC_PUSH}, {"limits", SEC_LIMITS}};
 	const struct seen_key *seen = find_seen(x, text, NULL);
 	int dup_line = seen ? seen->line : 0; /* add_seen may move the array */
 	char *name;
@@ -595,7 +612,7 @@ static int begin_section(struct parse_ctx *x, const char *text)
 		            text);
 	return fail(x,
 	            "unknown section [%s]: expected [store], [sync], [push], [ews], [graph], "
-	            "[tls], [event], [serve], [kind \"NAME\"] or [mailbox \"EMAIL\"]",
+	            "[tls], [event], [limits], [serve], [kind \"NAME\"] or [mailbox \"EMAIL\"]",
 	            text);
 }
 
@@ -650,6 +667,13 @@ static int on_key(void *user, const char *section, const char *key, const char *
 
 		return config_set_push(x->cfg, key, value, why, sizeof why) < 0 ? fail(x, "%s", why)
 		                                                                : 1;
+	}
+	case SEC_LIMITS: {
+		char why[ERROR_MAX - 200];
+
+		if (config_limits_set(&x->cfg->limits, key, value, why, sizeof why) < 0)
+			return fail(x, "%s", why);
+		return 1;
 	}
 	case SEC_NONE:
 		break;
@@ -738,6 +762,7 @@ static void config_defaults(struct config *c)
 	c->create_grace = 60;
 	c->snapshot_max_cancel = 0.2;
 	c->snapshot_min_cancel = 10;
+	config_limits_defaults(&c->limits);
 	service_defaults(&c->ews, true);
 	service_defaults(&c->graph, false);
 	c->event.sync = true;
@@ -839,6 +864,13 @@ static void parse_ctx_free(struct parse_ctx *x)
 	free(x->secret[1].file);
 }
 
+/* The secrets join the redaction filter: a server that echoes one never gets it printed. */
+static void register_secrets(const struct config *c)
+{
+	redact_add_secret(c->ews.client_secret);
+	redact_add_secret(c->graph.client_secret);
+}
+
 static int parse_file(struct parse_ctx *x)
 {
 	int rc = ini_parse_stream(read_line, x, on_key, x);
@@ -863,6 +895,7 @@ static int parse_file(struct parse_ctx *x)
 	    resolve_secret(x, &x->cfg->graph, &x->secret[1], "graph",
 	                   "LEAVESYNC_GRAPH_CLIENT_SECRET") < 0)
 		return -1;
+	register_secrets(x->cfg);
 	return 0;
 }
 
@@ -874,6 +907,7 @@ static void env_secrets_only(struct config *c)
 	resolve_secret(&x, &c->ews, &x.secret[0], "ews", "LEAVESYNC_EWS_CLIENT_SECRET");
 	resolve_secret(&x, &c->graph, &x.secret[1], "graph", "LEAVESYNC_GRAPH_CLIENT_SECRET");
 	parse_ctx_free(&x);
+	register_secrets(c);
 }
 
 int config_load(const char *path, bool allow_missing, struct config *cfg, struct error *err)

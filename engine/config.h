@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "engine/event.h"
+#include "engine/http.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,6 +64,17 @@ struct service_config {
 	size_t batch_size;           /* items per write request: EWS default 50, Graph max 20 */
 };
 
+#define CONFIG_DEFAULT_PUSH_BYTES ((size_t)256 << 20)
+#define CONFIG_DEFAULT_PUSH_RECORDS ((size_t)1000000)
+
+/* [limits]: the sizes accepted from outside and the waits (docs/config.md). */
+struct config_limits {
+	struct http_limits http; /* connect_timeout, request_timeout, low_speed_bytes,
+	                            low_speed_time, response_size, response_budget */
+	size_t push_bytes;       /* push_size: input bytes; default 256 MiB */
+	size_t push_records;     /* push_records: records per push; default 1,000,000 */
+};
+
 struct mailbox_route {
 	char *mailbox; /* lower-case SMTP address */
 	char *backend; /* "ews" | "graph" */
@@ -91,9 +103,11 @@ struct config {
 	                       default 60 */
 	char *test_mailbox; /* [sync] test_mailbox: doctor's harmless read */
 	double
-	    snapshot_max_cancel; /* [push] snapshot_max_cancel: the snapshot valve's share, 0.5 */
+	    snapshot_max_cancel; /* [push] snapshot_max_cancel: the snapshot valve's share, 0.2 */
 	int snapshot_min_cancel; /* [push] snapshot_min_cancel: the valve applies from this many
 	                            cancellations on, default 10 */
+	int run_deadline;        /* [sync] run_deadline: seconds a sync or resync may take; 0 none */
+	struct config_limits limits; /* [limits] */
 	struct service_config ews;
 	struct service_config graph;
 	char *ca_file;             /* [tls] ca_file */
@@ -122,5 +136,11 @@ const struct event_policy *config_policy_for(const struct config *cfg, const cha
                                              struct event_policy *scratch);
 /* "ews" or "graph" for a mailbox (per-mailbox route over [sync] backend). */
 const char *config_backend_for(const struct config *cfg, const char *mailbox);
+
+/* [limits] (engine/config_limits.c): the defaults, and one key: 0, or -1 with why set to the
+ * complete message (an unknown key included). */
+void config_limits_defaults(struct config_limits *l);
+int config_limits_set(struct config_limits *l, const char *key, const char *value, char *why,
+                      size_t whylen);
 
 #endif

@@ -1,6 +1,7 @@
 /* leavesync doctor: the report and the order of the checks (engine/doctor.h). */
 #include "engine/doctor.h"
 
+#include "common/redact.h"
 #include "common/util.h"
 
 #include <ctype.h>
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define DOCTOR_TEXT_MAX 2000
 
 bool doctor_add(struct doctor_report *rep, enum doctor_status status, const char *name,
                 const char *cause, const char *fix)
@@ -19,10 +22,13 @@ bool doctor_add(struct doctor_report *rep, enum doctor_status status, const char
 		rep->checks = xrealloc(rep->checks, rep->cap * sizeof *rep->checks);
 	}
 	c = &rep->checks[rep->n++];
-	c->name = xstrdup(name);
+	/* A check quotes servers (AADSTS descriptions, a token's claims, fault strings): what is
+	 * printed goes through the one filter (common/redact.h). */
+	c->name = redact_message_dup(name, DOCTOR_TEXT_MAX);
 	c->status = status;
-	c->cause = status == DOCTOR_OK ? NULL : xstrdup(cause);
-	c->fix = status == DOCTOR_OK ? NULL : xstrdup(fix);
+	c->cause =
+	    status == DOCTOR_OK || !cause ? NULL : redact_message_dup(cause, DOCTOR_TEXT_MAX);
+	c->fix = status == DOCTOR_OK || !fix ? NULL : redact_message_dup(fix, DOCTOR_TEXT_MAX);
 	return status == DOCTOR_OK;
 }
 

@@ -469,7 +469,7 @@ static char *check_connections(struct remote *r, const char *mailbox)
 	char name[64], cause[700], fix[400];
 
 	rname(name, sizeof name, r, "connections");
-	if (store_open(r->cfg->store_path, false, &st, &err) < 0) {
+	if (store_open_readonly(r->cfg->store_path, &st, &err) < 0) {
 		snprintf(cause, sizeof cause, "no mailbox is connected: %s", err.msg);
 		rfail(r, name, cause,
 		      "run `leavesync init`, then `leavesync auth login --mailbox EMAIL` for each "
@@ -658,7 +658,7 @@ void doctor_check_remote(const struct config *cfg, struct doctor_branch *b, cons
                          struct doctor_report *rep)
 {
 	const struct service_config *sc = b->sc;
-	struct http_options opt = {.ca_file = cfg->ca_file};
+	struct http_options opt = {.ca_file = cfg->ca_file, .limits = &cfg->limits.http};
 	struct remote r = {.cfg = cfg, .b = b, .rep = rep};
 	struct error err = {{0}};
 	size_t n;

@@ -642,9 +642,17 @@ static bool same_text(const char *a, const char *b)
 	return strcmp(a ? a : "", b ? b : "") == 0; /* no body == empty body */
 }
 
+/* All-day events compare by the zone they are written in: one whose day has no local midnight is
+ * written in UTC by both backends (tz_all_day_zone), which is no drift. */
 static bool same_zone(const struct event *a, const struct event *b)
 {
-	return strcmp(a->time_zone, b->time_zone) == 0 || tz_same_zone(a->time_zone, b->time_zone);
+	const char *za = a->time_zone, *zb = b->time_zone;
+
+	if (a->all_day && b->all_day) {
+		za = tz_all_day_zone(za, a->start, a->end);
+		zb = tz_all_day_zone(zb, b->start, b->end);
+	}
+	return strcmp(za, zb) == 0 || tz_same_zone(za, zb);
 }
 
 void event_owned_diff(const struct event *a, const struct event *b, char *out, size_t outlen)

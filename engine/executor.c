@@ -1,6 +1,7 @@
 /* The main-thread side of a sync: plan each due target (create / update / delete / no-op), commit
  * the crash-safe `creating` state before any create leaves, hand batches to the worker pool, and
  * record each batch's results in one short transaction. */
+#include "common/redact.h"
 #include "common/util.h"
 #include "engine/apply.h"
 #include "engine/sync.h"
@@ -110,6 +111,8 @@ static void finalize_item(struct run_ctx *x, const struct backend *be, struct wo
 	struct target *t = &it->t;
 	struct sync_stats *s = &x->r->stats;
 
+	/* The message quotes servers; it goes to the store and the terminal: one filter for all. */
+	redact_message_in_place(it->message, sizeof it->message);
 	switch (it->outcome) {
 	case OUT_CREATED:
 	case OUT_UPDATED:
@@ -137,6 +140,12 @@ static void finalize_item(struct run_ctx *x, const struct backend *be, struct wo
 		t->state = TS_SYNCED;
 		t->attempts = 0;
 		t->dirty = t->force = false;
+		break;
+	case OUT_STOPPED:
+		/* the run's deadline came first: left queued as planned (a create stays `creating`
+		 * and is looked up before it is sent again), not counted as an attempt */
+		s->stopped++;
+		x->r->deadline_hit = true;
 		break;
 	case OUT_WAITING:
 		s->waiting++;
@@ -254,6 +263,7 @@ static void submit_jobs(struct run_ctx *x, const struct backend *be, struct work
 		wj->job.be = be;
 		wj->job.mailboxes = wj->mailboxes;
 		wj->job.run = write_job_run;
+		wj->deadline_ms = x->opt->deadline_ms;
 		pool_submit(x->pool, &wj->job);
 		i = j;
 		/* Bound memory: never more than a few jobs per worker waiting. */
@@ -386,6 +396,10 @@ static int run_queue(struct run_ctx *x)
 		struct planned p = {0};
 		size_t n = 0;
 
+		if (x->opt->deadline_ms && now_ms() >= x->opt->deadline_ms) {
+			x->r->deadline_hit = true; /* what is not planned yet stays queued */
+			break;
+		}
 		if (store_due_targets(x->st, now, cursor_mailbox, cursor_id, PLAN_PAGE, &ts, &n,
 		                      &x->err) < 0) {
 			rc = -1;
@@ -509,6 +523,7 @@ int sync_run(const struct config *cfg, struct store *st, const struct sync_optio
 	o.skip_mailboxes = skip;
 	x.total = counts.dirty;
 	backend_envs_init(&envs, cfg);
+	envs.env[0].deadline_ms = envs.env[1].deadline_ms = opt->deadline_ms;
 	if (backend_envs_check(&envs, cfg, err) < 0) {
 		r->config_error = true;
 		backend_envs_free(&envs);
@@ -523,6 +538,13 @@ int sync_run(const struct config *cfg, struct store *st, const struct sync_optio
 	if (rc == 0 && store_count_deferred(st, now_unix(), &r->stats.deferred,
 	                                    &r->stats.deferred_until, &x.err) < 0)
 		rc = -1;
+	if (rc == 0 && r->deadline_hit) {
+		/* everything still queued: stopped, deferred and waiting alike */
+		if (store_state_counts(st, &counts, &x.err) < 0)
+			rc = -1;
+		else
+			r->stats.stopped = counts.dirty;
+	}
 	if (rc < 0)
 		memcpy(err, &x.err, sizeof *err);
 	return rc;

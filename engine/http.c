@@ -8,33 +8,39 @@
 #include "engine/telemetry.h"
 
 #include "common/buf.h"
+#include "common/redact.h"
 #include "common/util.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#define MAX_BODY (256L * 1024 * 1024) /* a larger response is an error, not an OOM */
+/* Bytes of response bodies held by every client of the process: received and not yet freed with
+ * http_response_free. Process-wide by nature (the workers' clients share the machine's memory). */
+static atomic_size_t bytes_held;
 
 struct http_client {
 	CURL *curl;
 	char *ca_file;
 	char *user_agent;
-	long connect_timeout_ms;
-	long timeout_ms;
+	struct http_limits lim; /* every field set */
+	int64_t deadline_ms;
 	struct buf ca_bundle; /* system bundle + ca_file (PEM), when ca_file is set */
 	char errbuf[CURL_ERROR_SIZE];
 };
 
 /* What the callbacks collect during one transfer. */
 struct transfer {
+	const struct http_limits *lim;
 	struct buf body;
-	bool too_big;
+	size_t held; /* bytes reserved from bytes_held for body */
+	bool too_big, over_budget;
 	char *content_type;
 	char *retry_after;
 	char *www_authenticate;
@@ -52,6 +58,41 @@ static void global_init_once(void)
 void http_global_init(void)
 {
 	pthread_once(&global_once, global_init_once);
+}
+
+size_t http_bytes_held(void)
+{
+	return atomic_load(&bytes_held);
+}
+
+static void release_held(size_t *held)
+{
+	if (*held)
+		atomic_fetch_sub(&bytes_held, *held);
+	*held = 0;
+}
+
+static long pick(long explicit_value, long limit, long dflt)
+{
+	return explicit_value > 0 ? explicit_value : limit > 0 ? limit : dflt;
+}
+
+static void set_limits(struct http_limits *out, const struct http_options *opt)
+{
+	const struct http_limits *l = opt ? opt->limits : NULL;
+	struct http_limits none = {0};
+
+	if (!l)
+		l = &none;
+	out->connect_timeout_ms = pick(opt ? opt->connect_timeout_ms : 0, l->connect_timeout_ms,
+	                               HTTP_DEFAULT_CONNECT_TIMEOUT_MS);
+	out->timeout_ms = pick(opt ? opt->timeout_ms : 0, l->timeout_ms, HTTP_DEFAULT_TIMEOUT_MS);
+	out->low_speed_bytes = pick(0, l->low_speed_bytes, HTTP_DEFAULT_LOW_SPEED_BYTES);
+	out->low_speed_seconds = pick(0, l->low_speed_seconds, HTTP_DEFAULT_LOW_SPEED_SECONDS);
+	out->max_response_bytes =
+	    l->max_response_bytes ? l->max_response_bytes : HTTP_DEFAULT_MAX_RESPONSE;
+	out->response_budget_bytes =
+	    l->response_budget_bytes ? l->response_budget_bytes : HTTP_DEFAULT_RESPONSE_BUDGET;
 }
 
 /* ---- the client ---- */
@@ -108,9 +149,8 @@ struct http_client *http_client_new(const struct http_options *opt, struct error
 	c->ca_file = xstrdup(opt ? opt->ca_file : NULL);
 	c->user_agent =
 	    xstrdup(opt && opt->user_agent ? opt->user_agent : "leavesync/" LEAVESYNC_VERSION);
-	c->connect_timeout_ms =
-	    opt && opt->connect_timeout_ms > 0 ? opt->connect_timeout_ms : 10000;
-	c->timeout_ms = opt && opt->timeout_ms > 0 ? opt->timeout_ms : 120000;
+	set_limits(&c->lim, opt);
+	c->deadline_ms = opt ? opt->deadline_ms : 0;
 	if (c->ca_file && build_ca_bundle(c->curl, c->ca_file, &c->ca_bundle, err)) {
 		http_client_free(c);
 		return NULL;
@@ -137,29 +177,39 @@ void http_response_free(struct http_response *resp)
 	free(resp->content_type);
 	free(resp->www_authenticate);
 	free(resp->request_id);
+	release_held(&resp->held);
 	memset(resp, 0, sizeof *resp);
 	resp->retry_after_ms = -1;
 }
 
 /* ---- callbacks ---- */
 
+/* Keeps a chunk of the (decompressed) body, within the response's cap and the process budget. */
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
 	struct transfer *t = arg;
 	size_t len = size * n;
 
-	if (t->body.len + len > (size_t)MAX_BODY) {
+	if (t->body.len + len > t->lim->max_response_bytes) {
 		t->too_big = true;
 		return 0;
 	}
+	if (atomic_fetch_add(&bytes_held, len) + len > t->lim->response_budget_bytes) {
+		atomic_fetch_sub(&bytes_held, len);
+		t->over_budget = true;
+		return 0;
+	}
+	t->held += len;
 	buf_append(&t->body, data, len);
 	return len;
 }
 
-static void replace(char **slot, const char *value, size_t len)
+/* A header value as received, made safe to print (a server may send anything there). */
+static void replace(char **slot, const char *value, size_t len, size_t max)
 {
 	free(*slot);
-	*slot = xstrndup(value, len);
+	*slot = xmalloc(max + 1);
+	redact_text(*slot, max + 1, value, len);
 }
 
 static void reset_headers(struct transfer *t)
@@ -175,7 +225,7 @@ static void reset_headers(struct transfer *t)
 static void take_request_id(struct transfer *t, int rank, const char *v, size_t len)
 {
 	if (rank > t->request_id_rank) {
-		replace(&t->request_id, v, len);
+		replace(&t->request_id, v, len, 128);
 		t->request_id_rank = rank;
 	}
 }
@@ -202,11 +252,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		vlen--;
 #define IS(name) (name_len == strlen(name) && strncasecmp(data, name, name_len) == 0)
 	if (IS("Content-Type"))
-		replace(&t->content_type, v, vlen);
+		replace(&t->content_type, v, vlen, 200);
 	else if (IS("Retry-After"))
-		replace(&t->retry_after, v, vlen);
+		replace(&t->retry_after, v, vlen, 64);
 	else if (IS("WWW-Authenticate"))
-		replace(&t->www_authenticate, v, vlen);
+		replace(&t->www_authenticate, v, vlen, 1024);
 	else if (IS("request-id"))
 		take_request_id(t, 3, v, vlen);
 	else if (IS("x-ms-request-id"))
@@ -218,6 +268,33 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 }
 
 /* ---- one request ---- */
+
+/* What goes into a header line: no CR, LF or other control character, ever (a token endpoint or a
+ * proxy that slips "\r\nX-Injected: yes" into an access token must not add a header). Names the
+ * header, never its value, when refusing. */
+static int check_header_values(const struct http_request *req, char *what, size_t whatlen)
+{
+	if (req->bearer && redact_has_control(req->bearer, strlen(req->bearer))) {
+		snprintf(what, whatlen, "the access token");
+		return -1;
+	}
+	if (req->content_type && redact_has_control(req->content_type, strlen(req->content_type))) {
+		snprintf(what, whatlen, "the Content-Type");
+		return -1;
+	}
+	for (size_t i = 0; req->headers && req->headers[i]; i++) {
+		const char *line = req->headers[i];
+
+		if (redact_has_control(line, strlen(line)) || !strchr(line, ':')) {
+			int n = (int)strcspn(line, ":\r\n");
+
+			snprintf(what, whatlen, "the header %.*s", n < 64 ? n : 64, line);
+			redact_message_in_place(what, whatlen);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 static struct curl_slist *build_headers(const struct http_request *req)
 {
@@ -265,7 +342,7 @@ static void set_method(CURL *curl, const struct http_request *req)
 }
 
 static void set_options(struct http_client *c, const struct http_request *req, struct transfer *t,
-                        struct curl_slist *headers)
+                        struct curl_slist *headers, long timeout_ms)
 {
 	CURL *curl = c->curl;
 
@@ -284,8 +361,14 @@ static void set_options(struct http_client *c, const struct http_request *req, s
 
 		curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
 	}
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, c->connect_timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+	                 c->lim.connect_timeout_ms < timeout_ms ? c->lim.connect_timeout_ms
+	                                                        : timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	/* a server that trickles its answer (one byte every two seconds) is cut long before the
+	 * total deadline */
+	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, c->lim.low_speed_bytes);
+	curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, c->lim.low_speed_seconds);
 	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, ""); /* gzip and whatever libcurl decodes */
 	curl_easy_setopt(curl, CURLOPT_USERAGENT, c->user_agent);
@@ -329,14 +412,17 @@ static enum http_failure tls_failure(struct http_client *c, CURLcode rc, const c
 
 /* Maps a libcurl failure onto the taxonomy, with a message naming the method and the URL. */
 static enum http_failure classify(struct http_client *c, CURLcode rc, const char *method,
-                                  const char *url, bool too_big, struct error *err)
+                                  const char *url, const struct transfer *t, struct error *err)
 {
 	char *shown = http_redact_url(url);
 	char where[640];
-	const char *why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+	const char *why;
 	long sent = 0;
 	enum http_failure f;
 
+	/* libcurl's message may quote the server (a certificate's names, a status line) */
+	redact_in_place(c->errbuf, sizeof c->errbuf);
+	why = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
 	curl_easy_getinfo(c->curl, CURLINFO_REQUEST_SIZE, &sent);
 	snprintf(where, sizeof where, "%s %s", method, shown);
 	free(shown);
@@ -354,7 +440,11 @@ static enum http_failure classify(struct http_client *c, CURLcode rc, const char
 			error_set(err, "%s: connection timed out (%s)", where, why);
 			return HTTP_ERR_CONNECT;
 		}
-		error_set(err, "%s: no complete response in time (%s)", where, why);
+		error_set(err,
+		          "%s: no complete response in time (%s; [limits] request_timeout %ld s, "
+		          "low_speed_bytes %ld per second over low_speed_time %ld s)",
+		          where, why, c->lim.timeout_ms / 1000, c->lim.low_speed_bytes,
+		          c->lim.low_speed_seconds);
 		return HTTP_ERR_TIMEOUT;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CONNECT_ERROR:
@@ -379,8 +469,19 @@ static enum http_failure classify(struct http_client *c, CURLcode rc, const char
 		          where, why);
 		return f;
 	case CURLE_WRITE_ERROR:
-		if (too_big) {
-			error_set(err, "%s: response larger than %ld MB", where, MAX_BODY >> 20);
+		if (t->too_big) {
+			error_set(
+			    err,
+			    "%s: response larger than [limits] response_size (%zu bytes after "
+			    "decompression): cut, nothing kept",
+			    where, c->lim.max_response_bytes);
+			return HTTP_ERR_OTHER;
+		}
+		if (t->over_budget) {
+			error_set(err,
+			          "%s: the responses in progress would hold more than [limits] "
+			          "response_budget (%zu bytes) at once: cut, retried later",
+			          where, c->lim.response_budget_bytes);
 			return HTTP_ERR_OTHER;
 		}
 		break;
@@ -403,16 +504,31 @@ static void take_response(struct http_client *c, struct transfer *t, struct http
 	resp->retry_after_ms = http_parse_retry_after(t->retry_after, now_unix());
 	resp->www_authenticate = t->www_authenticate;
 	resp->request_id = t->request_id;
+	resp->held = t->held; /* the body's share of the budget goes with it */
+	t->held = 0;
 	free(t->retry_after);
 	t->content_type = t->retry_after = t->www_authenticate = t->request_id = NULL;
+}
+
+/* The request's total deadline: the configured one, or what is left of the run's. */
+static long request_timeout(const struct http_client *c)
+{
+	int64_t left;
+
+	if (!c->deadline_ms)
+		return c->lim.timeout_ms;
+	left = c->deadline_ms - now_ms();
+	return left < c->lim.timeout_ms ? (long)left : c->lim.timeout_ms;
 }
 
 enum http_failure http_perform(struct http_client *c, const struct http_request *req,
                                struct http_response *resp, struct error *err)
 {
-	struct transfer t = {.body = BUF_INIT};
+	struct transfer t = {.lim = &c->lim, .body = BUF_INIT};
 	struct curl_slist *headers;
 	enum http_failure f = HTTP_OK;
+	char what[96];
+	long timeout_ms = request_timeout(c);
 	CURLcode rc;
 
 	memset(resp, 0, sizeof *resp);
@@ -427,14 +543,34 @@ enum http_failure http_perform(struct http_client *c, const struct http_request 
 		free(shown);
 		return HTTP_ERR_OTHER;
 	}
+	if (check_header_values(req, what, sizeof what) < 0) {
+		char *shown = http_redact_url(req->url);
+
+		error_set(err,
+		          "%s %s: refused to send: %s holds a control character (CR, LF or "
+		          "another); a malformed token or address must never reach a header. "
+		          "Nothing was sent",
+		          req->method ? req->method : "GET", shown, what);
+		free(shown);
+		return HTTP_ERR_REFUSED;
+	}
+	if (timeout_ms <= 0) {
+		char *shown = http_redact_url(req->url);
+
+		error_set(err,
+		          "%s %s: not sent: the run's deadline ([sync] run_deadline) has passed",
+		          req->method ? req->method : "GET", shown);
+		free(shown);
+		return HTTP_ERR_TIMEOUT;
+	}
 	headers = build_headers(req);
-	set_options(c, req, &t, headers);
+	set_options(c, req, &t, headers, timeout_ms);
 	c->errbuf[0] = '\0';
 	rc = curl_easy_perform(c->curl);
 	if (rc == CURLE_OK)
 		take_response(c, &t, resp);
 	else
-		f = classify(c, rc, req->method ? req->method : "GET", req->url, t.too_big, err);
+		f = classify(c, rc, req->method ? req->method : "GET", req->url, &t, err);
 	telemetry_http(req->url, f == HTTP_OK ? resp->status : 0, resp->retry_after_ms);
 	/* the Authorization line is in the list: do not leave it in freed memory */
 	for (struct curl_slist *h = headers; h; h = h->next)
@@ -443,6 +579,7 @@ enum http_failure http_perform(struct http_client *c, const struct http_request 
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(headers);
 	buf_free(&t.body);
+	release_held(&t.held);
 	reset_headers(&t);
 	return f;
 }

@@ -1,6 +1,13 @@
 /* The one place that uses libcurl. A client is a connection pool for one thread (keep-alive, HTTP/2
  * where offered); TLS verification is always on; proxies come from the environment (libcurl's
- * http_proxy / https_proxy / no_proxy). No token or secret ever appears in an error message. */
+ * http_proxy / https_proxy / no_proxy). No token or secret ever appears in an error message.
+ *
+ * Hostile servers: every request has a connect deadline, a total deadline and a low-speed cut (a
+ * server trickling its answer is dropped early); a response body is capped after decompression,
+ * and the bodies all clients of the process hold at once share one budget (a gzip bomb sent to
+ * every worker at once cannot multiply the cap). Header values received are passed through
+ * common/redact.h; values about to be sent (token, mailbox, ids) are refused, never sent, when
+ * they hold a control character. */
 #ifndef ENGINE_HTTP_H
 #define ENGINE_HTTP_H
 
@@ -12,11 +19,31 @@
 
 struct http_client;
 
+/* Limits of every request ([limits] in docs/config.md); a zero field takes the default. */
+struct http_limits {
+	long connect_timeout_ms;      /* TCP + TLS handshake; default 10 s */
+	long timeout_ms;              /* the whole request; default 120 s */
+	long low_speed_bytes;         /* a transfer slower than this many bytes per second ... */
+	long low_speed_seconds;       /* ... for this many seconds is cut; default 16 B/s, 30 s */
+	size_t max_response_bytes;    /* one body after decompression; default 16 MiB */
+	size_t response_budget_bytes; /* all bodies of the process at once; default 128 MiB */
+};
+
+#define HTTP_DEFAULT_CONNECT_TIMEOUT_MS 10000L
+#define HTTP_DEFAULT_TIMEOUT_MS 120000L
+#define HTTP_DEFAULT_LOW_SPEED_BYTES 16L
+#define HTTP_DEFAULT_LOW_SPEED_SECONDS 30L
+#define HTTP_DEFAULT_MAX_RESPONSE ((size_t)16 << 20)
+#define HTTP_DEFAULT_RESPONSE_BUDGET ((size_t)128 << 20)
+
 struct http_options {
-	const char *ca_file;     /* extra trust anchor (PEM); NULL: the system store only */
-	long connect_timeout_ms; /* 0: 10 s */
-	long timeout_ms;         /* whole request; 0: 120 s */
-	const char *user_agent;  /* NULL: "leavesync/VERSION" */
+	const char *ca_file; /* extra trust anchor (PEM); NULL: the system store only */
+	const struct http_limits *limits; /* copied; NULL: the defaults */
+	long connect_timeout_ms;          /* over limits when > 0 */
+	long timeout_ms;                  /* over limits when > 0 */
+	int64_t deadline_ms;              /* now_ms() by which every request must be over (a run's
+	                                     deadline); 0: none */
+	const char *user_agent;           /* NULL: "leavesync/VERSION" */
 };
 
 struct http_request {
@@ -38,6 +65,8 @@ struct http_response {
 	                        absent */
 	char *www_authenticate; /* owned, may be NULL (401 diagnostics) */
 	char *request_id; /* request-id / x-ms-request-id / client-request-id if sent; owned */
+	size_t held;      /* bytes of the process-wide response budget this body holds (freed with
+	                     it) */
 };
 
 enum http_failure {
@@ -48,18 +77,25 @@ enum http_failure {
 	HTTP_ERR_TIMEOUT, /* no complete response in time */
 	HTTP_ERR_DROPPED, /* connection closed mid-response: the request may have taken effect */
 	HTTP_ERR_OTHER,
+	HTTP_ERR_REFUSED, /* not sent: a header value holds a control character (a malformed token)
+	                   */
 };
 
 struct http_client *http_client_new(const struct http_options *opt, struct error *err);
 void http_client_free(struct http_client *c);
 
-/* Performs one request. Returns HTTP_OK with *resp filled (caller frees with http_response_free),
- * or a failure with err naming the URL (without query string secrets) and the cause. Never retries:
- * retries are the executor's decision. */
+/* Performs one request. Returns HTTP_OK with *resp filled (caller frees with http_response_free,
+ * which also gives its bytes back to the response budget), or a failure with err naming the URL
+ * (without query string secrets) and the cause. Never retries: retries are the executor's
+ * decision. A body larger than max_response_bytes, or one that would take the process past
+ * response_budget_bytes, is cut: HTTP_ERR_OTHER, nothing kept. */
 enum http_failure http_perform(struct http_client *c, const struct http_request *req,
                                struct http_response *resp, struct error *err);
 
 void http_response_free(struct http_response *resp);
+
+/* Bytes of response bodies the process holds now (tests, diagnostics). */
+size_t http_bytes_held(void);
 
 /* True when url is https, or http to a loopback host (127.0.0.0/8, ::1, localhost). */
 bool http_url_allowed(const char *url);

@@ -450,7 +450,7 @@ static int store_connection(struct login *l, const char *mailbox, const struct o
 static int login_setup(struct login *l, const struct config *cfg, struct error *err)
 {
 	const struct service_config *g = &cfg->graph;
-	struct http_options opt = {.ca_file = cfg->ca_file};
+	struct http_options opt = {.ca_file = cfg->ca_file, .limits = &cfg->limits.http};
 
 	if (!g->tenant_id || !g->client_id)
 		return error_set(err,

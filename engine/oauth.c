@@ -9,6 +9,7 @@
 #include "engine/oauth.h"
 
 #include "common/buf.h"
+#include "common/redact.h"
 #include "common/util.h"
 #include "engine/aadsts.h"
 #include "engine/http.h"
@@ -173,10 +174,13 @@ int oauth_parse_error(const char *body, size_t len, int http_status, struct oaut
 		json_decref(root);
 		return -1;
 	}
-	strlcpy_checked(oe->error, error, sizeof oe->error);
+	/* the server's words: escaped, cut, and never a credential they may echo */
+	redact_text(oe->error, sizeof oe->error, error, strlen(error));
 	desc = json_string_value(json_object_get(root, "error_description"));
-	if (desc)
+	if (desc) {
 		copy_first_line(oe->description, sizeof oe->description, desc);
+		redact_in_place(oe->description, sizeof oe->description);
+	}
 	codes = json_object_get(root, "error_codes");
 	if (json_is_array(codes) && json_is_integer(json_array_get(codes, 0)))
 		oe->aadsts = (long)json_integer_value(json_array_get(codes, 0));
@@ -263,15 +267,23 @@ static bool json_is_success(const struct http_response *r)
 	return r->status == 200;
 }
 
+/* 0 with out filled; -1 without an access_token; -2 when a token could not go into a header
+ * (a control character: "\r\nX-Injected: yes" must never become a header of the next request). */
 static int parse_token(const struct http_response *r, struct oauth_token *out)
 {
 	json_t *root = json_loadb(r->body, r->body_len, 0, NULL), *exp;
 	const char *at = json_string_value(json_object_get(root, "access_token"));
+	const char *rt = json_string_value(json_object_get(root, "refresh_token"));
 	json_int_t expires_in = 3600;
 
 	if (!at) {
 		json_decref(root);
 		return -1;
+	}
+	if (!*at || redact_has_control(at, strlen(at)) ||
+	    (rt && redact_has_control(rt, strlen(rt)))) {
+		json_decref(root);
+		return -2;
 	}
 	exp = json_object_get(root, "expires_in");
 	if (json_is_integer(exp))
@@ -319,7 +331,7 @@ static enum be_status post_form(struct http_client *http, const char *url, const
 	if (f == HTTP_OK)
 		return BE_OK;
 	error_prefix(err, "cannot reach the token endpoint: ");
-	return f == HTTP_ERR_TLS ? BE_FINAL : BE_RETRY_LATER;
+	return f == HTTP_ERR_TLS || f == HTTP_ERR_REFUSED ? BE_FINAL : BE_RETRY_LATER;
 }
 
 /* Sends one grant and parses the answer into out, or oe + err. */
@@ -333,9 +345,23 @@ static enum be_status token_call(struct http_client *http, const char *url, cons
 	if (st != BE_OK)
 		return st;
 	if (json_is_success(&resp)) {
-		if (parse_token(&resp, out) == 0) {
+		int rc = parse_token(&resp, out);
+
+		if (rc == 0) {
 			http_response_free(&resp);
 			return BE_OK;
+		}
+		if (rc == -2) {
+			char *shown = http_redact_url(url);
+
+			error_set(err,
+			          "token endpoint %s answered an access or refresh token holding a "
+			          "control character (CR, LF or another): refused, never sent in a "
+			          "header; the endpoint, or a proxy on the way, is misbehaving",
+			          shown);
+			free(shown);
+			http_response_free(&resp);
+			return BE_FINAL;
 		}
 		st = body_is_json(&resp) ? BE_FINAL : BE_RETRY_LATER;
 		if (st == BE_FINAL)

@@ -3,6 +3,7 @@
  * store's beliefs (adopt moved ids, forget missing items, force rewrites of edited ones), delete
  * orphans and duplicates, then let the ordinary sync write what is left. Untagged events are never
  * touched: the backends' listings skip them. */
+#include "common/redact.h"
 #include "common/util.h"
 #include "engine/envs.h"
 #include "engine/pool.h"
@@ -83,8 +84,9 @@ static long delete_pass(struct list_job *lj, struct be_session *s, bool first)
 		for (size_t k = 0; k < n; k++) {
 			enum be_status st = b[k].status == BE_GONE ? BE_OK : b[k].status;
 			lj->delete_status[idx[k]] = st;
-			snprintf(lj->delete_msg[idx[k]], sizeof lj->delete_msg[idx[k]], "%s",
-			         b[k].message[0] ? b[k].message : err.msg);
+			redact_message(lj->delete_msg[idx[k]], sizeof lj->delete_msg[idx[k]],
+			               b[k].message[0] ? b[k].message : err.msg,
+			               strlen(b[k].message[0] ? b[k].message : err.msg));
 			if (b[k].retry_after_ms > hint)
 				hint = b[k].retry_after_ms;
 			be_item_clear(&b[k]);
@@ -313,8 +315,10 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 
 	x->r->mailboxes++;
 	if (lj->status != BE_OK) {
-		struct finding *f =
-		    add_finding(x->r, lj->mailbox, NULL, "unlisted", "none", lj->err.msg);
+		struct finding *f;
+
+		redact_message_in_place(lj->err.msg, sizeof lj->err.msg); /* quotes the server */
+		f = add_finding(x->r, lj->mailbox, NULL, "unlisted", "none", lj->err.msg);
 		set_str(&f->result, lj->err.msg[0] ? lj->err.msg : be_status_name(lj->status));
 		list_job_free(lj);
 		return;

@@ -131,6 +131,15 @@ static int leave_span(const struct leave *lv, const char *zone, struct span *sp,
 		    "start \"%s\" and end \"%s\" must both be dates (YYYY-MM-DD) or both "
 		    "local date-times (YYYY-MM-DDTHH:MM)",
 		    or_empty(lv->starts), or_empty(lv->ends));
+	/* Rows written by SQL are not checked by push: a year 0001 in Pacific/Kiritimati would be
+	 * written as year 0 (docs/store.md, "dates"). */
+	if (strncmp(lv->starts, LEAVE_FIRST_DATE, 10) < 0 ||
+	    strncmp(lv->ends, LEAVE_LAST_DATE, 10) > 0)
+		return error_set(err,
+		                 "start \"%s\" or end \"%s\" is outside the dates leavesync "
+		                 "supports, " LEAVE_FIRST_DATE " to " LEAVE_LAST_DATE
+		                 ": correct the leave's dates (push it again, or UPDATE leave)",
+		                 lv->starts, lv->ends);
 	if (tz_local_to_unix(lv->starts, sp->all_day ? "UTC" : zone, &ts) < 0 ||
 	    tz_local_to_unix(lv->ends, sp->all_day ? "UTC" : zone, &te) < 0)
 		return error_set(err, "start \"%s\" or end \"%s\" is not a valid date in zone %s",

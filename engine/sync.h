@@ -23,6 +23,7 @@ struct sync_stats {
 	int64_t conflicts;      /* stale change keys repaired */
 	int64_t deferred;       /* queued but not due yet (retry later): a later run writes them */
 	int64_t deferred_until; /* the earliest of their next attempts (Unix seconds) */
+	int64_t stopped;        /* left queued, not attempted (or cut) when the run deadline came */
 };
 
 struct sync_progress {
@@ -42,6 +43,7 @@ struct sync_result {
 	char **blocked; /* safety valve: "MAILBOX: would delete N of M ..." */
 	size_t nblocked;
 	bool config_error; /* the run could not start: a configuration problem (exit 2) */
+	bool deadline_hit; /* the run deadline stopped it: stats.stopped items stay queued */
 };
 void sync_result_free(struct sync_result *r);
 
@@ -53,7 +55,10 @@ struct sync_options {
 	int64_t run_id;             /* run history row for drift records; 0: none */
 	const char *const *skip_mailboxes; /* no deletions here (safety valve): left queued */
 	size_t nskip;
-	bool force; /* pass the safety valve */
+	bool force;          /* pass the safety valve */
+	int64_t deadline_ms; /* now_ms() by which the run stops ([sync] run_deadline): no new work
+	                        starts after it, requests in flight are cut at it, and what was not
+	                        done stays queued; 0: none */
 	struct sync_progress progress;
 	/* When set (another thread, a signal), the run stops after the page in flight: its items
 	 * are saved and the rest stays queued for the next run. NULL: never. */

@@ -75,6 +75,7 @@ struct src {
 	size_t nretired, capretired;
 	struct tools *idle;
 	long requests;
+	struct http_limits limits; /* [limits] of the config; zero: the defaults */
 };
 
 /* ---- cache bookkeeping (called with mu held) ---- */
@@ -132,7 +133,7 @@ static bool fresh_enough(const struct entry *e, int64_t now)
 
 static struct tools *tools_take(struct src *s, struct error *err)
 {
-	struct http_options opt = {.ca_file = s->ca_file};
+	struct http_options opt = {.ca_file = s->ca_file, .limits = &s->limits};
 	struct tools *t;
 
 	pthread_mutex_lock(&s->mu);
@@ -623,6 +624,8 @@ struct token_source *token_source_for(const struct config *cfg, const char *back
 	}
 	if (!ts)
 		error_prefix(err, "[%s] ", graph ? "graph" : "ews");
+	else
+		((struct src *)ts->ctx)->limits = cfg->limits.http;
 	buf_free(&scope);
 	return ts;
 }

@@ -363,6 +363,38 @@ int tz_unix_to_local(int64_t t, const char *zone, char out[20])
 	return 0;
 }
 
+/* Midnight at the start of date ("YYYY-MM-DD") exists in the IANA zone. */
+static bool has_local_midnight(const char *date, const char *iana)
+{
+	char local[20], back[20];
+	int64_t t;
+
+	if (strlen(date) < 10)
+		return false;
+	snprintf(local, sizeof local, "%.10sT00:00:00", date);
+	return tz_local_to_unix(local, iana, &t) == 0 && tz_unix_to_local(t, iana, back) == 0 &&
+	       strcmp(back, local) == 0;
+}
+
+const char *tz_all_day_zone(const char *zone, const char *first_day, const char *end_day)
+{
+	char windows[TZ_UMAX], iana[TZ_UMAX];
+
+	if (!zone || !*zone || strcasecmp(zone, "UTC") == 0)
+		return "UTC";
+	if (tz_is_known_iana(zone)) {
+		if (tz_windows_from_iana(zone, windows, sizeof windows) < 0 ||
+		    strlcpy_checked(iana, zone, sizeof iana) < 0)
+			return "UTC";
+	} else if (tz_iana_from_windows(zone, iana, sizeof iana) < 0) {
+		return zone; /* neither an IANA name nor a Windows id: the caller refuses it */
+	}
+	if (!first_day || !end_day || !has_local_midnight(first_day, iana) ||
+	    !has_local_midnight(end_day, iana))
+		return "UTC";
+	return zone;
+}
+
 /* Two IANA names compare by their ICU canonical ids (Asia/Kolkata == Asia/Calcutta). When either
  * side is a Windows id, both sides compare as Windows ids: a Windows id stands for several IANA
  * zones ("FLE Standard Time" is Riga, Kyiv, Helsinki...), and a service that answers with the

@@ -19,4 +19,13 @@ int tz_unix_to_local(int64_t t, const char *zone, char out[20]);
 /* True when two names (IANA or Windows) denote the same zone. */
 bool tz_same_zone(const char *a, const char *b);
 
+/* The zone an all-day event from first_day to end_day ("YYYY-MM-DD", end exclusive) is written in:
+ * zone (IANA or Windows; an unknown name is returned as it is, for the caller to refuse), or "UTC"
+ * when zone is an IANA name without a Windows id or when first_day or end_day has no
+ * local midnight in it (the clocks jump from 23:59:59 to 01:00: America/Santiago 2027-09-05,
+ * Asia/Beirut 2027-03-28). Graph and Exchange anchor all-day events at midnights of one zone, so a
+ * midnight that does not exist cannot be written; midnight to midnight in UTC keeps the same dates
+ * (docs/store.md, "Dates"). Borrowed: zone itself or a static "UTC". */
+const char *tz_all_day_zone(const char *zone, const char *first_day, const char *end_day);
+
 #endif

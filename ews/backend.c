@@ -139,8 +139,9 @@ static enum be_status post(struct be_session *s, const char *mailbox, const char
 			return st;
 		req.bearer = token;
 		enum http_failure f = http_perform(s->http, &req, resp, err);
-		if (f == HTTP_ERR_TLS)
-			return BE_BLOCKED; /* fails closed; trust is setup, not the item */
+		if (f == HTTP_ERR_TLS || f == HTTP_ERR_REFUSED)
+			return BE_BLOCKED; /* fails closed; trust (or a token unfit for a header) is
+			                      setup, not the item */
 		if (f != HTTP_OK)
 			return BE_RETRY_NOW; /* the engine looks creates up by sync key before
 			                        resending */
@@ -636,7 +637,9 @@ static enum be_status ews_session_open(const struct backend_env *env, struct be_
 {
 	const struct service_config *c = env->cfg ? &env->cfg->ews : NULL;
 	const char *url = c && c->url ? c->url : EWS_DEFAULT_URL;
-	struct http_options opt = {.ca_file = env->ca_file};
+	struct http_options opt = {.ca_file = env->ca_file,
+	                           .limits = env->cfg ? &env->cfg->limits.http : NULL,
+	                           .deadline_ms = env->deadline_ms};
 
 	*out = NULL;
 	if (!http_url_allowed(url))

@@ -510,6 +510,12 @@ int ews_event_zones(const struct event *ev, struct ews_zones *z, struct error *e
 		                 ev->sync_key ? ev->sync_key : "?", ev->end, ev->start);
 	const char *zone = ev->time_zone[0] ? ev->time_zone : "UTC";
 	char iana[64];
+
+	/* An all-day event whose zone has no Windows id, or whose first day or day after the last
+	 * has no local midnight, is anchored in UTC: Exchange would move a midnight that does not
+	 * exist to the next one and add a day (tz_all_day_zone; docs/ews.md). */
+	if (ev->all_day)
+		zone = tz_all_day_zone(zone, ev->start, ev->end);
 	if (tz_windows_from_iana(zone, z->start, sizeof(z->start)) == 0)
 		; /* an IANA name, as rendered from leave */
 	else if (tz_iana_from_windows(zone, iana, sizeof(iana)) == 0)
@@ -690,6 +696,21 @@ int ews_calendar_item_read(xmlNodePtr item, struct remote_event *re, struct erro
 			free(re->change_key);
 			re->remote_id = ews_attr_dup(c, "Id");
 			re->change_key = ews_attr_dup(c, "ChangeKey");
+			if ((re->remote_id && strlen(re->remote_id) > BE_MAX_ID_BYTES) ||
+			    (re->change_key && strlen(re->change_key) > BE_MAX_ID_BYTES)) {
+				bool id_long =
+				    re->remote_id && strlen(re->remote_id) > BE_MAX_ID_BYTES;
+				size_t n = strlen(id_long ? re->remote_id : re->change_key);
+
+				free(re->remote_id);
+				free(re->change_key);
+				re->remote_id = re->change_key = NULL;
+				return error_set(
+				    err,
+				    "EWS returned an ItemId %s of %zu bytes (the limit is %d; "
+				    "Exchange's are about 150): a protocol error, not used",
+				    id_long ? "Id" : "ChangeKey", n, BE_MAX_ID_BYTES);
+			}
 			continue;
 		}
 		for (size_t i = 0; i < NFIELDS; i++)

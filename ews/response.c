@@ -5,6 +5,7 @@
  * position ([EWS how-to-process-calendar-items-in-batches-in-exchange]). */
 #include "ews/ews.h"
 
+#include "common/redact.h"
 #include "common/util.h"
 
 #include <libxml/parser.h>
@@ -69,12 +70,14 @@ bool ews_attr(xmlNodePtr node, const char *name, char *out, size_t outlen)
 	return v != NULL;
 }
 
-/* Copies the trimmed text of node into out. */
-static void text_into(xmlNodePtr node, char *out, size_t outlen)
+/* Copies the trimmed text of node into out: a server's words (codes, fault strings,
+ * MessageText), which end up on terminals and in the store, so escaped, cut, and without the
+ * credentials they may quote (common/redact.h). */
+static void server_text_into(xmlNodePtr node, char *out, size_t outlen)
 {
 	char *s = ews_node_text(node, true);
 
-	snprintf(out, outlen, "%s", s);
+	redact_text(out, outlen, s, strlen(s));
 	free(s);
 }
 
@@ -131,14 +134,14 @@ static void parse_fault(xmlNodePtr fault, struct ews_response *r)
 
 	r->fault = true;
 	if (rc) {
-		text_into(rc, r->code, sizeof(r->code));
+		server_text_into(rc, r->code, sizeof(r->code));
 	} else {
-		text_into(fault_child(fault, "faultcode"), r->code, sizeof(r->code));
+		server_text_into(fault_child(fault, "faultcode"), r->code, sizeof(r->code));
 		char *colon = strrchr(r->code, ':');
 		if (colon)
 			memmove(r->code, colon + 1, strlen(colon));
 	}
-	text_into(msg ? msg : fault_child(fault, "faultstring"), r->text, sizeof(r->text));
+	server_text_into(msg ? msg : fault_child(fault, "faultstring"), r->text, sizeof(r->text));
 	/* In a fault MessageXml is in the types namespace
 	 * (tests/data/ews/soapfault-errorserverbusy-backoff-response.xml). */
 	long b =
@@ -158,7 +161,7 @@ static xmlDocPtr safe_parse(const char *body, size_t len, struct error *err)
 		xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
 		char msg[200] = "unknown error";
 		if (e && e->message) {
-			snprintf(msg, sizeof(msg), "%s", e->message);
+			redact_text(msg, sizeof(msg), e->message, strlen(e->message));
 			trim(msg);
 		}
 		error_set(err, "the EWS response is not well-formed XML (line %d: %s)",
@@ -198,13 +201,17 @@ int ews_response_parse(const char *body, size_t len, const char *expect_op, stru
 		    "the SOAP envelope namespace is " EWS_NS_SOAP_TYPO
 		    " (a typo of Microsoft's documentation samples); Exchange uses " EWS_NS_SOAP
 		    ", so this is not a real EWS server's answer");
-	if (!ews_is(root, EWS_NS_SOAP, "Envelope"))
+	if (!ews_is(root, EWS_NS_SOAP, "Envelope")) {
+		char name[64], ns[160];
+		const char *n = root ? (const char *)root->name : "?";
+		const char *h = root && root->ns ? (const char *)root->ns->href : "(none)";
+
 		return error_set(err,
 		                 "the response's root element is <%s> in namespace %s, not a SOAP "
 		                 "1.1 Envelope (%s)",
-		                 root ? (const char *)root->name : "?",
-		                 root && root->ns ? (const char *)root->ns->href : "(none)",
-		                 EWS_NS_SOAP);
+		                 redact_text(name, sizeof name, n, strlen(n)),
+		                 redact_text(ns, sizeof ns, h, strlen(h)), EWS_NS_SOAP);
+	}
 	xmlNodePtr sbody = ews_child(root, EWS_NS_SOAP, "Body");
 	if (!sbody)
 		return error_set(err, "the SOAP envelope has no Body");
@@ -266,8 +273,9 @@ static void read_message(xmlNodePtr node, struct ews_message *m)
 	memset(m, 0, sizeof(*m));
 	m->node = node;
 	ews_attr(node, "ResponseClass", cls, sizeof(cls));
-	text_into(ews_child(node, EWS_NS_MESSAGES, "ResponseCode"), m->code, sizeof(m->code));
-	text_into(ews_child(node, EWS_NS_MESSAGES, "MessageText"), m->text, sizeof(m->text));
+	server_text_into(ews_child(node, EWS_NS_MESSAGES, "ResponseCode"), m->code,
+	                 sizeof(m->code));
+	server_text_into(ews_child(node, EWS_NS_MESSAGES, "MessageText"), m->text, sizeof(m->text));
 	if (strcmp(cls, "Success") == 0 || strcmp(m->code, "NoError") == 0) {
 		m->status = BE_OK;
 		return;
@@ -279,7 +287,7 @@ static void read_message(xmlNodePtr node, struct ews_message *m)
 		if (ews_is(v, EWS_NS_TYPES, "Value") && ews_attr(v, "Name", n, sizeof(n)) &&
 		    strcmp(n, "InnerErrorResponseCode") == 0 &&
 		    strcmp(m->code, "ErrorInternalServerError") == 0)
-			text_into(v, m->code, sizeof(m->code));
+			server_text_into(v, m->code, sizeof(m->code));
 	}
 	m->info = ews_error_lookup(m->code);
 	m->status = m->info->status;
@@ -342,6 +350,21 @@ static void apply_success(struct be_item *it, xmlNodePtr msg, enum write_op op)
 		return;
 	xmlNodePtr id = message_item_id(msg);
 	char *rid = id ? ews_attr_dup(id, "Id") : NULL;
+	char *ck = id ? ews_attr_dup(id, "ChangeKey") : NULL;
+	if ((rid && strlen(rid) > BE_MAX_ID_BYTES) || (ck && strlen(ck) > BE_MAX_ID_BYTES)) {
+		char msg_text[256];
+		bool id_long = rid && strlen(rid) > BE_MAX_ID_BYTES;
+
+		/* The write may have happened: a create is looked up by its sync key next time. */
+		snprintf(msg_text, sizeof(msg_text),
+		         "EWS answered an ItemId %s of %zu bytes (the limit is %d; Exchange's are "
+		         "about 150): a protocol error, not recorded",
+		         id_long ? "Id" : "ChangeKey", strlen(id_long ? rid : ck), BE_MAX_ID_BYTES);
+		item_set(it, BE_RETRY_NOW, 0, msg_text);
+		free(rid);
+		free(ck);
+		return;
+	}
 	if (!rid && op == OP_CREATE) {
 		/* Created, but we cannot know the id: the engine's lookup by sync key will adopt
 		 * it. */
@@ -349,10 +372,11 @@ static void apply_success(struct be_item *it, xmlNodePtr msg, enum write_op op)
 		    it, BE_RETRY_NOW, 0,
 		    "EWS reported the item created but returned no ItemId; it will be looked up "
 		    "by its sync key");
+		free(ck);
 		return;
 	}
 	free(it->new_change_key);
-	it->new_change_key = id ? ews_attr_dup(id, "ChangeKey") : NULL;
+	it->new_change_key = ck;
 	free(it->new_remote_id);
 	it->new_remote_id = NULL;
 	if (rid && (op == OP_CREATE || strcmp_null(rid, it->remote_id) != 0))

@@ -51,7 +51,10 @@ static enum be_status graph_session_open(const struct backend_env *env, struct b
 	s->page_size = GRAPH_PAGE_SIZE;
 	s->max_wait_ms = GRAPH_MAX_WAIT_MS;
 	graph_prop_id(s->prop_id, sizeof s->prop_id);
-	s->http = http_client_new(&(struct http_options){.ca_file = env->ca_file}, err);
+	s->http = http_client_new(&(struct http_options){.ca_file = env->ca_file,
+	                                                 .limits = &env->cfg->limits.http,
+	                                                 .deadline_ms = env->deadline_ms},
+	                          err);
 	if (!s->http) {
 		free(s->base);
 		free(s);

@@ -377,6 +377,13 @@ static void default_sleep(void *arg, int ms)
 
 void graph_pause_ms(struct be_session *s, long ms)
 {
+	/* never past the run's deadline: the requests after it would not be sent anyway */
+	if (s->env && s->env->deadline_ms) {
+		int64_t left = s->env->deadline_ms - now_ms();
+
+		if (left < ms)
+			ms = left > 0 ? (long)left : 0;
+	}
 	if (ms <= 0)
 		return;
 	if (s->sleep_ms)

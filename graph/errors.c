@@ -4,6 +4,7 @@
  * status: the first matching row wins. */
 #include "graph/graph.h"
 
+#include "common/redact.h"
 #include "engine/http.h"
 
 #include <stdio.h>
@@ -123,8 +124,12 @@ enum be_status graph_describe_failure(const char *method, const char *url, int h
 	int pathlen = (int)strcspn(url, "?"); /* the query ($filter...) only makes it unreadable */
 	struct graph_error ge;
 	const char *fix = "";
+	char code[96], text[REDACT_DEFAULT_MAX], rid[64], ctype[96];
 	enum be_status st;
 
+	/* What the server wrote goes to terminals and the store: escaped, cut, no credentials. */
+	redact_text(ctype, sizeof ctype, content_type ? content_type : "none",
+	            strlen(content_type ? content_type : "none"));
 	if (!graph_parse_error(body, &ge)) {
 		/* an HTML page from a proxy or gateway, or a truncated answer: name what came back.
 		 * Throttling and auth keep their meaning; anything else is worth a retry. */
@@ -136,15 +141,17 @@ enum be_status graph_describe_failure(const char *method, const char *url, int h
 		snprintf(msg, msglen,
 		         "HTTP %d with a %s body that is not a Graph error (content type %s) on %s "
 		         "%.*s%s%s",
-		         http_status, is_json_type(content_type) ? "JSON" : "non-JSON",
-		         content_type ? content_type : "none", method, pathlen, url,
-		         *fix ? ". " : "", fix);
+		         http_status, is_json_type(content_type) ? "JSON" : "non-JSON", ctype,
+		         method, pathlen, url, *fix ? ". " : "", fix);
 		return st;
 	}
 	st = graph_classify(http_status, ge.code, app_only, &fix);
-	snprintf(msg, msglen, "%s (HTTP %d): %s%s%s [%s %.*s%s%s]", *ge.code ? ge.code : "no code",
-	         http_status, ge.message, *fix ? " " : "", fix, method, pathlen, url,
-	         *ge.request_id ? ", request-id " : "", ge.request_id);
+	redact_text(code, sizeof code, ge.code, strlen(ge.code));
+	redact_text(text, sizeof text, ge.message, strlen(ge.message));
+	redact_text(rid, sizeof rid, ge.request_id, strlen(ge.request_id));
+	snprintf(msg, msglen, "%s (HTTP %d): %s%s%s [%s %.*s%s%s]", *code ? code : "no code",
+	         http_status, text, *fix ? " " : "", fix, method, pathlen, url,
+	         *rid ? ", request-id " : "", rid);
 	return st;
 }
 
@@ -155,6 +162,8 @@ enum be_status graph_transport_status(int failure)
 	case HTTP_ERR_CONNECT:
 		return BE_RETRY_LATER;
 	case HTTP_ERR_TLS:
+	case HTTP_ERR_REFUSED: /* a token unfit for a header: the token endpoint's, not the item's
+	                        */
 		return BE_BLOCKED; /* fails closed: a certificate problem is setup, not the item */
 	default:
 		return BE_RETRY_NOW; /* timeout, dropped: a create may have happened (sync key) */

@@ -184,13 +184,17 @@ static int put_time(json_t *obj, const char *key, const char *value, bool all_da
 	return 0;
 }
 
-/* The Windows id Graph expects for the event's IANA zone. An all-day event is dates only, so a zone
- * without a Windows id falls back to UTC without moving a day ([Graph resources/datetimetimezone]).
- */
+/* The Windows id Graph expects for the event's IANA zone. An all-day event is dates only, and Graph
+ * wants its start and end "set to midnight and in the same time zone" ([Graph resources/event],
+ * isAllDay): a zone without a Windows id, or a first day or day after the last without a local
+ * midnight (a DST change at 00:00), is written in UTC, midnight to midnight on the same dates,
+ * which never moves a day (tz_all_day_zone; [Graph resources/datetimetimezone]; docs/graph.md). */
 static int windows_zone(const struct event *ev, char *out, size_t outlen, struct error *err)
 {
 	const char *z = ev->time_zone[0] ? ev->time_zone : "UTC";
 
+	if (ev->all_day)
+		z = tz_all_day_zone(z, ev->start, ev->end);
 	if (strcasecmp(z, "UTC") == 0 || strcasecmp(z, "Etc/UTC") == 0)
 		return strlcpy_checked(out, "UTC", outlen);
 	if (tz_windows_from_iana(z, out, outlen) == 0)

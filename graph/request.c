@@ -6,6 +6,7 @@
 #include "graph/graph.h"
 
 #include "common/buf.h"
+#include "common/redact.h"
 #include "common/util.h"
 #include "engine/http.h"
 
@@ -141,13 +142,16 @@ char *graph_absolute_url(const char *base, const char *relative)
 
 int graph_check_link(const char *link, const char *base, struct error *err)
 {
+	char shown[REDACT_DEFAULT_MAX];
+
 	if (link && http_same_origin(link, base))
 		return 0;
-	return error_set(
-	    err,
-	    "refusing to follow a link to another host: Graph sent '%.*s', which is not "
-	    "on the configured [graph] url %s (the access token is only sent there)",
-	    link ? (int)strcspn(link, "?") : 6, link ? link : "(none)", base);
+	redact_text(shown, sizeof shown, link ? link : "(none)", link ? strcspn(link, "?") : 6);
+	return error_set(err,
+	                 "refusing to follow a link to another host: Graph sent '%s', which is "
+	                 "not on the configured [graph] url %s (the access token is only sent "
+	                 "there)",
+	                 shown, base);
 }
 
 json_t *graph_build_create(const struct event *ev, const char *prop_id, struct error *err)

@@ -4,6 +4,7 @@
  * sends. */
 #include "graph/graph.h"
 
+#include "common/redact.h"
 #include "common/util.h"
 
 #include <math.h>
@@ -23,11 +24,13 @@ json_t *graph_parse_json(const char *body, size_t len, const char *content_type,
 		return NULL;
 	}
 	j = json_loadb(body, len, 0, &je);
-	if (!j)
+	if (!j) {
+		redact_in_place(je.text, sizeof je.text); /* jansson quotes the server's bytes */
 		error_set(err,
 		          "Graph sent a body that is not JSON (content type %s): %s at line %d "
 		          "column %d",
 		          content_type ? content_type : "none", je.text, je.line, je.column);
+	}
 	return j;
 }
 
@@ -88,6 +91,30 @@ static char *etag_of(const json_t *obj)
 	return out;
 }
 
+/* An id or etag longer than BE_MAX_ID_BYTES, or holding a control character (the etag goes back as
+ * If-Match), is a protocol error naming the field. */
+static int check_id_sizes(const json_t *obj, const char *what, struct error *err)
+{
+	static const char *const fields[] = {"id", "@odata.etag", "changeKey"};
+
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+		const char *v = json_string_value(json_object_get(obj, fields[i]));
+
+		if (v && strlen(v) > BE_MAX_ID_BYTES)
+			return error_set(
+			    err,
+			    "%s has an \"%s\" of %zu bytes (the limit is %d; Graph's are "
+			    "about 150): a protocol error, not recorded",
+			    what, fields[i], strlen(v), BE_MAX_ID_BYTES);
+		if (v && redact_has_control(v, strlen(v)))
+			return error_set(err,
+			                 "%s has an \"%s\" holding a control character: a protocol "
+			                 "error, not recorded",
+			                 what, fields[i]);
+	}
+	return 0;
+}
+
 int graph_parse_event(const json_t *obj, const char *prop_id, struct remote_event *out,
                       struct error *err)
 {
@@ -99,6 +126,8 @@ int graph_parse_event(const json_t *obj, const char *prop_id, struct remote_even
 		return error_set(err, "Graph event is not a JSON object");
 	if (!id || !*id)
 		return error_set(err, "Graph event has no \"id\"");
+	if (check_id_sizes(obj, "a Graph event", err) < 0)
+		return -1;
 	if (graph_event_fields_from_json(obj, &out->ev, err) < 0) {
 		event_free(&out->ev);
 		return error_prefix(err, "Graph event %s: ", id);
@@ -138,6 +167,8 @@ int graph_parse_write(const json_t *obj, bool need_id, char **id, char **etag, s
 	*etag = NULL;
 	if (!json_is_object(obj))
 		return error_set(err, "Graph's answer to a write is not a JSON object");
+	if (check_id_sizes(obj, "Graph's answer to a write", err) < 0)
+		return -1;
 	if (need_id && (!s || !*s))
 		return error_set(err, "Graph's answer to a create has no event \"id\"");
 	*id = s && *s ? xstrdup(s) : NULL;

@@ -1,9 +1,11 @@
 /* Opening the store (file mode, pragmas, migrations), the run lock, transactions, SQL helpers. */
 #include "store/store_int.h"
 
+#include "common/buf.h"
 #include "common/util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,10 +128,11 @@ void store_now_utc(char out[21])
 }
 
 /* Creates the file with mode 0600 before SQLite sees it, so that it never exists with wider rights;
- * SQLite then gives -wal and -shm the database file's mode. */
+ * SQLite then gives -wal and -shm the database file's mode. Only where no file exists (O_EXCL):
+ * an existing file is never replaced. */
 static int create_private_file(const char *path, struct error *err)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
 	if (fd < 0)
 		return error_set(err,
@@ -140,21 +143,111 @@ static int create_private_file(const char *path, struct error *err)
 	return 0;
 }
 
-/* -wal and -shm must not be readable by more people than the database itself. */
-static void tighten_sidecar(const char *path, const char *suffix)
+/* The file must look like an SQLite database before SQLite is let near it: SQLite would
+ * initialise an empty file as a new database, silently. */
+static int check_file(const char *path, struct error *err)
+{
+	static const char magic[16] = "SQLite format 3"; /* with its NUL: the header's 16 bytes */
+	char head[16];
+	struct stat sb;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0 && errno == ELOOP)
+		fd = open(path, O_RDONLY | O_CLOEXEC); /* a symbolic link the admin made: fine */
+	if (fd < 0)
+		return error_set(err,
+		                 "cannot read the store %s: %s; check [store] path and the file's "
+		                 "owner and mode",
+		                 path, strerror(errno));
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return error_set(err,
+		                 "the store %s is not a regular file: set [store] path to the "
+		                 "leavesync store",
+		                 path);
+	}
+	if (sb.st_size == 0) {
+		close(fd);
+		return error_set(
+		    err,
+		    "the store %s is an empty file (0 bytes), not a leavesync store; it "
+		    "is left as it is: if it is yours and holds nothing, remove it and run "
+		    "`leavesync init`, else set [store] path to the store",
+		    path);
+	}
+	n = pread(fd, head, sizeof head, 0);
+	close(fd);
+	if (n != (ssize_t)sizeof head || memcmp(head, magic, sizeof magic) != 0)
+		return error_set(
+		    err,
+		    "the store %s is not an SQLite database, so not a leavesync store; it "
+		    "is left as it is: set [store] path to the store, or move the file "
+		    "away and run `leavesync init`",
+		    path);
+	return 0;
+}
+
+static void append_warning(struct store *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void append_warning(struct store *st, const char *fmt, ...)
+{
+	size_t used = strlen(st->warning);
+	va_list ap;
+
+	if (used + 3 >= sizeof st->warning)
+		return;
+	if (used)
+		used += (size_t)snprintf(st->warning + used, sizeof st->warning - used, "; ");
+	va_start(ap, fmt);
+	vsnprintf(st->warning + used, sizeof st->warning - used, fmt, ap);
+	va_end(ap);
+}
+
+/* The store holds refresh tokens: no one but its owner may read it, nor its -wal and -shm (which
+ * hold recent pages). Wider modes are narrowed when the process owns the file, and reported when
+ * it does not (the warning names the fix). */
+static void fix_mode(struct store *st, const char *file)
+{
+	struct stat sb;
+	mode_t want;
+
+	if (stat(file, &sb) < 0 || !(sb.st_mode & 077))
+		return;
+	want = sb.st_mode & 0600;
+	if (sb.st_uid == geteuid() && chmod(file, want) == 0)
+		append_warning(st,
+		               "%s had mode %04o (readable by %s) and holds refresh tokens: "
+		               "changed to %04o",
+		               file, (unsigned)(sb.st_mode & 07777),
+		               sb.st_mode & 007 ? "others" : "its group", (unsigned)want);
+	else
+		append_warning(st,
+		               "%s has mode %04o (readable by %s) and holds refresh tokens: its "
+		               "owner should run `chmod 600 %s`",
+		               file, (unsigned)(sb.st_mode & 07777),
+		               sb.st_mode & 007 ? "others" : "its group", file);
+}
+
+static void fix_modes(struct store *st, const char *path)
 {
 	char side[4096];
-	struct stat db, sb;
 
-	if (snprintf(side, sizeof side, "%s%s", path, suffix) >= (int)sizeof side)
-		return;
-	if (stat(path, &db) == 0 && stat(side, &sb) == 0 && (sb.st_mode & 0777 & ~db.st_mode))
-		chmod(side, sb.st_mode & db.st_mode & 0777);
+	fix_mode(st, path);
+	if (snprintf(side, sizeof side, "%s-wal", path) < (int)sizeof side)
+		fix_mode(st, side);
+	if (snprintf(side, sizeof side, "%s-shm", path) < (int)sizeof side)
+		fix_mode(st, side);
 }
 
 static int apply_pragmas(struct store *st, struct error *err)
 {
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
+	if (st->read_only)
+		return db_exec(st, "PRAGMA query_only = ON", err) < 0
+		           ? error_prefix(err, "cannot configure the store: ")
+		           : 0;
 	if (db_exec(st, "PRAGMA foreign_keys = ON", err) < 0 ||
 	    db_exec(st, "PRAGMA journal_mode = WAL", err) < 0 ||
 	    db_exec(st, "PRAGMA synchronous = NORMAL", err) < 0 ||
@@ -163,38 +256,136 @@ static int apply_pragmas(struct store *st, struct error *err)
 	return 0;
 }
 
+static struct store *store_new(const char *path, bool read_only)
+{
+	struct store *st = xcalloc(1, sizeof *st);
+
+	st->path = xstrdup(path);
+	st->lock_fd = -1;
+	st->read_only = read_only;
+	return st;
+}
+
 int store_open(const char *path, bool create, struct store **out, struct error *err)
 {
 	struct store *st;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	bool fresh = false;
 
 	*out = NULL;
-	if (create) {
-		if (create_private_file(path, err) < 0)
+	if (access(path, F_OK) == 0) {
+		if (check_file(path, err) < 0)
 			return -1;
-	} else if (access(path, F_OK) < 0) {
+	} else if (!create) {
 		return error_set(err,
 		                 "the store %s does not exist: run `leavesync init` first, or set "
 		                 "[store] path",
 		                 path);
+	} else {
+		if (create_private_file(path, err) < 0)
+			return -1;
+		fresh = true;
 	}
-	st = xcalloc(1, sizeof *st);
-	st->path = xstrdup(path);
-	st->lock_fd = -1;
+	st = store_new(path, false);
+	fix_modes(st, path); /* before SQLite creates -wal and -shm with the file's mode */
 	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
 		error_set(err, "cannot open the store %s: %s", path,
 		          st->db ? sqlite3_errmsg(st->db) : "out of memory");
 		store_close(st);
 		return -1;
 	}
-	if (apply_pragmas(st, err) < 0 || schema_migrate(st, err) < 0) {
+	if (sqlite3_db_readonly(st->db, "main") == 1) { /* SQLite fell back to reading */
+		error_set(
+		    err,
+		    "the store %s is read-only for this user (uid %ld): this command writes it; "
+		    "run it as the store's owner (status and export only read)",
+		    path, (long)geteuid());
 		store_close(st);
 		return -1;
 	}
-	tighten_sidecar(path, "-wal");
-	tighten_sidecar(path, "-shm");
+	if (apply_pragmas(st, err) < 0 || schema_migrate(st, fresh, err) < 0) {
+		store_close(st);
+		return -1;
+	}
+	fix_modes(st, path);
 	*out = st;
 	return 0;
+}
+
+/* "file:" URI of path (RFC 3986 percent-encoding of what a URI path cannot hold). */
+static char *file_uri(const char *path, const char *query)
+{
+	struct buf b = BUF_INIT;
+
+	buf_puts(&b, "file:");
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		if (*p == '%' || *p == '?' || *p == '#' || *p <= 0x20 || *p >= 0x7f)
+			buf_printf(&b, "%%%02X", *p);
+		else
+			buf_append(&b, p, 1);
+	}
+	buf_printf(&b, "?%s", query);
+	return buf_steal(&b);
+}
+
+/* A read-only open of a WAL database needs a -shm it can use or create; in a directory the user
+ * cannot write, a closed store has none. When no -wal exists either (no writer has unsaved pages),
+ * the file is complete and is read as immutable. */
+static int open_readonly_db(struct store *st, struct error *err)
+{
+	char wal[4096], *uri;
+	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+	int rc;
+
+	uri = file_uri(st->path, "mode=ro");
+	rc = sqlite3_open_v2(uri, &st->db, flags, NULL);
+	free(uri);
+	if (rc == SQLITE_OK && sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_master", NULL,
+	                                    NULL, NULL) == SQLITE_OK)
+		return 0;
+	snprintf(wal, sizeof wal, "%s-wal", st->path);
+	if (access(wal, F_OK) == 0)
+		return error_set(err,
+		                 "cannot read the store %s: %s; another process is writing it and "
+		                 "this user cannot share its -shm file (run as the store's owner)",
+		                 st->path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+	sqlite3_close_v2(st->db);
+	st->db = NULL;
+	uri = file_uri(st->path, "mode=ro&immutable=1");
+	rc = sqlite3_open_v2(uri, &st->db, flags, NULL);
+	free(uri);
+	if (rc != SQLITE_OK)
+		return error_set(err, "cannot open the store %s read-only: %s", st->path,
+		                 st->db ? sqlite3_errmsg(st->db) : "out of memory");
+	return 0;
+}
+
+int store_open_readonly(const char *path, struct store **out, struct error *err)
+{
+	struct store *st;
+
+	*out = NULL;
+	if (access(path, F_OK) < 0)
+		return error_set(err,
+		                 "the store %s does not exist: run `leavesync init` first, or set "
+		                 "[store] path",
+		                 path);
+	if (check_file(path, err) < 0)
+		return -1;
+	st = store_new(path, true);
+	fix_modes(st, path);
+	if (open_readonly_db(st, err) < 0 || apply_pragmas(st, err) < 0 ||
+	    schema_check_current(st, err) < 0) {
+		store_close(st);
+		return -1;
+	}
+	*out = st;
+	return 0;
+}
+
+const char *store_warning(const struct store *st)
+{
+	return st ? st->warning : "";
 }
 
 void store_close(struct store *st)

@@ -256,6 +256,14 @@ static void validate_all(struct push_reader *rd, const struct push_options *opt,
 
 	while (push_reader_next(rd, &rec, pc) > 0) {
 		size_t before = pc->report->nproblems;
+		if (opt->max_records && pc->report->records == opt->max_records) {
+			/* the rest is not read: memory (the id set) stays bounded too */
+			push_problem(pc, rec.number, "",
+			             "more than %zu records, the limit of one push ([limits] "
+			             "push_records); split the input or raise the limit",
+			             opt->max_records);
+			break;
+		}
 		pc->report->records++;
 		push_validate(&rec, opt, pc);
 		check_duplicate(ids, &rec, pc, rd->format);

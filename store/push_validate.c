@@ -260,6 +260,15 @@ static bool check_when(const struct push_value *v, enum push_field f, long rec, 
 {
 	int rc = parse_when(v->s, v->len, w);
 
+	if (rc == 0 &&
+	    (memcmp(v->s, LEAVE_FIRST_DATE, 10) < 0 || memcmp(v->s, LEAVE_LAST_DATE, 10) > 0)) {
+		/* an HR system's "9999-12-31" (no end) or "0001-01-01" (no start) lands here */
+		push_problem(pc, rec, push_field_name(f),
+		             "%s is outside the dates leavesync supports, " LEAVE_FIRST_DATE
+		             " to " LEAVE_LAST_DATE "; give the leave's real dates",
+		             quoted(q, v));
+		return false;
+	}
 	if (rc == 0)
 		return true;
 	push_problem(pc, rec, push_field_name(f),

@@ -2,6 +2,7 @@
  * transaction. Never edit a released step: append a new one. docs/store.md documents the result. */
 #include "store/store_int.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 /* An UPDATE that changed something other than updated_at. */
@@ -307,6 +308,76 @@ int schema_latest_version(void)
 	return NMIGRATIONS;
 }
 
+/* PRAGMA user_version into *v; -1 with err when it cannot be read (not a database, or damaged). */
+static int read_version(struct store *st, int *v, struct error *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return error_set(
+		    err,
+		    "the store %s cannot be read as an SQLite database (%s): it is not a "
+		    "leavesync store, or it is damaged; set [store] path to the store, or "
+		    "restore it from a backup",
+		    st->path, sqlite3_errmsg(st->db));
+	rc = sqlite3_step(s);
+	*v = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : 0;
+	sqlite3_finalize(s);
+	if (rc != SQLITE_ROW)
+		return db_error(st, err, "cannot read the schema version");
+	return 0;
+}
+
+/* The version must be one this build knows; 0 is a database leavesync never initialised. */
+static int check_version(struct store *st, int v, bool fresh, struct error *err)
+{
+	if (v < 0)
+		return error_set(err,
+		                 "store schema version %d is invalid (store %s): the file was not "
+		                 "written by leavesync, or it is damaged; restore it from a backup",
+		                 v, st->path);
+	if (v > NMIGRATIONS)
+		return error_set(err,
+		                 "store schema version %d is newer than this leavesync (%d) (store "
+		                 "%s): upgrade leavesync",
+		                 v, NMIGRATIONS, st->path);
+	if (v == 0 && !fresh)
+		return error_set(
+		    err,
+		    "the store %s is an SQLite database without leavesync's schema "
+		    "(version 0), so not a leavesync store; it is left as it is: set "
+		    "[store] path to the store, or give `leavesync init` a path where no "
+		    "file exists",
+		    st->path);
+	return 0;
+}
+
+/* A database that says it is leavesync's must hold leavesync's tables. */
+static int check_tables(struct store *st, int v, struct error *err)
+{
+	sqlite3_stmt *s;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(
+	        st->db,
+	        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+	        "('leave', 'leave_dirty', 'target', 'token', 'run', 'drift')",
+	        -1, &s, NULL) != SQLITE_OK)
+		return db_error(st, err, "cannot read the store's tables");
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (n != 6)
+		return error_set(
+		    err,
+		    "the store %s says schema version %d but lacks leavesync's tables "
+		    "(leave, target, ...): not a leavesync store; set [store] path to the "
+		    "store",
+		    st->path, v);
+	return 0;
+}
+
 /* One step in one transaction; the version is re-read inside it, so two processes opening a new
  * store at once do not both apply the same step. */
 static int migrate_step(struct store *st, int *version, struct error *err)
@@ -316,11 +387,14 @@ static int migrate_step(struct store *st, int *version, struct error *err)
 
 	if (db_exec(st, "BEGIN IMMEDIATE", err) < 0)
 		return -1;
-	v = store_schema_version(st);
-	if (v < 0 || v >= NMIGRATIONS) {
+	if (read_version(st, &v, err) < 0 || check_version(st, v, true, err) < 0) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	if (v >= NMIGRATIONS) {
 		db_exec(st, "COMMIT", NULL);
 		*version = v;
-		return v < 0 ? db_error(st, err, "cannot read the schema version") : 0;
+		return 0;
 	}
 	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
 	if (db_exec(st, migrations[v], err) < 0 || db_exec(st, sql, err) < 0 ||
@@ -332,19 +406,33 @@ static int migrate_step(struct store *st, int *version, struct error *err)
 	return 0;
 }
 
-int schema_migrate(struct store *st, struct error *err)
+int schema_migrate(struct store *st, bool fresh, struct error *err)
 {
-	int v = store_schema_version(st);
+	int v;
 
-	if (v < 0)
-		return db_error(st, err, "cannot read the schema version");
-	if (v > NMIGRATIONS)
-		return error_set(err,
-		                 "the store %s has schema version %d, newer than this leavesync "
-		                 "knows (%d): upgrade leavesync",
-		                 st->path, v, NMIGRATIONS);
+	if (read_version(st, &v, err) < 0 || check_version(st, v, fresh, err) < 0)
+		return -1;
+	if (v > 0 && check_tables(st, v, err) < 0)
+		return -1;
 	while (v < NMIGRATIONS)
 		if (migrate_step(st, &v, err) < 0)
 			return -1;
+	return 0;
+}
+
+int schema_check_current(struct store *st, struct error *err)
+{
+	int v;
+
+	if (read_version(st, &v, err) < 0 || check_version(st, v, false, err) < 0 ||
+	    check_tables(st, v, err) < 0)
+		return -1;
+	if (v < NMIGRATIONS)
+		return error_set(
+		    err,
+		    "the store %s has schema version %d, older than this leavesync (%d): "
+		    "run `leavesync init` as the store's owner to migrate it (this "
+		    "command only reads)",
+		    st->path, v, NMIGRATIONS);
 	return 0;
 }

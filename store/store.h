@@ -18,16 +18,36 @@
 
 struct store;
 
-/* Opens (creating with mode 0600 when create is true) and migrates to the current schema. */
+/* Opens the store for reading and writing and migrates it to the current schema. create (init
+ * only): a missing file is created with mode 0600. An existing file must be a leavesync store: an
+ * empty file, a file that is not SQLite, an SQLite database without leavesync's schema and a schema
+ * version that is negative or newer than this build are refused, never replaced or initialised.
+ * Modes wider than 0600 on the store, its -wal and -shm are narrowed to 0600 when the process
+ * owns them (store_warning says so), or reported when it cannot. */
 int store_open(const char *path, bool create, struct store **out, struct error *err);
+/* Opens an existing store without writing anything (status, export, doctor): works on a store
+ * the user may only read, in a directory where it cannot create -wal or -shm. The schema must be
+ * current (a read-only command does not migrate). */
+int store_open_readonly(const char *path, struct store **out, struct error *err);
 void store_close(struct store *st);
 int store_schema_version(struct store *st); /* PRAGMA user_version */
+/* What opening the store fixed or could not fix (its file modes), "" when nothing: for the CLI to
+ * print as a warning. Borrowed from st. */
+const char *store_warning(const struct store *st);
 
 /* Exclusive per-store lock for sync/resync/reconcile (flock on PATH.lock, released on exit or
  * crash). Returns 0, or -1 with err "another leavesync sync is running on STORE (pid N)". */
 int store_lock_run(struct store *st, struct error *err);
 
 /* ---- leave: the HR contract ---- */
+
+/* The dates leave may have (docs/store.md): push refuses others, render refuses rows written by SQL
+ * outside them. From the Unix epoch (the engine computes in Unix seconds; no HR system has leave
+ * before 1970) to 2199 (far past any leave plan, well inside Outlook's calendar, which ends on
+ * 4500-08-31, and where tzdata's rules are still extrapolated sensibly). Compared as text:
+ * "YYYY-MM-DD" prefixes sort as dates. */
+#define LEAVE_FIRST_DATE "1970-01-01"
+#define LEAVE_LAST_DATE "2199-12-31"
 
 struct leave {
 	char *id;        /* HR's key, non-empty */
@@ -84,6 +104,8 @@ struct push_options {
 	bool dry_run;                       /* do everything in a transaction that is rolled back */
 	struct push_snapshot snapshot;
 	const char *source; /* recorded with each revision (leavesync show); NULL: "push" */
+	size_t max_records; /* more records is refused, nothing written ([limits] push_records);
+	                       0: no limit */
 };
 
 struct push_report {

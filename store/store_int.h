@@ -20,6 +20,8 @@ struct store {
 	struct stmt_cache_entry cache[STMT_CACHE];
 	char *path;  /* as given to store_open, for messages */
 	int lock_fd; /* PATH.lock while store_lock_run holds it, else -1 */
+	bool read_only;
+	char warning[600]; /* store_warning: "" or what opening fixed or could not fix */
 };
 
 /* Sets err to "what: sqlite's message (STORE)" and returns -1. */
@@ -46,8 +48,11 @@ char *db_column_strdup(sqlite3_stmt *s, int col);
 /* Binds text or NULL. */
 int db_bind_text(sqlite3_stmt *s, int idx, const char *text);
 
-/* Migrations: the list lives in schema.c. */
-int schema_migrate(struct store *st, struct error *err);
+/* Migrations: the list lives in schema.c. fresh: the file was created by this open (init), so
+ * version 0 is a new store rather than a foreign database. */
+int schema_migrate(struct store *st, bool fresh, struct error *err);
+/* For a read-only open: the schema must be leavesync's and current (nothing is migrated). */
+int schema_check_current(struct store *st, struct error *err);
 int schema_latest_version(void);
 
 /* The columns target_from_row reads, in its order (no table prefix). */

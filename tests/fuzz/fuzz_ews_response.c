@@ -1,6 +1,9 @@
 /* libFuzzer target: the EWS response parsers (ews/response.c) on a server's body.
  * The first byte picks the parser and, for writes and GetItem, how many items were sent (1-4);
- * the rest is the HTTP body. */
+ * the rest is the HTTP body. Whatever the body: every message is printable (no control character
+ * from the server gets through, common/redact.h), and no id or change key longer than
+ * BE_MAX_ID_BYTES is kept. */
+#include "common/redact.h"
 #include "ews/ews.h"
 
 #include <stdint.h>
@@ -19,8 +22,25 @@ static void check_items(struct be_item *items, size_t n)
 			abort();
 		if (items[i].status != BE_OK && items[i].message[0] == '\0')
 			abort();
+		if (redact_has_control(items[i].message, strlen(items[i].message)) ||
+		    (items[i].new_remote_id && strlen(items[i].new_remote_id) > BE_MAX_ID_BYTES) ||
+		    (items[i].new_change_key && strlen(items[i].new_change_key) > BE_MAX_ID_BYTES))
+			abort();
 		be_item_clear(&items[i]);
 	}
+}
+
+/* Items read: ids and change keys within the limit; then freed. */
+static void check_list(struct ews_read_list *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		const struct remote_event *re = &l->v[i].re;
+
+		if ((re->remote_id && strlen(re->remote_id) > BE_MAX_ID_BYTES) ||
+		    (re->change_key && strlen(re->change_key) > BE_MAX_ID_BYTES))
+			abort();
+	}
+	ews_read_list_free(l);
 }
 
 static void parse_write(int parser, const char *body, size_t len, size_t n)
@@ -67,11 +87,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case P_GET:
 		ews_parse_get_response(body, len, n, &list, &err);
-		ews_read_list_free(&list);
+		check_list(&list);
 		break;
 	case P_FIND:
 		ews_parse_find_response(body, len, &list, &err);
-		ews_read_list_free(&list);
+		check_list(&list);
 		break;
 	default:
 		ews_parse_get_folder_response(body, len, &err);

@@ -1,7 +1,11 @@
 /* libFuzzer target: the Graph response parsers (graph/response.c, the $batch mapping of
  * graph/batch.c and the error description of graph/errors.c) on a server's body. Every parser is
- * run on each input: a body the engine expects as an event may be anything. */
+ * run on each input: a body the engine expects as an event may be anything. Whatever the body,
+ * the messages are printable (no control character from the server gets through,
+ * common/redact.h) and no id or etag longer than BE_MAX_ID_BYTES is kept. */
 #include "graph/graph.h"
+
+#include "common/redact.h"
 
 #include "common/util.h"
 
@@ -20,6 +24,9 @@ static void parse_event(const json_t *obj, const char *prop_id)
 
 	memset(&re, 0, sizeof re);
 	if (graph_parse_event(obj, prop_id, &re, &err) < 0 && err.msg[0] == '\0')
+		abort();
+	if ((re.remote_id && strlen(re.remote_id) > BE_MAX_ID_BYTES) ||
+	    (re.change_key && strlen(re.change_key) > BE_MAX_ID_BYTES))
 		abort();
 	remote_event_free(&re);
 	graph_event_tag(obj, prop_id);
@@ -53,6 +60,9 @@ static void parse_write(const json_t *root)
 	for (int need = 0; need < 2; need++) {
 		char *id = NULL, *etag = NULL;
 		graph_parse_write(root, need, &id, &etag, &err);
+		if ((id && strlen(id) > BE_MAX_ID_BYTES) ||
+		    (etag && strlen(etag) > BE_MAX_ID_BYTES))
+			abort();
 		free(id);
 		free(etag);
 	}
@@ -81,8 +91,15 @@ static void parse_batch(const json_t *root)
 		reqs[i].item = i < 3 ? &items[i] : NULL;
 	}
 	graph_batch_apply(&s, reqs, 4, resps, n, &auth_failed);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
+		if (redact_has_control(reqs[i].message, strlen(reqs[i].message)))
+			abort();
 		graph_subreq_free(&reqs[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		if ((items[i].new_remote_id && strlen(items[i].new_remote_id) > BE_MAX_ID_BYTES) ||
+		    (items[i].new_change_key && strlen(items[i].new_change_key) > BE_MAX_ID_BYTES))
+			abort();
 	for (int i = 0; i < 3; i++)
 		be_item_clear(&items[i]);
 	free(resps);
@@ -103,11 +120,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* what the engine says about a failed request whose body is not JSON */
 		graph_describe_failure("GET", BASE "/users/a/events", 500, "text/html", NULL, false,
 		                       msg, sizeof msg);
+		if (redact_has_control(err.msg, strlen(err.msg)) ||
+		    redact_has_control(msg, strlen(msg)))
+			abort();
 		return 0;
 	}
 	graph_parse_error(root, &ge);
 	graph_describe_failure("PATCH", BASE "/users/a/events/x", 400, "application/json", root,
 	                       true, msg, sizeof msg);
+	if (redact_has_control(msg, strlen(msg)))
+		abort();
 	graph_retry_after_ms(root);
 	parse_event(root, prop_id);
 	parse_page(root, prop_id);

@@ -10,6 +10,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* Small, so that inputs past [limits] push_records are common. */
+#define FUZZ_MAX_RECORDS 8
+
 static struct store *fuzz_store(void)
 {
 	static struct store *st;
@@ -38,15 +41,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	                           .max_leave_days = 366,
 	                           .tz_known = tz_is_known_iana,
 	                           .default_time_zone = "Europe/Berlin",
-	                           .max_note_bytes = 0};
+	                           .max_note_bytes = 0,
+	                           .max_records = FUZZ_MAX_RECORDS};
 	struct push_report rep = {0};
 	struct error err = {0};
+	int rc;
 
-	store_push(fuzz_store(), (const char *)data, size, &opt, &rep, &err);
+	rc = store_push(fuzz_store(), (const char *)data, size, &opt, &rep, &err);
 	/* The report must be self-consistent whatever the input. */
 	for (size_t i = 0; i < rep.nproblems; i++)
 		if (rep.problems[i].reason[0] == '\0')
 			abort();
+	/* [limits] push_records: never more read, and more is never written */
+	if (rep.records > FUZZ_MAX_RECORDS ||
+	    (rc == 0 && rep.inserted + rep.updated + rep.unchanged + rep.stale > FUZZ_MAX_RECORDS))
+		abort();
 	push_report_free(&rep);
 	return 0;
 }

@@ -260,3 +260,43 @@ config_set() {
 		{ print }' leavesync.conf >leavesync.conf.new &&
 	mv leavesync.conf.new leavesync.conf && chmod 600 leavesync.conf
 }
+
+# run_bounded MAX_RSS_MB SECONDS command...: runs the command under /usr/bin/time -v, killing it
+# (exit 137) if its resident memory passes MAX_RSS_MB or it runs longer than SECONDS, so that a
+# test of a memory or time bound cannot take the machine down with the code it checks. Sets
+# BOUNDED_RSS_MB (the peak, from time -v) and BOUNDED_KILLED ("", "rss" or "time").
+run_bounded() {
+	max_kb=$(($1 * 1024))
+	secs=$2
+	shift 2
+	exec 3<&0 # an asynchronous command reads /dev/null unless given its input explicitly
+	# Under ASan (make test SANITIZE=1) freed memory waits in a 256 MB quarantine: measured memory
+	# would be the sanitizer's, not leavesync's. A small quarantine keeps the bound meaningful.
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1" \
+		/usr/bin/time -v -o bounded.time "$@" <&3 &
+	tpid=$!
+	exec 3<&-
+	BOUNDED_KILLED=
+	ticks=0
+	while kill -0 "$tpid" 2>/dev/null; do
+		child=$(pgrep -P "$tpid" | head -n 1)
+		if [ -n "$child" ]; then
+			rss=$(sed -n 's/^VmRSS:[^0-9]*\([0-9]*\).*/\1/p' "/proc/$child/status" 2>/dev/null)
+			if [ -n "$rss" ] && [ "$rss" -gt "$max_kb" ]; then
+				BOUNDED_KILLED=rss
+				kill -9 "$child" 2>/dev/null
+			elif [ "$ticks" -gt $((secs * 20)) ]; then
+				BOUNDED_KILLED=time
+				kill -9 "$child" 2>/dev/null
+			fi
+		fi
+		ticks=$((ticks + 1))
+		sleep 0.05
+	done
+	wait "$tpid"
+	rc=$?
+	rss_kb=$(sed -n 's/.*Maximum resident set size (kbytes): //p' bounded.time 2>/dev/null)
+	BOUNDED_RSS_MB=$((${rss_kb:-0} / 1024))
+	[ -n "$BOUNDED_KILLED" ] && echo "run_bounded: killed ($BOUNDED_KILLED), peak ${BOUNDED_RSS_MB} MB: $*"
+	return $rc
+}

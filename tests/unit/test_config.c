@@ -1,5 +1,6 @@
 /* engine/config.c: defaults, every key, every bad value with FILE:LINE, secrets from files and the
  * environment, the permission warning, policy merging and routes. */
+#include "common/redact.h"
 #include "common/util.h"
 #include "engine/cloud.h"
 #include "engine/config.h"
@@ -283,6 +284,86 @@ static void test_clouds(void)
 	config_free(&cfg);
 }
 
+static void test_limits(void)
+{
+	struct config cfg;
+	struct error err = {{0}};
+
+	ok(load("[sync]\nbackend = ews\n", &cfg, &err) == 0, "defaults load");
+	is_int((long long)cfg.limits.push_bytes, 256LL << 20, "push_size default 256M");
+	is_int((long long)cfg.limits.push_records, 1000000, "push_records default 1000000");
+	is_int((long long)cfg.limits.http.max_response_bytes, 16LL << 20, "response_size 16M");
+	is_int((long long)cfg.limits.http.response_budget_bytes, 128LL << 20,
+	       "response_budget 128M");
+	is_int(cfg.limits.http.connect_timeout_ms, 10000, "connect_timeout 10 s");
+	is_int(cfg.limits.http.timeout_ms, 120000, "request_timeout 120 s");
+	is_int(cfg.limits.http.low_speed_bytes, 16, "low_speed_bytes 16");
+	is_int(cfg.limits.http.low_speed_seconds, 30, "low_speed_time 30 s");
+	config_free(&cfg);
+	ok(load("[limits]\npush_size = 64K\npush_records = 10\nresponse_size = 2M\n"
+	        "response_budget = 1G\nconnect_timeout = 5\nrequest_timeout = 60\n"
+	        "low_speed_bytes = 100\nlow_speed_time = 10\n",
+	        &cfg, &err) == 0,
+	   "every [limits] key: %s", err.msg);
+	is_int((long long)cfg.limits.push_bytes, 65536, "push_size 64K");
+	is_int((long long)cfg.limits.push_records, 10, "push_records 10");
+	is_int((long long)cfg.limits.http.max_response_bytes, 2LL << 20, "response_size 2M");
+	is_int((long long)cfg.limits.http.response_budget_bytes, 1LL << 30, "response_budget 1G");
+	is_int(cfg.limits.http.connect_timeout_ms, 5000, "connect_timeout 5 s");
+	is_int(cfg.limits.http.timeout_ms, 60000, "request_timeout 60 s");
+	is_int(cfg.limits.http.low_speed_bytes, 100, "low_speed_bytes 100");
+	is_int(cfg.limits.http.low_speed_seconds, 10, "low_speed_time 10 s");
+	config_free(&cfg);
+	bad("[limits]\npush_size = 0\n", 2, "from 1K to 4G", "push_size 0");
+	bad("[limits]\npush_size = 5G\n", 2, "from 1K to 4G", "push_size 5G");
+	bad("[limits]\npush_size = 12Q\n", 2, "K, M or G", "push_size 12Q");
+	bad("[limits]\npush_size = -1\n", 2, "expected a size", "push_size -1");
+	bad("[limits]\npush_size = 99999999999999999999G\n", 2, "expected a size",
+	    "push_size overflowing");
+	bad("[limits]\npush_records = 0\n", 2, "1 to 100000000", "push_records 0");
+	bad("[limits]\nresponse_size = 1K\n", 2, "from 64K to 1G", "response_size 1K");
+	bad("[limits]\nrequest_timeout = 0\n", 2, "whole seconds from 1 to 3600",
+	    "request_timeout 0");
+	bad("[limits]\nlow_speed_bytes = fast\n", 2, "bytes per second", "low_speed_bytes fast");
+	bad("[limits]\nmax_body = 1M\n", 2, "unknown key \"max_body\" in [limits]",
+	    "an unknown [limits] key");
+	ok(load("[sync]\nrun_deadline = 900\n", &cfg, &err) == 0 && cfg.run_deadline == 900,
+	   "[sync] run_deadline = 900");
+	config_free(&cfg);
+	ok(load("[sync]\nbackend = ews\n", &cfg, &err) == 0 && cfg.run_deadline == 0,
+	   "no run deadline by default");
+	config_free(&cfg);
+	bad("[sync]\nrun_deadline = -5\n", 2, "0 to 86400", "a negative run_deadline");
+}
+
+/* A URL with user info is refused, and the message shows it without the password. */
+static void test_url_userinfo(void)
+{
+	struct config cfg;
+	struct error err = {{0}};
+
+	ok(load("[ews]\nurl = https://svc:Pa55w0rd-SECRET@mail.contoso.com/EWS/Exchange.asmx\n",
+	        &cfg, &err) < 0,
+	   "user info in [ews] url is refused");
+	ok(strstr(err.msg, "user info") && strstr(err.msg, "https://mail.contoso.com/EWS") &&
+	       !strstr(err.msg, "Pa55w0rd") && !strstr(err.msg, "svc:"),
+	   "the message names the URL without its credentials: %s", err.msg);
+	ok(load("[graph]\nauthority = https://u:Pa55w0rd-SECRET@login.example/x?token=y\n", &cfg,
+	        &err) < 0 &&
+	       !strstr(err.msg, "Pa55w0rd") && !strstr(err.msg, "token=y"),
+	   "nor for an authority: %s", err.msg);
+	ok(load("[graph]\nclient_secret = q8Z~configured.secret-42\n", &cfg, &err) == 0,
+	   "a config with a secret loads");
+	{
+		char *shown = redact_dup("server said: q8Z~configured.secret-42 is wrong", 200);
+
+		is_str(shown, "server said: [redacted] is wrong",
+		       "the configured secret joins the redaction filter");
+		free(shown);
+	}
+	config_free(&cfg);
+}
+
 static void test_bad_structure(void)
 {
 	bad("[store]\npath = x\n[stroe]\npath = y\n", 3, "unknown section [stroe]",
@@ -411,6 +492,8 @@ int main(void)
 	test_bad_values();
 	test_clouds();
 	test_bad_structure();
+	test_limits();
+	test_url_userinfo();
 	test_secrets();
 	test_permissions();
 	test_example();

@@ -175,6 +175,26 @@ static void test_compare(void)
 	event_owned_diff(&a, &b, diff, sizeof diff);
 	is_str(diff, "all_day,sensitivity", "all_day and sensitivity");
 
+	/* an all-day leave on a day without a local midnight is written in UTC by both backends:
+	 * read back in UTC, it is no drift; a UTC zone elsewhere still is */
+	a = base_event();
+	b = base_event();
+	a.all_day = b.all_day = true;
+	strcpy(a.start, "2027-03-27");
+	strcpy(a.end, "2027-03-28");
+	strcpy(a.time_zone, "Asia/Beirut");
+	strcpy(b.start, "2027-03-27");
+	strcpy(b.end, "2027-03-28");
+	strcpy(b.time_zone, "UTC");
+	ok(event_owned_equal(&a, &b), "all-day Beirut 03-27 == the same dates in UTC");
+	strcpy(a.start, "2027-03-29");
+	strcpy(a.end, "2027-03-30");
+	strcpy(b.start, "2027-03-29");
+	strcpy(b.end, "2027-03-30");
+	event_owned_diff(&a, &b, diff, sizeof diff);
+	is_str(diff, "time_zone", "but Beirut 03-29 moved to UTC is drift");
+	a = base_event();
+
 	a.body = "note";
 	event_copy(&c, &a);
 	ok(c.subject != a.subject && c.categories != a.categories && c.body != a.body,

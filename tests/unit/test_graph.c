@@ -143,6 +143,39 @@ static void test_all_day_zones(void)
 	}
 }
 
+/* Days without a local midnight (clocks jump from 23:59:59 to 01:00): Graph wants all-day events at
+ * midnight in one zone, so such a leave is written midnight to midnight in UTC, same dates. */
+static void test_all_day_without_local_midnight(void)
+{
+	static const struct {
+		const char *iana, *start, *end, *zone;
+	} cases[] = {
+	    {"America/Santiago", "2027-09-05", "2027-09-06", "UTC"}, /* first day has no 00:00 */
+	    {"Asia/Beirut", "2027-03-27", "2027-03-28", "UTC"},      /* the day after the last */
+	    {"America/Santiago", "2027-09-06", "2027-09-08", "Pacific SA Standard Time"},
+	    {"Asia/Beirut", "2027-03-29", "2027-03-30", "Middle East Standard Time"},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct event ev;
+		struct error err = {""};
+		json_t *body;
+
+		make_event(&ev, cases[i].iana, true, cases[i].start, cases[i].end);
+		body = graph_build_create(&ev, PROP, &err);
+		ok(body && strcmp(jstr(body, "start.timeZone"), cases[i].zone) == 0 &&
+		       strcmp(jstr(body, "end.timeZone"), cases[i].zone) == 0,
+		   "%s %s..%s: written in %s", cases[i].iana, cases[i].start, cases[i].end,
+		   cases[i].zone);
+		ok(body && strncmp(jstr(body, "start.dateTime"), cases[i].start, 10) == 0 &&
+		       strcmp(jstr(body, "start.dateTime") + 10, "T00:00:00") == 0 &&
+		       strncmp(jstr(body, "end.dateTime"), cases[i].end, 10) == 0,
+		   "%s: midnight to midnight on the same dates", cases[i].iana);
+		json_decref(body);
+		event_free(&ev);
+	}
+}
+
 static void test_timed_dst(void)
 {
 	static const struct {
@@ -1113,6 +1146,7 @@ static void test_list_and_find(void)
 int main(void)
 {
 	test_all_day_zones();
+	test_all_day_without_local_midnight();
 	test_timed_dst();
 	test_create_body();
 	test_patch_only_changes();

@@ -240,6 +240,131 @@ static void test_graph_disguised_links(void)
 		   followed[i]);
 }
 
+/* True when s is safe to print: no control byte, no credential of the request quoted back. */
+static int printable_and_clean(const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return 0;
+	return !strstr(s, "eyJ") && !strstr(s, "SECRETTOKENVALUE");
+}
+
+#define QUOTED_AUTH                                                                                \
+	"Authorization: Bearer "                                                                   \
+	"eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJhdWQiOiJ4In0.SECRETTOKENVALUE"
+
+static void test_ews_error_texts(void)
+{
+	static const char *const faults[] = {
+	    /* a faultstring quoting the request's Authorization header */
+	    "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault>"
+	    "<faultcode>s:Client</faultcode><faultstring>The request header " QUOTED_AUTH
+	    " is invalid</faultstring></s:Fault></s:Body></s:Envelope>",
+	    /* a ResponseCode and faultstring with C1 controls and a bidi override (XML forbids C0)
+	     */
+	    "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault>"
+	    "<faultcode>s:Client</faultcode><faultstring>\xc2\x9b"
+	    "2J\xe2\x80\xae"
+	    " evil &#13;&#10;"
+	    "X-Injected: yes</faultstring><detail><e:ResponseCode xmlns:e=\"" EWS_NS_ERRORS "\">"
+	    "ErrorServerBusy\xc2\x9b"
+	    "31m</e:ResponseCode></detail></s:Fault></s:Body></s:Envelope>",
+	};
+	struct be_item item = {0};
+	struct be_item *items[1] = {&item};
+	struct error err = {""};
+
+	for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++) {
+		be_item_clear(&item);
+		err.msg[0] = '\0';
+		ews_parse_create_response(faults[i], strlen(faults[i]), items, 1, &err);
+		ok(printable_and_clean(err.msg) && printable_and_clean(item.message),
+		   "fault %zu: the message is escaped and redacted: %s", i + 1, item.message);
+	}
+	ok(strstr(item.message, "\\u009B") && strstr(item.message, "\\u202E") &&
+	       strstr(item.message, "\\r\\n"),
+	   "escapes are shown, not interpreted");
+	{
+		const char *msg =
+		    "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+		    "<m:CreateItemResponse xmlns:m=\"" EWS_NS_MESSAGES "\"><m:ResponseMessages>"
+		    "<m:CreateItemResponseMessage ResponseClass=\"Error\"><m:MessageText>Token "
+		    "refused: " QUOTED_AUTH "</m:MessageText><m:ResponseCode>ErrorAccessDenied"
+		    "</m:ResponseCode></m:CreateItemResponseMessage></m:ResponseMessages>"
+		    "</m:CreateItemResponse></s:Body></s:Envelope>";
+
+		be_item_clear(&item);
+		ews_parse_create_response(msg, strlen(msg), items, 1, &err);
+		ok(item.status == BE_FINAL && printable_and_clean(item.message) &&
+		       strstr(item.message, "Authorization: [redacted]"),
+		   "a MessageText quoting the token: %s", item.message);
+	}
+	be_item_clear(&item);
+}
+
+static void test_graph_error_texts(void)
+{
+	const char *body = "{\"error\":{\"code\":\"\\u001b[2J\\u001b]0;pwned\\u0007Forbidden\","
+	                   "\"message\":\"Your request had " QUOTED_AUTH " and \\u001b[31mred\","
+	                   "\"innerError\":{\"request-id\":\"\\u001b[5m\"}}}";
+	json_t *j = json_loads(body, 0, NULL);
+	char msg[512];
+
+	graph_describe_failure("POST", "/users/a%40b.c/events", 403, "application/json\x1b[2J", j,
+	                       true, msg, sizeof msg);
+	ok(printable_and_clean(msg) && strstr(msg, "\\x1B[2J") &&
+	       strstr(msg, "Authorization: [redacted]"),
+	   "a Graph error's code, message and request-id are escaped and redacted: %s", msg);
+	graph_describe_failure("GET", "/x", 502, "text/html\x1b]0;t\x07", NULL, true, msg,
+	                       sizeof msg);
+	ok(printable_and_clean(msg), "the content type of a non-Graph answer too: %s", msg);
+	json_decref(j);
+}
+
+/* A server answering ids or change keys of absurd size: refused, naming the field, never kept. */
+static void test_absurd_ids(void)
+{
+	struct buf big = BUF_INIT, xml = BUF_INIT, js = BUF_INIT;
+	struct be_item item = {0};
+	struct be_item *items[1] = {&item};
+	struct error err = {""};
+	char *id = NULL, *etag = NULL;
+	json_t *j;
+
+	for (int i = 0; i < 3000; i++)
+		buf_puts(&big, "A");
+	buf_printf(&xml,
+	           "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+	           "<m:CreateItemResponse xmlns:m=\"" EWS_NS_MESSAGES "\" xmlns:t=\"" EWS_NS_TYPES
+	           "\"><m:ResponseMessages><m:CreateItemResponseMessage ResponseClass=\"Success\">"
+	           "<m:ResponseCode>NoError</m:ResponseCode><m:Items><t:CalendarItem>"
+	           "<t:ItemId Id=\"AAMkAD=\" ChangeKey=\"%s\"/></t:CalendarItem></m:Items>"
+	           "</m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse>"
+	           "</s:Body></s:Envelope>",
+	           big.data);
+	ews_parse_create_response(xml.data, xml.len, items, 1, &err);
+	ok(item.status == BE_RETRY_NOW && !item.new_change_key && !item.new_remote_id &&
+	       strstr(item.message, "ChangeKey of 3000 bytes (the limit is 2048"),
+	   "an EWS ChangeKey of 3000 bytes is refused, not kept: %s", item.message);
+	be_item_clear(&item);
+
+	buf_printf(&js, "{\"id\":\"%s\",\"@odata.etag\":\"W/\\\"x\\\"\"}", big.data);
+	j = json_loads(js.data, 0, NULL);
+	ok(graph_parse_write(j, true, &id, &etag, &err) < 0 && !id && !etag &&
+	       strstr(err.msg, "\"id\" of 3000 bytes"),
+	   "a Graph id of 3000 bytes is refused: %s", err.msg);
+	json_decref(j);
+	j = json_loads("{\"id\":\"AAMk=\",\"@odata.etag\":\"W/\\\"x\\r\\nX-Injected: yes\\\"\"}", 0,
+	               NULL);
+	ok(j && graph_parse_write(j, true, &id, &etag, &err) < 0 && !id && !etag &&
+	       strstr(err.msg, "\"@odata.etag\" holding a control character"),
+	   "a Graph etag with CRLF (it goes back as If-Match) is refused: %s", err.msg);
+	json_decref(j);
+	buf_free(&big);
+	buf_free(&xml);
+	buf_free(&js);
+}
+
 int main(void)
 {
 	test_ews_external_dtd();
@@ -248,5 +373,8 @@ int main(void)
 	test_graph_deep_nesting();
 	test_graph_huge_numbers();
 	test_graph_disguised_links();
+	test_ews_error_texts();
+	test_graph_error_texts();
+	test_absurd_ids();
 	return done_testing();
 }

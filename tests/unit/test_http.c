@@ -1,8 +1,13 @@
 /* engine/http.c: URL policy, same-origin checks, escaping, Retry-After parsing, redaction, and
- * failure classification against closed ports and a local plain-HTTP listener. */
+ * failure classification against closed ports and a local plain-HTTP listener; against hostile
+ * listeners: header values refused before sending, received header values made safe, the response
+ * cap and the process-wide budget, a trickling server cut by the low-speed limit, a run's
+ * deadline. */
 #include "engine/http.h"
 
 #include "tap.h"
+
+#include "common/util.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -85,29 +90,51 @@ static void test_redact(void)
 	free(r);
 }
 
-/* A one-shot plain HTTP server on 127.0.0.1 that answers each connection with `reply`. */
+/* A one-shot plain HTTP server on 127.0.0.1 that answers each connection with `reply`, then
+ * `body_bytes` bytes of 'x' (when set), one every `trickle_ms` milliseconds (when set). */
 struct server {
 	int fd;
 	int port;
 	const char *reply;
 	int conns;
+	size_t body_bytes;
+	int trickle_ms;
+	char request[8192]; /* the last request read */
 };
+
+static void send_body(int c, const struct server *s)
+{
+	static char chunk[65536];
+	size_t left = s->body_bytes;
+
+	memset(chunk, 'x', sizeof chunk);
+	while (left > 0) {
+		size_t n = s->trickle_ms ? 1 : left < sizeof chunk ? left : sizeof chunk;
+
+		if (send(c, chunk, n, MSG_NOSIGNAL) < 0)
+			return; /* the client hung up: what these tests want */
+		left -= n;
+		if (s->trickle_ms)
+			usleep((useconds_t)s->trickle_ms * 1000);
+	}
+}
 
 static void *serve(void *arg)
 {
 	struct server *s = arg;
 
 	for (int i = 0; i < s->conns; i++) {
-		char req[8192];
 		int c = accept(s->fd, NULL, NULL);
 		ssize_t n;
 
 		if (c < 0)
 			break;
-		n = read(c, req, sizeof req); /* requests here are small: one read is enough */
-		(void)n;
-		if (s->reply && write(c, s->reply, strlen(s->reply)) < 0)
+		/* requests here are small: one read is enough */
+		n = read(c, s->request, sizeof s->request - 1);
+		s->request[n > 0 ? n : 0] = '\0';
+		if (s->reply && send(c, s->reply, strlen(s->reply), MSG_NOSIGNAL) < 0)
 			perror("write");
+		send_body(c, s);
 		close(c);
 	}
 	return NULL;
@@ -183,6 +210,163 @@ static void test_perform(void)
 	   "unreadable ca_file is a configuration error: %s", err.msg);
 }
 
+/* Runs one request against a server answering `reply` (+ body); returns the failure kind. */
+static enum http_failure one_request(struct server *s, const struct http_options *opt,
+                                     const struct http_request *tmpl, struct http_response *resp,
+                                     struct error *err)
+{
+	struct http_client *c = http_client_new(opt, err);
+	struct http_request req = *tmpl;
+	char url[128];
+	pthread_t th;
+	enum http_failure f;
+
+	s->conns = 1;
+	s->fd = listen_local(&s->port);
+	pthread_create(&th, NULL, serve, s);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/EWS/Exchange.asmx", s->port);
+	req.url = url;
+	f = http_perform(c, &req, resp, err);
+	if (f != HTTP_OK) { /* the server waits for a connection that never came: come once */
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET,
+		                        .sin_port = htons((uint16_t)s->port),
+		                        .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+			shutdown(fd, SHUT_WR);
+		pthread_join(th, NULL);
+		if (fd >= 0)
+			close(fd);
+	} else {
+		pthread_join(th, NULL);
+	}
+	close(s->fd);
+	http_client_free(c);
+	return f;
+}
+
+static void test_header_injection(void)
+{
+	struct http_options opt = {.timeout_ms = 5000};
+	struct server s = {.reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"};
+	struct error err = {""};
+	struct http_response resp;
+	const char *bad_headers[] = {"X-AnchorMailbox: alice@contoso.com\r\nX-Injected: yes", NULL};
+	struct http_request req = {.method = "POST", .body = "<x/>", .body_len = 4};
+
+	req.bearer = "eyJ0eXAi.payload.sig\r\nX-Injected: yes";
+	is_int(one_request(&s, &opt, &req, &resp, &err), HTTP_ERR_REFUSED,
+	       "an access token with CRLF is refused");
+	ok(strstr(err.msg, "the access token holds a control character") &&
+	       strstr(err.msg, "Nothing was sent") && !strstr(err.msg, "Injected"),
+	   "the message names the token, not its value: %s", err.msg);
+	ok(!strstr(s.request, "X-Injected"), "the server received no injected header");
+
+	req.bearer = "token\x01";
+	is_int(one_request(&s, &opt, &req, &resp, &err), HTTP_ERR_REFUSED,
+	       "any control character in the token is refused");
+	req.bearer = "good-token";
+	req.headers = bad_headers;
+	is_int(one_request(&s, &opt, &req, &resp, &err), HTTP_ERR_REFUSED,
+	       "a header line with CRLF in its value is refused");
+	ok(strstr(err.msg, "the header X-AnchorMailbox holds a control character") != NULL,
+	   "the message names the header: %s", err.msg);
+	req.headers = NULL;
+	is_int(one_request(&s, &opt, &req, &resp, &err), HTTP_OK, "a clean request is sent");
+	ok(strstr(s.request, "Authorization: Bearer good-token\r\n") != NULL,
+	   "and carries its token");
+	http_response_free(&resp);
+}
+
+static void test_received_headers_made_safe(void)
+{
+	struct http_options opt = {.timeout_ms = 5000};
+	struct server s = {.reply =
+	                       "HTTP/1.1 401 Unauthorized\r\n"
+	                       "Content-Type: text/html\x1b]0;pwned\x07\r\n"
+	                       "WWW-Authenticate: Bearer error=\"invalid_token\", "
+	                       "echo=\"Authorization: Bearer eyJ0eXAiOiJKV1QiLCJhbGciOi.x.y\"\r\n"
+	                       "request-id: \x1b[2Jabc\r\n"
+	                       "Content-Length: 2\r\nConnection: close\r\n\r\nno"};
+	struct error err = {""};
+	struct http_response resp;
+	struct http_request req = {.method = "GET"};
+
+	is_int(one_request(&s, &opt, &req, &resp, &err), HTTP_OK, "a 401 arrives");
+	is_str(resp.content_type, "text/html\\x1B]0;pwned\\x07", "ESC/BEL in Content-Type escaped");
+	ok(resp.www_authenticate && strstr(resp.www_authenticate, "error=\"invalid_token\"") &&
+	       !strstr(resp.www_authenticate, "eyJ"),
+	   "a token echoed in WWW-Authenticate is redacted: %s", resp.www_authenticate);
+	is_str(resp.request_id, "\\x1B[2Jabc", "request-id escaped");
+	http_response_free(&resp);
+}
+
+static void test_response_limits(void)
+{
+	struct http_limits lim = {.max_response_bytes = 100000, .response_budget_bytes = 1 << 20};
+	struct http_options opt = {.timeout_ms = 10000, .limits = &lim};
+	struct server s = {.reply = "HTTP/1.1 200 OK\r\nContent-Length: 300000\r\n\r\n",
+	                   .body_bytes = 300000};
+	struct error err = {""};
+	struct http_response resp;
+	struct http_request req = {.method = "GET"};
+
+	is_int(one_request(&s, &opt, &req, &resp, &err), HTTP_ERR_OTHER,
+	       "a body over [limits] response_size is cut");
+	ok(strstr(err.msg, "response_size (100000 bytes after decompression)") != NULL,
+	   "the message names the limit: %s", err.msg);
+	is_int((long long)http_bytes_held(), 0, "nothing of it stays held");
+
+	lim.max_response_bytes = 1 << 20;
+	lim.response_budget_bytes = 200000;
+	is_int(one_request(&s, &opt, &req, &resp, &err), HTTP_ERR_OTHER,
+	       "a body over the process budget is cut");
+	ok(strstr(err.msg, "response_budget (200000 bytes)") != NULL, "the message says so: %s",
+	   err.msg);
+	is_int((long long)http_bytes_held(), 0, "the budget is whole again");
+
+	s.reply = "HTTP/1.1 200 OK\r\nContent-Length: 150000\r\n\r\n";
+	s.body_bytes = 150000;
+	is_int(one_request(&s, &opt, &req, &resp, &err), HTTP_OK, "a body within both arrives");
+	is_int((long long)http_bytes_held(), 150000, "it holds its bytes of the budget");
+	{
+		struct http_response second;
+
+		is_int(one_request(&s, &opt, &req, &second, &err), HTTP_ERR_OTHER,
+		       "while it is held, a second one over the rest of the budget is cut");
+	}
+	http_response_free(&resp);
+	is_int((long long)http_bytes_held(), 0, "freeing the response gives the bytes back");
+	is_int(one_request(&s, &opt, &req, &resp, &err), HTTP_OK, "then the second one fits");
+	http_response_free(&resp);
+}
+
+static void test_slow_server(void)
+{
+	struct http_limits lim = {.low_speed_bytes = 16, .low_speed_seconds = 2};
+	struct http_options opt = {.timeout_ms = 120000, .limits = &lim};
+	struct server s = {.reply = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n",
+	                   .body_bytes = 1000,
+	                   .trickle_ms = 500};
+	struct error err = {""};
+	struct http_response resp;
+	struct http_request req = {.method = "GET"};
+
+	is_int(one_request(&s, &opt, &req, &resp, &err), HTTP_ERR_TIMEOUT,
+	       "a server trickling two bytes a second is cut");
+	ok(strstr(err.msg, "too slow") && strstr(err.msg, "low_speed_bytes 16 per second") &&
+	       strstr(err.msg, "low_speed_time 2 s"),
+	   "by the low-speed limit, not the 120 s deadline: %s", err.msg);
+
+	opt.deadline_ms = now_ms() - 1;
+	s.trickle_ms = 0;
+	is_int(one_request(&s, &opt, &req, &resp, &err), HTTP_ERR_TIMEOUT,
+	       "past the run's deadline nothing is sent");
+	ok(strstr(err.msg, "run_deadline") && s.request[0] == '\0',
+	   "and the server saw no request: %s", err.msg);
+}
+
 int main(void)
 {
 	test_url_allowed();
@@ -191,5 +375,9 @@ int main(void)
 	test_retry_after();
 	test_redact();
 	test_perform();
+	test_header_injection();
+	test_received_headers_made_safe();
+	test_response_limits();
+	test_slow_server();
 	return done_testing();
 }

@@ -477,6 +477,59 @@ static void test_grants(void)
 	http_client_free(http);
 }
 
+/* A token endpoint (or a proxy) that answers a token unfit for a header, and errors that quote
+ * the request's credentials and carry terminal escapes. */
+static void test_hostile_token_endpoint(void)
+{
+	char *r[4] = {
+	    reply("200 OK", "{\"token_type\":\"Bearer\",\"expires_in\":3599,"
+	                    "\"access_token\":\"AT1\\r\\nX-Injected: yes\"}"),
+	    reply("401 Unauthorized",
+	          "{\"error\":\"invalid_client\\u001b]0;pwned\\u0007\",\"error_description\":"
+	          "\"AADSTS90000: request had Authorization: Bearer eyJ0eXAiOiJKV1QiLCJh.eyJh.c2ln "
+	          "and client_secret=s3cr3t+/= \\u001b[2J\"}"),
+	    reply("200 OK", "{\"access_token\":\"AT2\",\"refresh_token\":\"RT\\u0007x\"}"),
+	    NULL,
+	};
+	struct script s = {.replies = (const char *const *)r};
+	struct http_client *http = http_client_new(NULL, NULL);
+	struct oauth_token tok = {0};
+	struct oauth_error oe;
+	struct error err = {""};
+	char authority[64];
+	struct oauth_app app = {.authority = authority,
+	                        .tenant = "11111111-2222-3333-4444-555555555555",
+	                        .client_id = "cid",
+	                        .client_secret = "s3cr3t+/="};
+	pthread_t th;
+
+	script_start(&s, &th);
+	snprintf(authority, sizeof authority, "http://127.0.0.1:%d", s.port);
+	is_int(oauth_client_credentials(http, &app, "https://graph.microsoft.com/.default", &tok,
+	                                &oe, &err),
+	       BE_FINAL, "an access token with CRLF is refused");
+	ok(strstr(err.msg, "control character") && !strstr(err.msg, "Injected") &&
+	       !tok.access_token,
+	   "named, not echoed, not kept: %s", err.msg);
+	is_int(oauth_client_credentials(http, &app, "https://graph.microsoft.com/.default", &tok,
+	                                &oe, &err),
+	       BE_FINAL, "a 401 quoting the request");
+	ok(!strchr(err.msg, '\x1b') && !strchr(err.msg, '\x07') && !strstr(err.msg, "eyJ") &&
+	       !strstr(err.msg, "s3cr3t") && strstr(err.msg, "[redacted]") &&
+	       strstr(err.msg, "\\x1B"),
+	   "error and description are escaped and redacted: %s", err.msg);
+	ok(!strchr(oe.error, '\x1b') && !strchr(oe.description, '\x1b'),
+	   "the parsed fields themselves are safe");
+	is_int(oauth_client_credentials(http, &app, "https://graph.microsoft.com/.default", &tok,
+	                                &oe, &err),
+	       BE_FINAL, "a refresh token with a control character is refused too");
+	pthread_join(th, NULL);
+	close(s.fd);
+	for (int i = 0; r[i]; i++)
+		free(r[i]);
+	http_client_free(http);
+}
+
 static void test_device_code(void)
 {
 	char *r[6] = {
@@ -593,6 +646,7 @@ int main(void)
 	test_assertion();
 	test_jwt_payload_and_urls();
 	test_grants();
+	test_hostile_token_endpoint();
 	test_device_code();
 	test_success_samples();
 	return done_testing();

@@ -283,6 +283,22 @@ static const struct bad_case bad_cases[] = {
      "{\"id\":\"A\",\"mailbox\":\"a@contoso.com\",\"kind\":\"k\",\"start\":\"24/12/2026\","
      "\"end\":\"2026-12-31\",\"status\":\"approved\"}\n",
      1, "start", "is not a date; expected YYYY-MM-DD (all day) or YYYY-MM-DDTHH:MM"},
+    {"an open end 9999-12-31", PUSH_NDJSON,
+     "{\"id\":\"A\",\"mailbox\":\"a@contoso.com\",\"kind\":\"k\",\"start\":\"2026-12-24\","
+     "\"end\":\"9999-12-31\",\"status\":\"approved\"}\n",
+     1, "end", "'9999-12-31' is outside the dates leavesync supports, 1970-01-01 to 2199-12-31"},
+    {"a start in 1969", PUSH_NDJSON,
+     "{\"id\":\"A\",\"mailbox\":\"a@contoso.com\",\"kind\":\"k\",\"start\":\"1969-12-31T23:00\","
+     "\"end\":\"1970-01-01T01:00\",\"status\":\"approved\"}\n",
+     1, "start", "'1969-12-31T23:00' is outside the dates leavesync supports"},
+    {"year 0001 in Pacific/Kiritimati", PUSH_NDJSON,
+     "{\"id\":\"A\",\"mailbox\":\"a@contoso.com\",\"kind\":\"k\",\"start\":\"0001-01-01T00:00\","
+     "\"end\":\"0001-01-01T08:00\",\"status\":\"approved\",\"time_zone\":\"Pacific/Kiritimati\"}\n",
+     1, "start", "outside the dates leavesync supports"},
+    {"a start in 2200", PUSH_NDJSON,
+     "{\"id\":\"A\",\"mailbox\":\"a@contoso.com\",\"kind\":\"k\",\"start\":\"2200-01-01\","
+     "\"end\":\"2200-01-01\",\"status\":\"approved\"}\n",
+     1, "start", "'2200-01-01' is outside the dates leavesync supports"},
     {"hour 25", PUSH_NDJSON,
      "{\"id\":\"A\",\"mailbox\":\"a@contoso.com\",\"kind\":\"k\",\"start\":\"2026-12-24T09:00\","
      "\"end\":\"2026-12-24T25:00\",\"status\":\"approved\"}\n",

@@ -378,6 +378,30 @@ static void test_errors(const struct config *cfg)
 	   "an unknown zone is refused: %s", err.msg);
 	ok(render_leave(cfg, &bad, "k", &ics, &err) < 0, "30 February is refused: %s", err.msg);
 	ok(render_leave(cfg, &empty, "k", &ics, &err) < 0, "a timed leave of no length is refused");
+	{
+		/* rows written by SQL outside the supported dates: an error, never year 0 */
+		struct leave y1 = make_leave("E7", "x", "0001-01-01T00:00", "0001-01-01T08:00",
+		                             "Pacific/Kiritimati", NULL);
+		struct leave y2200 = make_leave("E8", "x", "2199-12-31", "2200-01-01", "UTC", NULL);
+		struct leave first = make_leave("E9", "x", "1970-01-01", "1970-01-01", "UTC", NULL);
+		struct leave last = make_leave("E10", "x", "2199-12-31", "2199-12-31", "UTC", NULL);
+
+		ics = NULL;
+		ok(render_leave(cfg, &y1, "k", &ics, &err) < 0 && !ics &&
+		       strstr(err.msg, "outside the dates leavesync supports, 1970-01-01 to "
+		                       "2199-12-31"),
+		   "year 0001 in Pacific/Kiritimati is refused, not rendered as year 0: %s",
+		   err.msg);
+		ok(render_leave(cfg, &y2200, "k", &ics, &err) < 0 && strstr(err.msg, "outside"),
+		   "an end in 2200 is refused");
+		ics = render(cfg, &first);
+		ok(has(ics, "DTSTART;VALUE=DATE:19700101"), "1970-01-01 renders");
+		free(ics);
+		ics = render(cfg, &last);
+		ok(has(ics, "DTEND;VALUE=DATE:22000101"),
+		   "2199-12-31 renders (end exclusive 2200)");
+		free(ics);
+	}
 	ics = render(cfg, &nozone);
 	ok(has(ics, "\r\nDTSTART:20270104T100000Z\r\n"),
 	   "a leave without zone uses [event] time_zone");

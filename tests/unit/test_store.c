@@ -114,8 +114,89 @@ static void test_newer_schema_refused(void)
 	sqlite3_open(p2, &db);
 	sql_ok(db, "PRAGMA user_version = 99");
 	sqlite3_close(db);
-	ok(store_open(p2, false, &st, &err) < 0 && strstr(err.msg, "newer"),
+	ok(store_open(p2, false, &st, &err) < 0 &&
+	       strstr(err.msg, "store schema version 99 is newer than this leavesync (1)") &&
+	       strstr(err.msg, "upgrade leavesync"),
 	   "a store from a newer leavesync is refused: %s", err.msg);
+}
+
+/* Files that are not leavesync stores are refused by every open, left as they were. */
+static void test_foreign_files_refused(void)
+{
+	char p2[300];
+	struct store *st = NULL;
+	struct error err = {""};
+	struct stat sb;
+	sqlite3 *db;
+
+	snprintf(p2, sizeof p2, "%s/empty.db", dir);
+	write_file_atomic(p2, "", 0, 0600);
+	ok(store_open(p2, false, &st, &err) < 0 && strstr(err.msg, "empty file (0 bytes)"),
+	   "an empty file is refused: %s", err.msg);
+	ok(store_open(p2, true, &st, &err) < 0 && strstr(err.msg, "empty file"),
+	   "also by init (create): %s", err.msg);
+	ok(store_open_readonly(p2, &st, &err) < 0 && strstr(err.msg, "empty file"),
+	   "also read-only: %s", err.msg);
+	ok(stat(p2, &sb) == 0 && sb.st_size == 0, "and it stays empty (never initialised)");
+
+	snprintf(p2, sizeof p2, "%s/notes.txt", dir);
+	write_file_atomic(p2, "Dear diary,\n", 12, 0600);
+	ok(store_open(p2, true, &st, &err) < 0 && strstr(err.msg, "not an SQLite database"),
+	   "a file that is not SQLite is refused: %s", err.msg);
+	ok(stat(p2, &sb) == 0 && sb.st_size == 12, "and left as it was");
+
+	snprintf(p2, sizeof p2, "%s/other-app.db", dir);
+	sqlite3_open(p2, &db);
+	sql_ok(db, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
+	sqlite3_close(db);
+	ok(store_open(p2, true, &st, &err) < 0 && strstr(err.msg, "without leavesync's schema"),
+	   "an SQLite database without leavesync's schema is refused: %s", err.msg);
+	db = NULL;
+	sqlite3_open(p2, &db);
+	is_int(sql_int(db, "SELECT count(*) FROM sqlite_master"), 1, "and gets no table of ours");
+	sql_ok(db, "PRAGMA user_version = 1");
+	sqlite3_close(db);
+	ok(store_open(p2, false, &st, &err) < 0 && strstr(err.msg, "lacks leavesync's tables"),
+	   "a database claiming version 1 without our tables is refused: %s", err.msg);
+
+	snprintf(p2, sizeof p2, "%s/minus.db", dir);
+	sqlite3_open(p2, &db);
+	sql_ok(db, "PRAGMA user_version = -1");
+	sqlite3_close(db);
+	ok(store_open(p2, false, &st, &err) < 0 &&
+	       strstr(err.msg, "store schema version -1 is invalid"),
+	   "user_version -1: a clear message: %s", err.msg);
+	ok(store_open_readonly(p2, &st, &err) < 0 &&
+	       strstr(err.msg, "store schema version -1 is invalid"),
+	   "read-only too");
+}
+
+/* Modes wider than 0600 are narrowed (the process owns the files) and reported. */
+static void test_wide_modes_fixed(void)
+{
+	struct store *st = NULL;
+	struct error err = {""};
+	char wal[300];
+
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	chmod(path, 0666);
+	ok(store_open(path, false, &st, &err) == 0, "a store with mode 0666 opens");
+	ok(st && strstr(store_warning(st), "had mode 0666 (readable by others)") &&
+	       strstr(store_warning(st), "changed to 0600"),
+	   "with a warning: %s", store_warning(st));
+	is_int(file_mode(path), 0600, "the store is 0600 now");
+	ok(file_mode(wal) == 0600, "its -wal is created 0600");
+	store_close(st);
+	chmod(path, 0640);
+	st = NULL; /* (arguments are evaluated in any order: no stale handle in the message) */
+	ok(store_open_readonly(path, &st, &err) == 0, "a read-only open works");
+	ok(strstr(store_warning(st), "its group") != NULL, "and fixes the mode too: %s",
+	   store_warning(st));
+	is_int(file_mode(path), 0600, "0640 -> 0600");
+	store_close(st);
+	ok(store_open_readonly(path, &st, &err) == 0 && !*store_warning(st),
+	   "a 0600 store: no warning");
+	store_close(st);
 }
 
 static int count_dirty(struct store *st, size_t *n_deleted)
@@ -650,6 +731,8 @@ int main(void)
 	snprintf(path, sizeof path, "%s/leavesync.db", dir);
 	test_open_and_modes();
 	test_newer_schema_refused();
+	test_foreign_files_refused();
+	test_wide_modes_fixed();
 	test_direct_sql_and_dirty_queue();
 	test_each_leave();
 	test_target_lifecycle();

@@ -118,11 +118,33 @@ static void test_conversions(void)
 	   "an unknown zone is an error");
 }
 
+static void test_all_day_zone(void)
+{
+	is_str(tz_all_day_zone("Europe/Riga", "2027-03-27", "2027-03-29"), "Europe/Riga",
+	       "a DST change at 03:00 keeps the zone");
+	is_str(tz_all_day_zone("America/Santiago", "2027-09-05", "2027-09-06"), "UTC",
+	       "Santiago 2027-09-05 has no midnight: UTC");
+	is_str(tz_all_day_zone("America/Santiago", "2027-09-03", "2027-09-07"), "America/Santiago",
+	       "a leave across that day keeps its zone");
+	is_str(tz_all_day_zone("Asia/Beirut", "2027-03-27", "2027-03-28"), "UTC",
+	       "Beirut: the day after the last (03-28) has no midnight: UTC");
+	is_str(tz_all_day_zone("Middle East Standard Time", "2027-03-27", "2027-03-28"), "UTC",
+	       "the same through the Windows id");
+	is_str(tz_all_day_zone("FLE Standard Time", "2027-01-04", "2027-01-05"),
+	       "FLE Standard Time", "a Windows id with midnights stays");
+	is_str(tz_all_day_zone("Antarctica/Troll", "2027-01-04", "2027-01-05"), "UTC",
+	       "an IANA zone without a Windows id: UTC");
+	is_str(tz_all_day_zone("Mars/Olympus", "2027-01-04", "2027-01-05"), "Mars/Olympus",
+	       "an unknown name is left for the caller to refuse");
+	is_str(tz_all_day_zone(NULL, "2027-01-04", "2027-01-05"), "UTC", "no zone: UTC");
+}
+
 int main(void)
 {
 	test_known();
 	test_windows();
 	test_same_zone();
 	test_conversions();
+	test_all_day_zone();
 	return done_testing();
 }
