@@ -67,7 +67,7 @@ static int create(const struct cli *cli, int argc, char **argv)
 		cli_error("apikey create: --scope %s: expected read, push or admin", scope);
 		return EXIT_USAGE;
 	}
-	if ((rc = cli_open(cli, "apikey", CLI_READ, &cfg, &st)) != EXIT_DONE)
+	if ((rc = cli_open(cli, "apikey", CLI_WRITE, &cfg, &st)) != EXIT_DONE)
 		return rc;
 	if (apikey_generate(key) < 0) {
 		cli_error("apikey create: the system gave no random bytes; nothing was stored");
@@ -137,7 +137,7 @@ static int revoke(const struct cli *cli, int argc, char **argv)
 		fputs(apikey_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if ((rc = cli_open(cli, "apikey", CLI_READ, &cfg, &st)) != EXIT_DONE)
+	if ((rc = cli_open(cli, "apikey", CLI_WRITE, &cfg, &st)) != EXIT_DONE)
 		return rc;
 	found = store_apikey_revoke(st, argv[1], &err);
 	if (found < 0) {

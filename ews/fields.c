@@ -295,12 +295,12 @@ static void local_time(const struct event *ev, const char *v, char out[20])
 		snprintf(out, 20, "%.19s", v);
 }
 
-/* The local time v of ev as xs:dateTime with the zone's offset at that instant, or -1 when the
- * zone cannot place it. A wall time in a DST gap is moved by the zone; the value sent is then the
- * wall time the zone chose, so that text and offset name the same instant. */
-static int wire_time(const struct event *ev, const char *v, char out[32])
+/* The local time v of ev in zone (the zone the item is anchored in: the leave's, or UTC for an
+ * all-day leave without a local midnight) as xs:dateTime with the zone's offset at that instant,
+ * or -1 when the zone cannot place it. A wall time in a DST gap is moved by the zone; the value
+ * sent is then the wall time the zone chose, so that text and offset name the same instant. */
+static int wire_time(const struct event *ev, const char *zone, const char *v, char out[32])
 {
-	const char *zone = ev->time_zone[0] ? ev->time_zone : "UTC";
 	char local[20], placed[20];
 	int64_t utc, offset, a;
 	struct tm tm = {0};
@@ -526,7 +526,8 @@ int ews_event_zones(const struct event *ev, struct ews_zones *z, struct error *e
 		                 "(StartTimeZone); use an IANA zone name such as Europe/Riga",
 		                 zone);
 	memcpy(z->end, z->start, sizeof(z->end));
-	if (wire_time(ev, ev->start, z->start_time) < 0 || wire_time(ev, ev->end, z->end_time) < 0)
+	if (wire_time(ev, zone, ev->start, z->start_time) < 0 ||
+	    wire_time(ev, zone, ev->end, z->end_time) < 0)
 		return error_set(err, "event %s: time zone '%s' cannot place %s..%s",
 		                 ev->sync_key ? ev->sync_key : "?", zone, ev->start, ev->end);
 	return 0;

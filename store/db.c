@@ -143,48 +143,52 @@ static int create_private_file(const char *path, struct error *err)
 	return 0;
 }
 
-/* The file must look like an SQLite database before SQLite is let near it: SQLite would
- * initialise an empty file as a new database, silently. */
+/* The file must be a non-empty regular file before SQLite is let near it: SQLite would initialise
+ * an empty file as a new database, silently. Only stat(): opening and closing the database file
+ * here would release every POSIX lock this process holds on it (fcntl(2): closing any descriptor
+ * of a file drops the process's locks on it), which breaks the locking of the store's other
+ * connections in `leavesync serve`. Whether the content is SQLite's is asked of SQLite itself
+ * (check_header). */
 static int check_file(const char *path, struct error *err)
 {
-	static const char magic[16] = "SQLite format 3"; /* with its NUL: the header's 16 bytes */
-	char head[16];
 	struct stat sb;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
-	if (fd < 0 && errno == ELOOP)
-		fd = open(path, O_RDONLY | O_CLOEXEC); /* a symbolic link the admin made: fine */
-	if (fd < 0)
+	if (stat(path, &sb) < 0)
 		return error_set(err,
 		                 "cannot read the store %s: %s; check [store] path and the file's "
 		                 "owner and mode",
 		                 path, strerror(errno));
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
+	if (!S_ISREG(sb.st_mode))
 		return error_set(err,
 		                 "the store %s is not a regular file: set [store] path to the "
 		                 "leavesync store",
 		                 path);
-	}
-	if (sb.st_size == 0) {
-		close(fd);
+	if (sb.st_size == 0)
 		return error_set(
 		    err,
 		    "the store %s is an empty file (0 bytes), not a leavesync store; it "
 		    "is left as it is: if it is yours and holds nothing, remove it and run "
 		    "`leavesync init`, else set [store] path to the store",
 		    path);
-	}
-	n = pread(fd, head, sizeof head, 0);
-	close(fd);
-	if (n != (ssize_t)sizeof head || memcmp(head, magic, sizeof magic) != 0)
+	return 0;
+}
+
+/* The first read of a newly opened store: SQLite refuses a file that is not one of its databases
+ * (SQLITE_NOTADB) before it writes anything. */
+static int check_header(struct store *st, struct error *err)
+{
+	int rc = sqlite3_exec(st->db, "PRAGMA schema_version", NULL, NULL, NULL);
+
+	if (rc == SQLITE_NOTADB)
 		return error_set(
 		    err,
 		    "the store %s is not an SQLite database, so not a leavesync store; it "
 		    "is left as it is: set [store] path to the store, or move the file "
 		    "away and run `leavesync init`",
-		    path);
+		    st->path);
+	if (rc != SQLITE_OK)
+		return error_set(err, "cannot read the store %s: %s", st->path,
+		                 sqlite3_errmsg(st->db));
 	return 0;
 }
 
@@ -303,7 +307,8 @@ int store_open(const char *path, bool create, struct store **out, struct error *
 		store_close(st);
 		return -1;
 	}
-	if (apply_pragmas(st, err) < 0 || schema_migrate(st, fresh, err) < 0) {
+	if ((!fresh && check_header(st, err) < 0) || apply_pragmas(st, err) < 0 ||
+	    schema_migrate(st, fresh, err) < 0) {
 		store_close(st);
 		return -1;
 	}
@@ -374,8 +379,8 @@ int store_open_readonly(const char *path, struct store **out, struct error *err)
 		return -1;
 	st = store_new(path, true);
 	fix_modes(st, path);
-	if (open_readonly_db(st, err) < 0 || apply_pragmas(st, err) < 0 ||
-	    schema_check_current(st, err) < 0) {
+	if (open_readonly_db(st, err) < 0 || check_header(st, err) < 0 ||
+	    apply_pragmas(st, err) < 0 || schema_check_current(st, err) < 0) {
 		store_close(st);
 		return -1;
 	}
