@@ -32,6 +32,7 @@ import ssl
 import sys
 import threading
 import time
+import urllib.parse
 import zlib
 
 TENANT = "11111111-2222-3333-4444-555555555555"  # test-lib.sh's DEMO_TENANT
@@ -259,6 +260,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "authorization_endpoint": base + "/oauth2/v2.0/authorize"}).encode())
         if "/events" in self.path or "/calendarView" in self.path:
             return self.send(200, "application/json", b'{"value":[]}')
+        if "/users?" in self.path:  # leavesync resolves each mailbox to its user id first
+            m = re.search(r"mail(?:%20|\+| )eq(?:%20|\+| )(?:'|%27)([^'%]+(?:%40|@)[^'%]+)",
+                          self.path)
+            if not m:
+                return self.send(400, "application/json", b'{"error":{"code":"BadRequest"}}')
+            addr = urllib.parse.unquote(m.group(1))
+            uid = "00000000-0000-4000-8000-%012x" % (zlib.crc32(addr.encode()))
+            return self.send(200, "application/json", json.dumps({
+                "@odata.count": 1,
+                "value": [{"id": uid, "mail": addr, "userPrincipalName": addr}]}).encode())
         return self.send(404, "text/plain", b"not here")
 
 
