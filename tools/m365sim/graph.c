@@ -527,6 +527,8 @@ void graph_dispatch(struct graph_ctx *c, struct graph_req *r, struct graph_reply
 	bool write = strcmp(r->method, "GET") != 0;
 
 	sim_count(c->s, "graph.requests");
+	sim_fault_scope(c->s, r->method,
+	                r->path); /* faults limited to an operation match this one */
 	if (r->body_unreadable) {
 		graph_error(
 		    c, r, out, 400, "BadRequest",
