@@ -242,6 +242,15 @@ static void finish_pending(struct graph_subreq *reqs, size_t n, enum be_status b
 	}
 }
 
+/* A batch holding a create is never sent twice by the transport (engine/http.h). */
+static bool holds_create(const struct graph_subreq *reqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!reqs[i].done && reqs[i].op == GRAPH_OP_CREATE)
+			return true;
+	return false;
+}
+
 /* One POST {base}/$batch. Returns BE_OK with *answer (the parsed body) and *status, or a status
  * shared by every pending request (err says why). */
 static enum be_status post_batch(struct be_session *s, struct graph_subreq *reqs, size_t n,
@@ -272,7 +281,8 @@ static enum be_status post_batch(struct be_session *s, struct graph_subreq *reqs
 	                                        .content_type = "application/json",
 	                                        .body = body,
 	                                        .body_len = strlen(body),
-	                                        .headers = headers},
+	                                        .headers = headers,
+	                                        .once = holds_create(reqs, n)},
 	                 &resp, err);
 	free(body);
 	if (f != HTTP_OK) {
