@@ -199,8 +199,11 @@ long graph_batch_apply(struct be_session *s, struct graph_subreq *reqs, size_t n
 		r->be = be;
 		r->retry_after_ms = sr->retry_after_ms > 0 ? sr->retry_after_ms : 0;
 		if (sr->status == 429 ||
-		    ((sr->status == 503 || sr->status == 504) && sr->retry_after_ms >= 0)) {
-			/* retried alone, after its own Retry-After */
+		    (sr->status == 503 && be == BE_RETRY_LATER && sr->retry_after_ms >= 0)) {
+			/* throttled, so not executed: retried alone, after its own Retry-After (a
+			 * create with the same body and transactionId). A 504 or another 5xx may
+			 * have been executed: it goes back to the engine, which looks a create up
+			 * before sending it again. */
 			if (sr->retry_after_ms < 0 && wait == 0)
 				wait = -1;
 			else if (sr->retry_after_ms > wait)
