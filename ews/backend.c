@@ -77,7 +77,7 @@ static enum be_status http_status(const struct be_session *s, const struct http_
 		return from_table("HTTP 403", err, NULL, s->url, st, NULL);
 	if (st == 429 || st == 503) {
 		*retry_ms = resp->retry_after_ms > 0 ? (int)resp->retry_after_ms : 0;
-		return from_table("HTTP 429/503", err, NULL, s->url, st, NULL);
+		return from_table(st == 429 ? "HTTP 429" : "HTTP 503", err, NULL, s->url, st, NULL);
 	}
 	if (!looks_like_xml(resp)) {
 		const struct ews_error_info *info = ews_error_lookup("not XML");
