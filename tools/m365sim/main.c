@@ -265,6 +265,7 @@ static void dispatch(struct sim *s, const struct sim_request *req, struct sim_re
 		usleep((useconds_t)f.latency_ms * 1000);
 		sim_lock(s);
 		s->cur_req = req;
+		sim_count(s, "faults.latency.done"); /* tests wait for a slow request with this */
 		/* other requests ran meanwhile: this one's operations again, and a slow answer may
 		 * still meet another fault */
 		sim_fault_classify(s, req);
