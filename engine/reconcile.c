@@ -236,6 +236,10 @@ static void classify_event(struct mailbox_cmp *m, struct list_job *lj, size_t e)
 	size_t dup;
 
 	m->owned++;
+	if (t && t->unrenderable) { /* its leave cannot be rendered now: the event stays */
+		m->keeper[i] = m->keeper[i] ? m->keeper[i] : e + 1;
+		return;
+	}
 	if (!t || !t->desired) {
 		struct finding *f = add_finding(m->r, lj->mailbox, t, "orphaned", "delete",
 		                                "tagged event with no approved leave behind it");
@@ -287,6 +291,15 @@ static void compare_keeper(struct mailbox_cmp *m, struct list_job *lj, size_t i)
 		set_str(&t->backend, lj->job.be->name);
 		m->changed[i] = true;
 	}
+	if (t->unrenderable) /* failed until HR changes the row: the event stays as it is */
+		return;
+	if (t->create_sent_at) {
+		/* A create in doubt is settled by the sync's lookup over the whole calendar (this
+		 * listing sees one window only). */
+		t->dirty = true;
+		m->changed[i] = true;
+		return;
+	}
 	if (event_from_vevent(t->desired, &want, &err) < 0)
 		return;
 	if (!event_owned_equal(&re->ev, &want)) {
@@ -318,7 +331,7 @@ static void compare_targets(struct mailbox_cmp *m, struct list_job *lj)
 		struct error err = {{0}};
 		bool inside;
 
-		if (m->keeper[i] || !t->desired)
+		if (m->keeper[i] || !t->desired || t->unrenderable)
 			continue;
 		if (t->state == TS_CREATING || t->state == TS_FAILED || t->state == TS_WAITING) {
 			add_finding(m->r, lj->mailbox, t, "stuck", "retry",
@@ -341,6 +354,10 @@ static void compare_targets(struct mailbox_cmp *m, struct list_job *lj)
 		set_str(&t->synced, NULL);
 		t->state = TS_PENDING;
 		t->dirty = true;
+		/* Missing from the window only: a person may have moved it out. The repair looks
+		 * the sync key up over the whole calendar before creating (1: no grace needed, no
+		 * create of ours is in flight). */
+		t->create_sent_at = 1;
 		m->changed[i] = true;
 	}
 }
@@ -612,16 +629,20 @@ int reconcile_run(const struct config *cfg, struct store *st, const struct recon
                   struct reconcile_report *r, struct error *err)
 {
 	struct rec_ctx x = {.cfg = cfg, .st = st, .opt = opt, .r = r};
+	struct sync_result rendered = {0};
 	struct backend_envs envs;
 	int rc;
 
 	memset(r, 0, sizeof *r);
-	if (render_pass(cfg, st, err) < 0)
+	if (render_pass(cfg, st, &rendered, err) < 0) {
+		sync_result_free(&rendered);
 		return -1;
+	}
 	backend_envs_init(&envs, cfg);
 	if (backend_envs_check(&envs, cfg, err) < 0) {
 		r->sync.config_error = true;
 		backend_envs_free(&envs);
+		sync_result_free(&rendered);
 		return -1;
 	}
 	x.pool = pool_new(backend_envs_get, &envs, cfg->concurrency, cfg->mailbox_concurrency);
@@ -635,6 +656,14 @@ int reconcile_run(const struct config *cfg, struct store *st, const struct recon
 		for (size_t i = 0; i < r->n; i++)
 			set_str(&r->findings[i].action, "none (dry run)");
 	}
+	/* leave that could not be rendered count as failed items of the run */
+	r->sync.stats.failed += rendered.stats.failed;
+	for (size_t i = 0; i < rendered.nkept; i++)
+		sync_add_problem(&r->sync, rendered.problems[i].mailbox,
+		                 rendered.problems[i].leave_id, rendered.problems[i].state,
+		                 rendered.problems[i].message);
+	r->sync.nproblems += rendered.nproblems - rendered.nkept;
+	sync_result_free(&rendered);
 	pool_free(x.pool);
 	backend_envs_free(&envs);
 	for (size_t i = 0; i < x.nskip; i++)
