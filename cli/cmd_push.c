@@ -97,6 +97,7 @@ static int push_data(const struct cli *cli, const struct config *cfg, const char
 	struct push_options opt = {.format = format,
 	                           .max_leave_days = cfg->max_leave_days,
 	                           .tz_known = tz_is_known_iana,
+	                           .local_time_gap = tz_local_gap,
 	                           .default_time_zone = cfg->default_time_zone};
 	struct push_report rep;
 	struct error err = {{0}};

@@ -56,8 +56,12 @@ struct push_options {
 	enum push_format format;
 	int max_leave_days;                 /* a longer leave is refused */
 	bool (*tz_known)(const char *iana); /* validates time_zone (ICU, supplied by the engine) */
-	const char *default_time_zone;      /* for records without time_zone */
-	size_t max_note_bytes;              /* a longer note is refused (0: 4096) */
+	/* 1 when a part-day local time "YYYY-MM-DDTHH:MM" falls in a gap of zone (the clocks go
+	 * forward from *from to *to, "HH:MM"): refused. NULL: not checked. (engine's tz_local_gap)
+	 */
+	int (*local_time_gap)(const char *local, const char *zone, char from[6], char to[6]);
+	const char *default_time_zone; /* for records without time_zone */
+	size_t max_note_bytes;         /* a longer note is refused (0: 4096) */
 };
 
 struct push_report {
