@@ -489,8 +489,11 @@ void write_job_run(struct job *job, struct be_session *s, enum be_status open_st
 	int64_t start = now_ms();
 
 	if (!s) {
+		/* A session fails to open for the setup's sake (config, CA file): the items wait
+		 * for the fix, and the next plain sync writes them. */
 		for (size_t i = 0; i < wj->n; i++)
-			item_fail(&wj->items[i], open_status, 0, open_err->msg);
+			item_fail(&wj->items[i], open_status == BE_FINAL ? BE_BLOCKED : open_status,
+			          0, open_err->msg);
 		goto finish;
 	}
 	/* Each item waiting for a retry runs again once its own delay (server hint, back-off, or
