@@ -240,8 +240,8 @@ static void on_deleted(struct write_job *wj, struct be_session *s, struct work_i
 		item_fail(it, b->status, b->retry_after_ms, b->message);
 }
 
-/* The create protocol's durable intent: create_sent_at = now (state creating) for the items about
- * to be created, committed before the request leaves. When it cannot be recorded, nothing is sent
+/* The create protocol's durable intent (docs/sync-states.md): create_sent_at = now (state creating)
+ * for the items about to be created, committed before the request leaves. When it cannot be recorded, nothing is sent
  * (a definite no: the items are retried). */
 static int stamp_creates(struct write_job *wj, const size_t *idx, size_t n)
 {
