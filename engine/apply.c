@@ -241,8 +241,8 @@ static void on_deleted(struct write_job *wj, struct be_session *s, struct work_i
 }
 
 /* The create protocol's durable intent (docs/sync-states.md): create_sent_at = now (state creating)
- * for the items about to be created, committed before the request leaves. When it cannot be recorded, nothing is sent
- * (a definite no: the items are retried). */
+ * for the items about to be created, committed before the request leaves. When it cannot be
+ * recorded, nothing is sent (a definite no: the items are retried). */
 static int stamp_creates(struct write_job *wj, const size_t *idx, size_t n)
 {
 	int64_t *ids = xcalloc(n, sizeof *ids), when = now_unix();
@@ -317,9 +317,13 @@ static int collect_found(void *arg, struct remote_event *re)
 	return 0;
 }
 
-static void delete_duplicates(struct write_job *wj, struct be_session *s, struct work_item *it,
-                              struct remote_event **dups, size_t ndups)
+/* Deletes the extra events of one sync key. Returns the number left (a failed delete): the lookup
+ * is then done again, so that the key ends with one event. */
+static size_t delete_duplicates(struct write_job *wj, struct be_session *s, struct work_item *it,
+                                struct remote_event **dups, size_t ndups, struct be_item *failed)
 {
+	size_t left = 0;
+
 	for (size_t i = 0; i < ndups; i++) {
 		struct be_item b;
 		struct error err = {{0}};
@@ -328,15 +332,25 @@ static void delete_duplicates(struct write_job *wj, struct be_session *s, struct
 		b.remote_id = dups[i]->remote_id;
 		wj->requests++;
 		wj->job.be->delete_events(s, &b, 1, &err);
-		if (b.status == BE_OK || b.status == BE_GONE)
+		if (b.status == BE_OK || b.status == BE_GONE) {
 			it->duplicates_deleted++;
+		} else {
+			left++;
+			failed->status = b.status;
+			failed->retry_after_ms = b.retry_after_ms;
+			snprintf(failed->message, sizeof failed->message,
+			         "deleting a duplicate event: %s",
+			         b.message[0] ? b.message : err.msg);
+		}
 		be_item_clear(&b);
 	}
-	if (ndups) {
+	if (it->duplicates_deleted) {
 		snprintf(it->drift_kind, sizeof it->drift_kind, "duplicated");
 		snprintf(it->drift_detail, sizeof it->drift_detail,
-		         "%zu extra tagged event%s deleted", ndups, ndups == 1 ? "" : "s");
+		         "%d extra tagged event%s deleted", it->duplicates_deleted,
+		         it->duplicates_deleted == 1 ? "" : "s");
 	}
+	return left;
 }
 
 /* After a lookup: adopt what was found (deleting duplicates), or fall back to create. */
@@ -360,7 +374,15 @@ static void resolve_lookup(struct write_job *wj, struct be_session *s, struct wo
 			dups[ndups++] = re;
 		}
 	}
-	delete_duplicates(wj, s, it, dups, ndups);
+	struct be_item failed;
+	memset(&failed, 0, sizeof failed);
+	if (delete_duplicates(wj, s, it, dups, ndups, &failed) > 0) {
+		free(dups);
+		/* looked up again later; retry keeps the action */
+		item_fail(it, failed.status == BE_RETRY_LATER ? BE_RETRY_LATER : BE_RETRY_NOW,
+		          failed.retry_after_ms, failed.message);
+		return;
+	}
 	free(dups);
 	if (!keep) {
 		int64_t left = grace_left(wj, it);

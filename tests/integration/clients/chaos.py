@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import urllib.error
 import urllib.request
 import zoneinfo
@@ -438,6 +439,7 @@ def run_seed(args, seed, tls, keep):
     work = tempfile.mkdtemp(prefix=f"chaos-{args.backend}-{seed}-")
     stats = collections.Counter()
     sim = None
+    p = None
     try:
         mailboxes = ["user%05d@contoso.com" % i for i in range(args.mailboxes)]
         sim = Sim(args.build, work, tls, args.mailboxes)
@@ -495,7 +497,13 @@ def run_seed(args, seed, tls, keep):
     except Failure as e:
         keep = True
         return stats, str(e)
+    except Exception:  # a bug of this script or of its environment: still this seed's failure
+        keep = True
+        return stats, "unexpected error:\n" + traceback.format_exc()
     finally:
+        if p and p.poll() is None:
+            p.kill()
+            p.wait()
         if sim:
             sim.stop()
         if keep:
@@ -547,6 +555,8 @@ def converge(sim, ls, args, mailboxes, stats):
 
 
 def main():
+    # SIGTERM (a runner's timeout): unwind, so that the simulator of the current seed is stopped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--build", required=True)
     p.add_argument("--backend", required=True, choices=["ews", "graph", "graph-delegated"])
