@@ -86,6 +86,10 @@ class Sim:
                 time.sleep(0.05)
         if not self.url:
             raise Failure("m365sim did not start")
+        with open(os.path.join(work, "sim.err")) as f:
+            err = f.read()
+        if "EWS schema" in err:  # every EWS request would fail: say why at once
+            raise Failure(err.strip())
 
     def call(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
