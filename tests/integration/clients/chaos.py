@@ -176,8 +176,19 @@ batch_size = 7
                               capture_output=True, text=True, timeout=timeout)
 
     def start_sync(self):
+        self.err = open(os.path.join(self.work, "sync.err"), "w+")
         return subprocess.Popen([self.bin, "sync"], env=self.env, cwd=self.work,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=self.err)
+
+    def sanitizer_report(self, text=None):
+        """A report of ASan/UBSan/LeakSanitizer (a SANITIZE=1 build) in the last run's stderr."""
+        if text is None:
+            self.err.seek(0)
+            text = self.err.read()
+        for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if mark in text:
+                return text[text.index(mark) - 200 if text.index(mark) > 200 else 0:][:3000]
+        return None
 
     def login(self, sim, mailbox):
         """Delegated: `auth login --loopback`, the browser played by urllib following redirects."""
@@ -486,6 +497,9 @@ def run_seed(args, seed, tls, keep):
                 p.send_signal(signal.SIGKILL)
                 p.wait()
                 stats["kills"] += 1
+            report = ls.sanitizer_report()
+            if report:
+                raise Failure(f"sanitizer report in round {rnd + 1}:\n{report}")
             sim.call("DELETE", "/_sim/faults")
         converge(sim, ls, args, mailboxes, stats)
         checked, problems = check(sim, ls, args.backend, personal)
@@ -541,6 +555,9 @@ def converge(sim, ls, args, mailboxes, stats):
             stats["logins again"] += 1
         r = ls.run("sync", timeout=args.run_deadline * 4)
         stats["converging runs"] += 1
+        report = ls.sanitizer_report(r.stderr)
+        if report:
+            raise Failure(f"sanitizer report while converging:\n{report}")
         db = sqlite3.connect(ls.db, timeout=60)
         left = db.execute(f"SELECT count(*) FROM target WHERE dirty OR {in_doubt_column(db)} != 0"
                           " OR state <> 'synced'").fetchone()[0]
