@@ -521,7 +521,8 @@ void write_job_run(struct job *job, struct be_session *s, enum be_status open_st
 	/* Each item waiting for a retry runs again once its own delay (server hint, back-off, or
 	 * the grace of a create in doubt) is over, at most MAX_RETRIES times, while the job's
 	 * waiting budget lasts; what is left goes back to the executor for a later run. Every
-	 * wake-up releases at least one item, so the loop ends. */
+	 * retry waits at least 250 ms (a hint, the back-off, or a whole second of grace), so the
+	 * budget ends the loop. */
 	for (;;) {
 		int64_t next, now;
 		run_stages(wj, s);
