@@ -84,12 +84,11 @@ class Sim:
                 self.url = line.split()[-1]
             else:
                 time.sleep(0.05)
-        if not self.url:
-            raise Failure("m365sim did not start")
         with open(os.path.join(work, "sim.err")) as f:
             err = f.read()
-        if "EWS schema" in err:  # every EWS request would fail: say why at once
-            raise Failure(err.strip())
+        if not self.url or "EWS schema" in err:  # (every EWS request would fail: say why now)
+            self.stop()
+            raise Failure(err.strip() if self.url else "m365sim did not start: " + err.strip())
 
     def call(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
