@@ -1,5 +1,5 @@
 # leavesync — see README.md.  `make`, `make test`, `make test SANITIZE=1`, `make test VALGRIND=1`,
-# `make bench`, `make bench-push`, `make fuzz`, `make install PREFIX=/usr/local DESTDIR=`.
+# `make bench`, `make bench-push`, `make fuzz`, `make soak SEEDS=N`, `make install PREFIX=/usr/local DESTDIR=`.
 
 VERSION   = 0.1.0
 PREFIX   ?= /usr/local
@@ -82,6 +82,13 @@ test: all $(UNIT_BIN)
 	LS_SRC_DIR='$(CURDIR)' LS_BUILD=$(BUILD) VALGRIND=$(VALGRIND) prove -j$(TEST_JOBS) --exec '' $(UNIT_BIN) \
 	    $(sort $(wildcard tests/integration/t[0-9]*.sh))
 
+# The randomized crash and fault test over many seeds (tests/integration/clients/chaos.py), with
+# totals: make soak SEEDS=200 [BACKENDS="ews graph graph-delegated"] [SOAK_ARGS="--first 1"].
+SEEDS    ?= 20
+BACKENDS ?= ews graph graph-delegated
+soak: all
+	tools/soak --build $(BUILD) --seeds $(SEEDS) --backends "$(BACKENDS)" $(SOAK_ARGS)
+
 bench-push: all
 	LS_BUILD=$(BUILD) tools/bench-push
 
@@ -139,7 +146,7 @@ install: $(BUILD)/leavesync
 clean:
 	rm -rf build
 
-.PHONY: all test check-build bench bench-serve bench-push fuzz fuzz-build format lint install clean
+.PHONY: all test check-build soak bench bench-serve bench-push fuzz fuzz-build format lint install clean
 .SECONDARY:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -309,7 +309,7 @@ static int show_calendar(const struct cal_args *a, const struct config *cfg, str
 	int rc = EXIT_DONE;
 
 	/* Leave changed since the last run: compared as reconcile compares it (rendered). */
-	if (render_pass(cfg, st, &err) < 0) {
+	if (render_pass(cfg, st, NULL, &err) < 0) {
 		cli_error("calendar: %s", err.msg);
 		return EXIT_USAGE;
 	}

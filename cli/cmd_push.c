@@ -472,6 +472,7 @@ static int push_data(const struct cli *cli, const struct config *cfg, const stru
 	struct push_options opt = {.format = a->format,
 	                           .max_leave_days = cfg->max_leave_days,
 	                           .tz_known = tz_is_known_iana,
+	                           .local_time_gap = tz_local_gap,
 	                           .default_time_zone = cfg->default_time_zone,
 	                           .dry_run = a->dry_run,
 	                           .max_records = cfg->limits.push_records};

@@ -9,8 +9,9 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define MAX_ROUNDS 8
+#define MAX_RETRIES 8 /* in-run retries in a row per item; then a later run tries again */
 #define MAX_CONFLICTS 3
+#define RETRY_SLACK_MS 100 /* items due this close together are retried in one wake-up */
 
 typedef enum be_status (*write_fn)(struct be_session *s, struct be_item *items, size_t n,
                                    struct error *err);
@@ -19,6 +20,25 @@ static void replace_str(char **dst, const char *src)
 {
 	free(*dst);
 	*dst = xstrdup(src);
+}
+
+/* Exponential backoff when the server gave no hint: 250 ms, 500 ms, ... capped at 8 s. The same
+ * for items that failed together, so that they are retried together (the jitter is the job's). */
+static int backoff_ms(int retries)
+{
+	int base = 250 << (retries < 5 ? retries : 5);
+
+	return base > 8000 ? 8000 : base;
+}
+
+/* Up to a quarter more, so that jobs failing together do not come back together. */
+static int64_t jittered(int64_t ms)
+{
+	unsigned int r = 0;
+
+	if (ms <= 0 || getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+		return ms;
+	return ms + (int64_t)(r % (unsigned int)(ms / 4 + 1));
 }
 
 static void item_fail(struct work_item *it, enum be_status st, int retry_after_ms, const char *msg)
@@ -31,6 +51,8 @@ static void item_fail(struct work_item *it, enum be_status st, int retry_after_m
 	case BE_RETRY_LATER:
 	case BE_CONFLICT: /* too many conflicts in a row: try again later */
 		it->retry = true;
+		it->ready_at_ms =
+		    now_ms() + (retry_after_ms > 0 ? retry_after_ms : backoff_ms(it->retries));
 		break;
 	case BE_NEEDS_LOGIN:
 	case BE_BLOCKED:
@@ -42,6 +64,12 @@ static void item_fail(struct work_item *it, enum be_status st, int retry_after_m
 		it->outcome = OUT_FAILED;
 		break;
 	}
+}
+
+/* The item's last request was answered: its back-off and retry count start again. */
+static void item_progressed(struct work_item *it)
+{
+	it->retries = 0;
 }
 
 static void item_done(struct work_item *it, enum outcome out)
@@ -92,22 +120,40 @@ static void adopt_ids(struct work_item *it, const struct be_item *b)
 		replace_str(&it->t.change_key, b->new_change_key);
 }
 
+/* The create protocol, worker side (docs/sync-states.md). An id is a definite yes; a per-item
+ * error, a throttling answer (BE_RETRY_LATER: not processed) and a refused token or login are
+ * definite noes. Anything else (no answer, a dropped connection, a timeout, a 5xx from a gateway,
+ * an answer without an id, a conflict on the create's transactionId) leaves the create in doubt:
+ * the next step is a lookup by sync key, never another create (resolve_lookup). */
 static void on_created(struct write_job *wj, struct be_session *s, struct work_item *it,
                        struct be_item *b)
 {
+	bool in_doubt = b->status == BE_OK || b->status == BE_RETRY_NOW ||
+	                b->status == BE_CONFLICT || b->status == BE_GONE;
+
 	(void)wj;
 	(void)s;
-	it->created_before = true;
 	if (b->status == BE_OK && b->new_remote_id) {
 		adopt_ids(it, b);
 		item_done(it, OUT_CREATED);
 		return;
 	}
-	item_fail(it, b->status == BE_OK ? BE_RETRY_NOW : b->status, b->retry_after_ms,
+	item_fail(it, in_doubt ? BE_RETRY_NOW : b->status, b->retry_after_ms,
 	          b->status == BE_OK ? "create answered without an item id" : b->message);
-	/* The create may have happened: a retry must look it up first (crash-safe create). */
-	if (it->retry && b->status != BE_RETRY_LATER)
-		it->action = ACT_LOOKUP_CREATE;
+	if (!in_doubt || it->action == ACT_DONE)
+		return;
+	it->doubt_at = it->send_unix;
+	it->action = ACT_LOOKUP_CREATE;
+}
+
+/* Seconds until "nothing found" may settle a create in doubt: the server may still be executing
+ * a request whose answer was lost (or whose sender was killed) and land it after an earlier
+ * lookup. Whole seconds, so one more to be sure. 0: now. */
+static int64_t grace_left(const struct write_job *wj, const struct work_item *it)
+{
+	int64_t left = it->doubt_at ? it->doubt_at + wj->create_grace_s + 1 - now_unix() : 0;
+
+	return left > 0 ? left : 0;
 }
 
 static void set_written(struct work_item *it, const struct event *ev)
@@ -179,8 +225,10 @@ static void on_updated(struct write_job *wj, struct be_session *s, struct work_i
 		adopt_ids(it, b);
 		item_done(it, OUT_UPDATED);
 	} else if (b->status == BE_CONFLICT) {
+		item_progressed(it);
 		repair_conflict(wj, s, it);
 	} else if (b->status == BE_GONE) {
+		item_progressed(it);
 		recreate_missing(it);
 	} else {
 		item_fail(it, b->status, b->retry_after_ms, b->message);
@@ -198,6 +246,38 @@ static void on_deleted(struct write_job *wj, struct be_session *s, struct work_i
 		item_fail(it, b->status, b->retry_after_ms, b->message);
 }
 
+/* The create protocol's durable intent (docs/sync-states.md): create_sent_at = now (state creating)
+ * for the items about to be created, committed before the request leaves. When it cannot be
+ * recorded, nothing is sent (a definite no: the items are retried). */
+static int stamp_creates(struct write_job *wj, const size_t *idx, size_t n)
+{
+	int64_t *ids = xcalloc(n, sizeof *ids), when = now_unix();
+	struct error err = {{0}};
+	int rc = -1;
+
+	for (size_t i = 0; i < n; i++)
+		ids[i] = wj->items[idx[i]].t.id;
+	if (wj->stamper) {
+		pthread_mutex_lock(&wj->stamper->mu);
+		rc = store_mark_create_sent(wj->stamper->st, ids, n, when, &err);
+		pthread_mutex_unlock(&wj->stamper->mu);
+	} else {
+		error_set(&err, "internal: no store to record creates in");
+	}
+	free(ids);
+	for (size_t i = 0; i < n; i++) {
+		struct work_item *it = &wj->items[idx[i]];
+		if (rc == 0) {
+			it->send_unix = when;
+		} else {
+			char msg[sizeof err.msg + 64];
+			snprintf(msg, sizeof msg, "not sent: %s", err.msg);
+			item_fail(it, BE_RETRY_LATER, 0, msg);
+		}
+	}
+	return rc;
+}
+
 static void run_writes(struct write_job *wj, struct be_session *s, enum action act, write_fn fn,
                        void (*on_result)(struct write_job *, struct be_session *,
                                          struct work_item *, struct be_item *))
@@ -208,6 +288,8 @@ static void run_writes(struct write_job *wj, struct be_session *s, enum action a
 
 	while ((n = next_chunk(wj, act, &pos, idx)) > 0) {
 		struct error err = {{0}};
+		if (act == ACT_CREATE && stamp_creates(wj, idx, n) < 0)
+			continue;
 		for (size_t i = 0; i < n; i++)
 			fill_be_item(&b[i], &wj->items[idx[i]]);
 		wj->requests++;
@@ -241,9 +323,13 @@ static int collect_found(void *arg, struct remote_event *re)
 	return 0;
 }
 
-static void delete_duplicates(struct write_job *wj, struct be_session *s, struct work_item *it,
-                              struct remote_event **dups, size_t ndups)
+/* Deletes the extra events of one sync key. Returns the number left (a failed delete): the lookup
+ * is then done again, so that the key ends with one event. */
+static size_t delete_duplicates(struct write_job *wj, struct be_session *s, struct work_item *it,
+                                struct remote_event **dups, size_t ndups, struct be_item *failed)
 {
+	size_t left = 0;
+
 	for (size_t i = 0; i < ndups; i++) {
 		struct be_item b;
 		struct error err = {{0}};
@@ -252,15 +338,25 @@ static void delete_duplicates(struct write_job *wj, struct be_session *s, struct
 		b.remote_id = dups[i]->remote_id;
 		wj->requests++;
 		wj->job.be->delete_events(s, &b, 1, &err);
-		if (b.status == BE_OK || b.status == BE_GONE)
+		if (b.status == BE_OK || b.status == BE_GONE) {
 			it->duplicates_deleted++;
+		} else {
+			left++;
+			failed->status = b.status;
+			failed->retry_after_ms = b.retry_after_ms;
+			snprintf(failed->message, sizeof failed->message,
+			         "deleting a duplicate event: %s",
+			         b.message[0] ? b.message : err.msg);
+		}
 		be_item_clear(&b);
 	}
-	if (ndups) {
+	if (it->duplicates_deleted) {
 		snprintf(it->drift_kind, sizeof it->drift_kind, "duplicated");
 		snprintf(it->drift_detail, sizeof it->drift_detail,
-		         "%zu extra tagged event%s deleted", ndups, ndups == 1 ? "" : "s");
+		         "%d extra tagged event%s deleted", it->duplicates_deleted,
+		         it->duplicates_deleted == 1 ? "" : "s");
 	}
+	return left;
 }
 
 /* After a lookup: adopt what was found (deleting duplicates), or fall back to create. */
@@ -270,6 +366,7 @@ static void resolve_lookup(struct write_job *wj, struct be_session *s, struct wo
 	struct remote_event *keep = NULL, **dups = xcalloc(f->n + 1, sizeof *dups);
 	size_t ndups = 0;
 
+	item_progressed(it);
 	for (size_t i = 0; i < f->n; i++) {
 		struct remote_event *re = &f->ev[i];
 		if (!re->ev.sync_key || strcmp(re->ev.sync_key, it->t.sync_key) != 0)
@@ -283,9 +380,29 @@ static void resolve_lookup(struct write_job *wj, struct be_session *s, struct wo
 			dups[ndups++] = re;
 		}
 	}
-	delete_duplicates(wj, s, it, dups, ndups);
+	struct be_item failed;
+	memset(&failed, 0, sizeof failed);
+	if (delete_duplicates(wj, s, it, dups, ndups, &failed) > 0) {
+		free(dups);
+		/* looked up again later; retry keeps the action */
+		item_fail(it, failed.status == BE_RETRY_LATER ? BE_RETRY_LATER : BE_RETRY_NOW,
+		          failed.retry_after_ms, failed.message);
+		return;
+	}
 	free(dups);
 	if (!keep) {
+		int64_t left = grace_left(wj, it);
+		if (left > 0) {
+			/* too early to trust "nothing": look again once the grace is over */
+			it->retry = true;
+			it->ready_at_ms = now_ms() + left * 1000;
+			snprintf(it->message, sizeof it->message,
+			         "a create sent at %lld may still land: looked up again "
+			         "[sync] create_grace after it",
+			         (long long)it->doubt_at);
+			return;
+		}
+		it->doubt_at = 0; /* nothing was created, nothing is in flight */
 		if (it->action == ACT_LOOKUP_CREATE)
 			it->action = ACT_CREATE;
 		else
@@ -365,25 +482,6 @@ static void sleep_ms(int ms)
 		;
 }
 
-/* Exponential backoff with jitter when the server gave no hint: 250 ms, 500 ms, ... capped at 8 s.
- */
-static int retry_delay_ms(const struct write_job *wj, int round)
-{
-	int hint = 0, base = 250 << (round < 5 ? round : 5);
-	unsigned int r = 0;
-
-	for (size_t i = 0; i < wj->n; i++)
-		if (wj->items[i].retry && wj->items[i].retry_after_ms > hint)
-			hint = wj->items[i].retry_after_ms;
-	if (hint > 0)
-		return hint;
-	if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
-		r = 0;
-	if (base > 8000)
-		base = 8000;
-	return base + (int)(r % (unsigned int)(base / 2 + 1));
-}
-
 static void run_stages(struct write_job *wj, struct be_session *s)
 {
 	/* Follow-ups (conflict -> update, gone -> create) run in the same round. */
@@ -400,11 +498,28 @@ static bool past_deadline(const struct write_job *wj, int64_t extra_ms)
 	return wj->deadline_ms && now_ms() + extra_ms >= wj->deadline_ms;
 }
 
+static bool waits_for_retry(const struct work_item *it)
+{
+	return it->action != ACT_DONE && it->retry && it->retries < MAX_RETRIES;
+}
+
+/* The earliest moment an item waiting for a retry is due; INT64_MAX when none waits. */
+static int64_t next_ready(const struct write_job *wj)
+{
+	int64_t next = INT64_MAX;
+
+	for (size_t i = 0; i < wj->n; i++)
+		if (waits_for_retry(&wj->items[i]) && wj->items[i].ready_at_ms < next)
+			next = wj->items[i].ready_at_ms;
+	return next;
+}
+
 void write_job_run(struct job *job, struct be_session *s, enum be_status open_status,
                    const struct error *open_err)
 {
 	struct write_job *wj = (struct write_job *)job;
-	int waited = 0, max_wait = wj->max_wait_ms > 0 ? wj->max_wait_ms : 60000;
+	int max_wait = wj->max_wait_ms > 0 ? wj->max_wait_ms : 60000;
+	int64_t start = now_ms();
 	bool stopped = false;
 
 	if (past_deadline(wj, 0)) { /* queued before the deadline, started after it */
@@ -412,28 +527,38 @@ void write_job_run(struct job *job, struct be_session *s, enum be_status open_st
 		goto finish;
 	}
 	if (!s) {
+		/* A session fails to open for the setup's sake (config, CA file): the items wait
+		 * for the fix, and the next plain sync writes them. */
 		for (size_t i = 0; i < wj->n; i++)
-			item_fail(&wj->items[i], open_status, 0, open_err->msg);
+			item_fail(&wj->items[i], open_status == BE_FINAL ? BE_BLOCKED : open_status,
+			          0, open_err->msg);
 		goto finish;
 	}
-	for (int round = 0; round < MAX_ROUNDS; round++) {
-		int delay;
+	/* Each item waiting for a retry runs again once its own delay (server hint, back-off, or
+	 * the grace of a create in doubt) is over, at most MAX_RETRIES times, while the job's
+	 * waiting budget lasts; what is left goes back to the executor for a later run. Every
+	 * retry waits at least 250 ms (a hint, the back-off, or a whole second of grace), so the
+	 * budget ends the loop. */
+	for (;;) {
+		int64_t next, now;
 		run_stages(wj, s);
-		if (!any_action(wj, true))
+		next = next_ready(wj);
+		if (next == INT64_MAX || next - start > max_wait)
 			break;
-		delay = retry_delay_ms(wj, round);
-		if (past_deadline(wj, delay)) {
+		now = now_ms();
+		if (past_deadline(wj, next > now ? next - now : 0)) {
 			stopped = true; /* no retry fits before the run's deadline */
 			break;
 		}
-		if (waited + delay > max_wait || round == MAX_ROUNDS - 1)
-			break;
-		sleep_ms(delay);
-		waited += delay;
+		if (next > now)
+			sleep_ms((int)jittered(next - now));
+		now = now_ms() + RETRY_SLACK_MS;
 		for (size_t i = 0; i < wj->n; i++) {
-			if (wj->items[i].retry && wj->items[i].action != ACT_DONE) {
-				wj->items[i].retry = false;
-				wj->items[i].retry_after_ms = 0;
+			struct work_item *it = &wj->items[i];
+			if (waits_for_retry(it) && it->ready_at_ms <= now) {
+				it->retry = false;
+				it->retry_after_ms = 0;
+				it->retries++;
 				wj->retried++;
 			}
 		}

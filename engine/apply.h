@@ -1,6 +1,7 @@
 /* Applying planned work to a backend, on a worker thread: look up, create, update, delete, with the
- * crash-safe create (look up by sync key before creating again), change-key conflicts repaired by
- * re-reading the item, and in-run retries honouring the server's back-off hints. */
+ * create protocol of docs/sync-states.md (after a create without a definite answer the next step is
+ * a lookup by sync key, no sooner than [sync] create_grace after it was sent), change-key conflicts
+ * repaired by re-reading the item, and in-run retries honouring the server's back-off hints. */
 #ifndef ENGINE_APPLY_H
 #define ENGINE_APPLY_H
 
@@ -8,6 +9,8 @@
 #include "engine/event.h"
 #include "engine/pool.h"
 #include "store/store.h"
+
+#include <pthread.h>
 
 enum action {
 	ACT_DONE,          /* nothing (left) to do */
@@ -40,7 +43,12 @@ struct work_item {
 	enum action action;
 	enum outcome outcome;
 	bool retry;          /* the last attempt failed transiently; action is to be redone */
-	bool created_before; /* a create was sent in this job (a retry must look up first) */
+	int64_t ready_at_ms; /* retry: not before this (monotonic ms, now_ms) */
+	int retries;         /* in-run retries so far (back-off) */
+	int64_t send_unix;   /* when the create being answered was sent (Unix s) */
+	int64_t doubt_at;    /* the last create in doubt (Unix s; 0 none): from before this run, or
+	                        sent by this job. "Nothing found" settles it only when a lookup ran
+	                        create_grace after it */
 	int conflicts;
 	bool overwrite; /* re-read after a conflict: the next update writes regardless */
 	enum be_status status;
@@ -52,6 +60,14 @@ struct work_item {
 	int duplicates_deleted;
 };
 
+/* Records, before a create leaves, that it is being sent (store_mark_create_sent): the create
+ * protocol's durable intent. One store connection of its own, shared by the workers under mu
+ * (the main thread keeps its own). */
+struct create_stamper {
+	struct store *st;
+	pthread_mutex_t mu;
+};
+
 struct write_job {
 	struct job job;          /* first: the pool hands this back */
 	struct work_item *items; /* owned array */
@@ -60,6 +76,8 @@ struct write_job {
 	int64_t retried, conflicts, requests;
 	int max_wait_ms;     /* total in-run waiting allowed for retries (default 60 s) */
 	int64_t deadline_ms; /* the run's deadline (now_ms()), 0: none */
+	int create_grace_s;  /* [sync] create_grace */
+	struct create_stamper *stamper; /* borrowed; NULL: no create is sent */
 };
 
 void write_job_run(struct job *job, struct be_session *s, enum be_status open_status,

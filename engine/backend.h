@@ -50,8 +50,10 @@ const char *be_status_name(enum be_status s); /* "ok", "retry", "throttled", "ne
 /* Capabilities: what the engine may rely on. */
 enum {
 	CAP_CROSS_MAILBOX_BATCH = 1 << 0, /* one write call may hold items of several mailboxes */
-	CAP_TRANSACTION_ID = 1 << 1, /* the service deduplicates creates by a client id (Graph) */
-	CAP_IMMUTABLE_IDS = 1 << 2,  /* ids survive moves between folders */
+	CAP_TRANSACTION_ID =
+	    1 << 1,                 /* the service deduplicates a resent create by a client id
+	                               (Graph); crash safety does not rely on it (sync-states.md) */
+	CAP_IMMUTABLE_IDS = 1 << 2, /* ids survive moves between folders */
 };
 
 /* What the engine lends a backend. Outlives every session opened with it. */

@@ -56,6 +56,12 @@ static void classify_event(struct mailbox_comparison *m, const struct target *ts
 
 	m->owned++;
 	c->target = t ? i + 1 : 0;
+	if (t && t->unrenderable) { /* its leave cannot be rendered now: the event stays */
+		c->verdict = EV_KEPT;
+		if (!tc->event)
+			tc->event = e + 1;
+		return;
+	}
 	if (!t || !t->desired) {
 		c->verdict = EV_ORPHANED;
 		/* The target's own event, which its delete (queued) removes. */
@@ -91,11 +97,17 @@ static void compare_kept(struct target_cmp *c, const struct target *t,
 	c->ids_differ = strcmp_null(t->remote_id, re->remote_id) ||
 	                strcmp_null(t->change_key, re->change_key) ||
 	                strcmp_null(t->backend, backend);
+	c->in_window = true; /* it was listed */
+	if (t->unrenderable) /* failed until HR changes the row: the event stays as it is */
+		return;
+	if (t->create_sent_at) { /* a create in doubt: the sync's lookup settles it */
+		c->doubt = true;
+		return;
+	}
 	if (event_from_vevent(t->desired, &want, &err) < 0) {
 		c->unreadable = true;
 		return;
 	}
-	c->in_window = true; /* it was listed */
 	if (!event_owned_equal(&re->ev, &want)) {
 		c->fields_differ = true;
 		event_owned_diff(&re->ev, &want, c->diff, sizeof c->diff);
@@ -112,7 +124,7 @@ static void compare_absent(struct target_cmp *c, const struct target *t, int64_t
 	struct error err = {{0}};
 	struct event ev;
 
-	if (!t->desired)
+	if (!t->desired || t->unrenderable)
 		return;
 	if (event_from_vevent(t->desired, &ev, &err) < 0) {
 		c->unreadable = true;

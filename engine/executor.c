@@ -26,7 +26,9 @@ const struct backend *backend_by_name(const char *name)
 
 struct run_ctx {
 	const struct config *cfg;
+	int64_t run_start; /* Unix seconds: every run before this one has ended */
 	struct store *st;
+	struct create_stamper stamper; /* the workers' own connection, for the create protocol */
 	const struct sync_options *opt;
 	struct sync_result *r;
 	struct pool *pool;
@@ -35,26 +37,26 @@ struct run_ctx {
 	int failed;
 };
 
+/* What a due target needs (docs/sync-states.md). A create in doubt (create_sent_at != 0) or an
+ * event written through another backend is always looked up by sync key first. */
 static enum action plan_action(const struct target *t, const char *route)
 {
 	bool other_backend = t->remote_id && t->backend && strcmp(t->backend, route) != 0;
-	bool maybe_created = t->state == TS_CREATING || (!t->remote_id && t->attempts > 0);
+	bool in_doubt = t->create_sent_at != 0;
 
 	if (t->desired) {
-		if (!t->remote_id || other_backend)
-			return (maybe_created || other_backend) ? ACT_LOOKUP_CREATE : ACT_CREATE;
-		/* An update whose item had gone became a create; the run died before its answer was
-		 * saved: find what it may have created before writing again. */
-		if (t->state == TS_CREATING)
+		if (in_doubt || other_backend)
 			return ACT_LOOKUP_CREATE;
+		if (!t->remote_id)
+			return ACT_CREATE;
 		if (t->force || strcmp_null(t->desired, t->synced) != 0)
 			return ACT_UPDATE;
 		return ACT_DONE;
 	}
-	if (t->remote_id && !other_backend)
-		return ACT_DELETE;
-	if (other_backend || maybe_created)
+	if (in_doubt || other_backend)
 		return ACT_LOOKUP_DELETE;
+	if (t->remote_id)
+		return ACT_DELETE;
 	return ACT_DONE;
 }
 
@@ -73,17 +75,23 @@ static int parse_texts(struct work_item *it, struct error *err)
 	return 0;
 }
 
-static void add_problem(struct sync_result *r, const struct target *t, const char *msg)
+void sync_add_problem(struct sync_result *r, const char *mailbox, const char *leave_id,
+                      const char *state, const char *message)
 {
 	r->nproblems++;
 	if (r->nkept >= MAX_KEPT_PROBLEMS)
 		return;
 	r->problems = xrealloc(r->problems, (r->nkept + 1) * sizeof *r->problems);
-	r->problems[r->nkept].mailbox = xstrdup(t->mailbox);
-	r->problems[r->nkept].leave_id = xstrdup(t->leave_id);
-	r->problems[r->nkept].state = xstrdup(target_state_name(t->state));
-	r->problems[r->nkept].message = xstrdup(msg);
+	r->problems[r->nkept].mailbox = xstrdup(mailbox);
+	r->problems[r->nkept].leave_id = xstrdup(leave_id);
+	r->problems[r->nkept].state = xstrdup(state);
+	r->problems[r->nkept].message = xstrdup(message);
 	r->nkept++;
+}
+
+static void add_problem(struct sync_result *r, const struct target *t, const char *msg)
+{
+	sync_add_problem(r, t->mailbox, t->leave_id, target_state_name(t->state), msg);
 }
 
 /* Capped exponential backoff with jitter for the next run: 1, 2, 4 ... minutes, at most 6 hours. */
@@ -113,6 +121,14 @@ static void finalize_item(struct run_ctx *x, const struct backend *be, struct wo
 
 	/* The message quotes servers; it goes to the store and the terminal: one filter for all. */
 	redact_message_in_place(it->message, sizeof it->message);
+	/* A confirmed remote item (or its confirmed absence) settles a create in doubt; any other
+	 * outcome keeps it, with the time of the last create this job left in doubt. */
+	if (it->outcome == OUT_CREATED || it->outcome == OUT_UPDATED ||
+	    it->outcome == OUT_ADOPTED || it->outcome == OUT_UNCHANGED ||
+	    it->outcome == OUT_DELETED)
+		t->create_sent_at = 0;
+	else
+		t->create_sent_at = it->doubt_at;
 	switch (it->outcome) {
 	case OUT_CREATED:
 	case OUT_UPDATED:
@@ -163,9 +179,11 @@ static void finalize_item(struct run_ctx *x, const struct backend *be, struct wo
 			t->dirty = false;
 		} else {
 			s->waiting++;
-			if (t->state == TS_SYNCED || t->state == TS_FAILED)
-				t->state = TS_PENDING;
+			t->state = t->create_sent_at ? TS_CREATING : TS_PENDING;
 			t->next_attempt = next_attempt_after(t->attempts);
+			if (t->create_sent_at > 0 &&
+			    t->next_attempt < t->create_sent_at + x->cfg->create_grace + 1)
+				t->next_attempt = t->create_sent_at + x->cfg->create_grace + 1;
 		}
 		add_problem(x->r, t, it->message);
 		break;
@@ -264,6 +282,8 @@ static void submit_jobs(struct run_ctx *x, const struct backend *be, struct work
 		wj->job.mailboxes = wj->mailboxes;
 		wj->job.run = write_job_run;
 		wj->deadline_ms = x->opt->deadline_ms;
+		wj->create_grace_s = x->cfg->create_grace;
+		wj->stamper = &x->stamper;
 		pool_submit(x->pool, &wj->job);
 		i = j;
 		/* Bound memory: never more than a few jobs per worker waiting. */
@@ -285,6 +305,9 @@ static int plan_page(struct run_ctx *x, struct target *ts, size_t n, struct plan
 	for (size_t i = 0; i < n; i++) {
 		const char *route = config_backend_for(x->cfg, ts[i].mailbox);
 		enum action act = plan_action(&ts[i], route);
+		/* -1 (a store of schema 1): sent at a time not recorded, before this run */
+		int64_t prior = ts[i].create_sent_at < 0 ? x->run_start : ts[i].create_sent_at;
+
 		if (act == ACT_DONE) {
 			/* Nothing remote to change: equal already, or a leave gone before its event
 			 * was ever written (the row is then dropped by the save). */
@@ -300,24 +323,13 @@ static int plan_page(struct run_ctx *x, struct target *ts, size_t n, struct plan
 		struct work_item *it = &p->items[p->n++];
 		it->t = ts[i];
 		it->action = act;
+		it->doubt_at = prior;
 		if (parse_texts(it, &x->err) < 0) {
 			it->action = ACT_DONE;
 			it->outcome = OUT_FAILED;
 			snprintf(it->message, sizeof it->message,
 			         "stored event text unreadable: %s", x->err.msg);
 			error_clear(&x->err);
-		}
-		/* An update too may create (the item was deleted meanwhile: recreated in the same
-		 * job), so it is committed as `creating` like a create. */
-		if (act == ACT_CREATE || act == ACT_LOOKUP_CREATE || act == ACT_UPDATE) {
-			const struct backend *be = backend_by_name(route);
-			it->t.state = TS_CREATING;
-			/* Should this run die, its creates may still be executed by the server
-			 * after the next run looked for them (a request outlives its sender). The
-			 * next run looks them up only after the grace; Graph's transactionId makes
-			 * it moot. */
-			if (be && !(be->caps & CAP_TRANSACTION_ID))
-				it->t.next_attempt = now_unix() + x->cfg->create_grace;
 		}
 		/* An update or delete may land and its answer be lost: from now on nothing is known
 		 * of the remote fields (the parsed `written` still serves this run). Otherwise a
@@ -356,6 +368,7 @@ static void dispatch_page(struct run_ctx *x, struct planned *p)
 		if (j == i) {
 			struct write_job *wj = xcalloc(1, sizeof *wj);
 			wj->job.be = be;
+			wj->create_grace_s = x->cfg->create_grace;
 			wj->n = 1;
 			wj->items = xcalloc(1, sizeof *wj->items);
 			wj->items[0] = p->items[i];
@@ -508,14 +521,14 @@ int sync_run(const struct config *cfg, struct store *st, const struct sync_optio
              struct sync_result *r, struct error *err)
 {
 	struct sync_options o = *opt;
-	struct run_ctx x = {.cfg = cfg, .st = st, .opt = &o, .r = r};
+	struct run_ctx x = {.cfg = cfg, .run_start = now_unix(), .st = st, .opt = &o, .r = r};
 	struct backend_envs envs;
 	struct state_counts counts;
 	const char **skip = NULL;
 	int rc;
 
 	memset(r, 0, sizeof *r);
-	if (requeue_for_resync(st, opt, err) < 0 || render_pass(cfg, st, err) < 0)
+	if (requeue_for_resync(st, opt, err) < 0 || render_pass(cfg, st, r, err) < 0)
 		return -1;
 	if (store_state_counts(st, &counts, err) < 0 ||
 	    apply_valve(cfg, st, opt, r, &skip, &o.nskip, err) < 0)
@@ -530,9 +543,18 @@ int sync_run(const struct config *cfg, struct store *st, const struct sync_optio
 		free(skip);
 		return -1;
 	}
+	if (store_open(store_path(st), false, &x.stamper.st, err) < 0) {
+		error_prefix(err, "cannot open a second connection to the store: ");
+		backend_envs_free(&envs);
+		free(skip);
+		return -1;
+	}
+	pthread_mutex_init(&x.stamper.mu, NULL);
 	x.pool = pool_new(backend_envs_get, &envs, cfg->concurrency, cfg->mailbox_concurrency);
 	rc = run_queue(&x);
 	pool_free(x.pool);
+	pthread_mutex_destroy(&x.stamper.mu);
+	store_close(x.stamper.st);
 	backend_envs_free(&envs);
 	free(skip);
 	if (rc == 0 && store_count_deferred(st, now_unix(), &r->stats.deferred,

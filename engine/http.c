@@ -46,6 +46,8 @@ struct transfer {
 	char *www_authenticate;
 	char *request_id;
 	int request_id_rank; /* request-id beats x-ms-request-id beats client-request-id */
+	bool once;           /* the request's `once` */
+	int sends;           /* times libcurl was about to send the request */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -341,6 +343,19 @@ static void set_method(CURL *curl, const struct http_request *req)
 		curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 }
 
+/* Called before each time the request goes out. libcurl sends it again on a fresh connection when
+ * a reused connection closed without any answer (lib/transfer.c, Curl_retry_request): for a create
+ * that would be a second create the caller never looked up. */
+static int on_prereq(void *arg, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+	struct transfer *t = arg;
+
+	(void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+	if (t->once && t->sends++ > 0)
+		return CURL_PREREQFUNC_ABORT;
+	return CURL_PREREQFUNC_OK;
+}
+
 static void set_options(struct http_client *c, const struct http_request *req, struct transfer *t,
                         struct curl_slist *headers, long timeout_ms)
 {
@@ -377,6 +392,8 @@ static void set_options(struct http_client *c, const struct http_request *req, s
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
+	curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, on_prereq);
+	curl_easy_setopt(curl, CURLOPT_PREREQDATA, t);
 	set_method(curl, req);
 }
 
@@ -524,7 +541,7 @@ static long request_timeout(const struct http_client *c)
 enum http_failure http_perform(struct http_client *c, const struct http_request *req,
                                struct http_response *resp, struct error *err)
 {
-	struct transfer t = {.lim = &c->lim, .body = BUF_INIT};
+	struct transfer t = {.lim = &c->lim, .body = BUF_INIT, .once = req->once};
 	struct curl_slist *headers;
 	enum http_failure f = HTTP_OK;
 	char what[96];
@@ -567,10 +584,19 @@ enum http_failure http_perform(struct http_client *c, const struct http_request 
 	set_options(c, req, &t, headers, timeout_ms);
 	c->errbuf[0] = '\0';
 	rc = curl_easy_perform(c->curl);
-	if (rc == CURLE_OK)
+	if (rc == CURLE_OK) {
 		take_response(c, &t, resp);
-	else
+	} else if (rc == CURLE_ABORTED_BY_CALLBACK && t.sends > 1) {
+		char *shown = http_redact_url(req->url);
+		error_set(err,
+		          "%s %s: the connection closed before any answer; the request may have "
+		          "taken effect, so it is not sent again",
+		          req->method ? req->method : "GET", shown);
+		free(shown);
+		f = HTTP_ERR_DROPPED;
+	} else {
 		f = classify(c, rc, req->method ? req->method : "GET", req->url, &t, err);
+	}
 	telemetry_http(req->url, f == HTTP_OK ? resp->status : 0, resp->retry_after_ms);
 	/* the Authorization line is in the list: do not leave it in freed memory */
 	for (struct curl_slist *h = headers; h; h = h->next)

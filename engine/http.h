@@ -54,6 +54,9 @@ struct http_request {
 	const char *body;         /* may be NULL */
 	size_t body_len;
 	const char *const *headers; /* extra "Name: value" lines, NULL-terminated, may be NULL */
+	bool once; /* never sent twice (a create): libcurl silently sends a request again on a new
+	              connection when a reused one closes before any answer; then the request may
+	              have taken effect, so `once` turns that into HTTP_ERR_DROPPED instead */
 };
 
 struct http_response {

@@ -210,7 +210,12 @@ static void apply_comparison(struct reconcile_report *r, struct list_job *lj,
 				set_str(&t->backend, lj->job.be->name);
 				changed[i] = true;
 			}
-			if (c->fields_differ) {
+			if (c->doubt) {
+				/* A create in doubt is settled by the sync's lookup over the whole
+				 * calendar (this listing sees one window only). */
+				t->dirty = true;
+				changed[i] = true;
+			} else if (c->fields_differ) {
 				if (c->edited)
 					add_finding(r, lj->mailbox, t, "edited", "rewrite",
 					            c->diff);
@@ -240,6 +245,10 @@ static void apply_comparison(struct reconcile_report *r, struct list_job *lj,
 			set_str(&t->synced, NULL);
 			t->state = TS_PENDING;
 			t->dirty = true;
+			/* Missing from the window only: a person may have moved it out. The repair
+			 * looks the sync key up over the whole calendar before creating (1: no grace
+			 * needed, no create of ours is in flight; docs/sync-states.md). */
+			t->create_sent_at = 1;
 			changed[i] = true;
 		}
 	}
@@ -511,16 +520,20 @@ int reconcile_run(const struct config *cfg, struct store *st, const struct recon
                   struct reconcile_report *r, struct error *err)
 {
 	struct rec_ctx x = {.cfg = cfg, .st = st, .opt = opt, .r = r};
+	struct sync_result rendered = {0};
 	struct backend_envs envs;
 	int rc;
 
 	memset(r, 0, sizeof *r);
-	if (render_pass(cfg, st, err) < 0)
+	if (render_pass(cfg, st, &rendered, err) < 0) {
+		sync_result_free(&rendered);
 		return -1;
+	}
 	backend_envs_init(&envs, cfg);
 	if (backend_envs_check(&envs, cfg, err) < 0) {
 		r->sync.config_error = true;
 		backend_envs_free(&envs);
+		sync_result_free(&rendered);
 		return -1;
 	}
 	x.pool = pool_new(backend_envs_get, &envs, cfg->concurrency, cfg->mailbox_concurrency);
@@ -534,6 +547,14 @@ int reconcile_run(const struct config *cfg, struct store *st, const struct recon
 		for (size_t i = 0; i < r->n; i++)
 			set_str(&r->findings[i].action, "none (dry run)");
 	}
+	/* leave that could not be rendered count as failed items of the run */
+	r->sync.stats.failed += rendered.stats.failed;
+	for (size_t i = 0; i < rendered.nkept; i++)
+		sync_add_problem(&r->sync, rendered.problems[i].mailbox,
+		                 rendered.problems[i].leave_id, rendered.problems[i].state,
+		                 rendered.problems[i].message);
+	r->sync.nproblems += rendered.nproblems - rendered.nkept;
+	sync_result_free(&rendered);
 	pool_free(x.pool);
 	backend_envs_free(&envs);
 	for (size_t i = 0; i < x.nskip; i++)

@@ -140,6 +140,19 @@ static int leave_span(const struct leave *lv, const char *zone, struct span *sp,
 		                 "supports, " LEAVE_FIRST_DATE " to " LEAVE_LAST_DATE
 		                 ": correct the leave's dates (push it again, or UPDATE leave)",
 		                 lv->starts, lv->ends);
+	/* A part-day time the clocks skip does not exist: refused (push says so first; a row HR
+	 * wrote by SQL fails here, alone). A repeated one means its first occurrence (RFC 5545
+	 * 3.3.5), as tz_local_to_unix reads it. docs/store.md. */
+	for (int i = 0; !sp->all_day && i < 2; i++) {
+		const char *v = i == 0 ? lv->starts : lv->ends;
+		char from[6], to[6];
+		if (tz_local_gap(v, zone, from, to) == 1)
+			return error_set(err,
+			                 "%s \"%s\": this local time does not exist in %s on %.10s "
+			                 "(clocks go forward from %s to %s); HR must choose a time "
+			                 "before or after",
+			                 i == 0 ? "start" : "end", v, zone, v, from, to);
+	}
 	if (tz_local_to_unix(lv->starts, sp->all_day ? "UTC" : zone, &ts) < 0 ||
 	    tz_local_to_unix(lv->ends, sp->all_day ? "UTC" : zone, &te) < 0)
 		return error_set(err, "start \"%s\" or end \"%s\" is not a valid date in zone %s",

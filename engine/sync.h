@@ -65,8 +65,15 @@ struct sync_options {
 	const atomic_bool *stop;
 };
 
-/* Renders every queued leave into its target's desired VEVENT (engine/render_pass.c). */
-int render_pass(const struct config *cfg, struct store *st, struct error *err);
+/* Renders every queued leave into its target's desired VEVENT (engine/render_pass.c). A leave
+ * that cannot be rendered fails alone (its target failed and unrenderable, counted in
+ * r->stats.failed and listed in r->problems when r is not NULL); -1 only when the store fails. */
+int render_pass(const struct config *cfg, struct store *st, struct sync_result *r,
+                struct error *err);
+
+/* Adds one problem to a run's list (the first 100 are kept; nproblems counts all). */
+void sync_add_problem(struct sync_result *r, const char *mailbox, const char *leave_id,
+                      const char *state, const char *message);
 
 /* Runs a sync: render pass, then every due target through its backend. Returns 0 when the run
  * completed (r->stats say how items fared), -1 when it could not run at all (err). */
@@ -134,6 +141,8 @@ struct target_cmp {
 	bool edited;        /* ... though the store believed it written: a person's edit (drift) */
 	char diff[160];     /* "subject,start differ" */
 	bool adopt_as_is;   /* equal, but the store did not believe it synced */
+	bool doubt; /* a create of the target's is in doubt: fields not compared, the sync's lookup
+	               settles it */
 	/* not found */
 	bool missing;      /* believed written, inside the window, gone */
 	bool stuck_absent; /* creating, failed or waiting: retry */

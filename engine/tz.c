@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <unicode/ucal.h>
@@ -393,6 +394,44 @@ const char *tz_all_day_zone(const char *zone, const char *first_day, const char 
 	    !has_local_midnight(end_day, iana))
 		return "UTC";
 	return zone;
+}
+
+int tz_local_gap(const char *local, const char *zone, char from[6], char to[6])
+{
+	char want[20], back[20], before[20];
+	UErrorCode status = U_ZERO_ERROR;
+	UDate transition = 0;
+	UBool found;
+	UCalendar *cal;
+	int64_t t;
+	bool kept;
+
+	if (!local || (strlen(local) != 16 && strlen(local) != 19) ||
+	    tz_local_to_unix(local, zone, &t) < 0 || tz_unix_to_local(t, zone, back) < 0)
+		return -1;
+	snprintf(want, sizeof want, "%s%s", local, strlen(local) == 16 ? ":00" : "");
+	if (strcmp(want, back) == 0)
+		return 0;
+	/* A skipped time was read with the offset from before the gap, so t lies after the
+	 * transition; the transition is the last one at or before t. */
+	if (!(cal = acquire_calendar(zone, &kept)))
+		return -1;
+	ucal_setMillis(cal, (UDate)t * 1000.0, &status);
+	found = ucal_getTimeZoneTransitionDate(cal, UCAL_TZ_TRANSITION_PREVIOUS_INCLUSIVE,
+	                                       &transition, &status);
+	release_calendar(cal, kept);
+	if (U_FAILURE(status) || !found ||
+	    tz_unix_to_local((int64_t)(transition / 1000.0) - 60, zone, before) < 0 ||
+	    tz_unix_to_local((int64_t)(transition / 1000.0), zone, back) < 0)
+		return -1;
+	/* the minute before the transition, plus one: where the clock would have gone */
+	{
+		int h = atoi(before + 11), m = atoi(before + 14) + 1;
+		h = (h + m / 60) % 24;
+		snprintf(from, 6, "%02d:%02d", h, m % 60);
+	}
+	snprintf(to, 6, "%.5s", back + 11);
+	return 1;
 }
 
 /* Two IANA names compare by their ICU canonical ids (Asia/Kolkata == Asia/Calcutta). When either

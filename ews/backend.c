@@ -80,7 +80,7 @@ static enum be_status http_status(const struct be_session *s, const struct http_
 		return from_table("HTTP 403", err, NULL, s->url, st, NULL);
 	if (st == 429 || st == 503) {
 		*retry_ms = resp->retry_after_ms > 0 ? (int)resp->retry_after_ms : 0;
-		return from_table("HTTP 429/503", err, NULL, s->url, st, NULL);
+		return from_table(st == 429 ? "HTTP 429" : "HTTP 503", err, NULL, s->url, st, NULL);
 	}
 	if (!looks_like_xml(resp)) {
 		const struct ews_error_info *info = ews_error_lookup("not XML");
@@ -112,9 +112,11 @@ static enum be_status get_token(struct be_session *s, const char *mailbox, bool 
 }
 
 /* POSTs one SOAP request for mailbox. BE_OK: *resp holds a SOAP document to parse (any status).
- * Otherwise resp is freed and err/retry_ms say why. */
-static enum be_status post(struct be_session *s, const char *mailbox, const char *body, size_t len,
-                           struct http_response *resp, int *retry_ms, struct error *err)
+ * Otherwise resp is freed and err/retry_ms say why. once: a create, never sent twice by the
+ * transport (engine/http.h). */
+static enum be_status post_req(struct be_session *s, const char *mailbox, const char *body,
+                               size_t len, bool once, struct http_response *resp, int *retry_ms,
+                               struct error *err)
 {
 	char anchor[400], request_id[80];
 	char uuid[37];
@@ -132,7 +134,8 @@ static enum be_status post(struct be_session *s, const char *mailbox, const char
 	                           .content_type = "text/xml; charset=utf-8",
 	                           .body = body,
 	                           .body_len = len,
-	                           .headers = headers};
+	                           .headers = headers,
+	                           .once = once};
 	for (int attempt = 0; attempt < 2; attempt++) {
 		enum be_status st = get_token(s, mailbox, attempt > 0, &token, err);
 		if (st != BE_OK)
@@ -155,6 +158,12 @@ static enum be_status post(struct be_session *s, const char *mailbox, const char
 	if (st != BE_OK)
 		http_response_free(resp);
 	return st;
+}
+
+static enum be_status post(struct be_session *s, const char *mailbox, const char *body, size_t len,
+                           struct http_response *resp, int *retry_ms, struct error *err)
+{
+	return post_req(s, mailbox, body, len, false, resp, retry_ms, err);
 }
 
 /* Names the URL and status on a response that could not be read (faults already name their code).
@@ -204,7 +213,8 @@ static enum be_status send_batches(struct be_session *s, const char *mailbox,
 		char *body = build(&tg, items + off, zones ? zones + off : NULL, k, &len);
 		struct http_response resp;
 		int retry_ms;
-		enum be_status st = post(s, mailbox, body, len, &resp, &retry_ms, err);
+		enum be_status st = post_req(s, mailbox, body, len, build == ews_build_create_items,
+		                             &resp, &retry_ms, err);
 		free(body);
 		if (st == BE_OK) {
 			st = in_context(parse(resp.body, resp.body_len, items + off, k, err), s,

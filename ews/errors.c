@@ -137,7 +137,7 @@ static const struct ews_error_info table[] = {
      "The mailbox's calendar folder cannot be viewed as a calendar.",
      "Check the mailbox's default calendar in Outlook."},
     /* ---- transport (no EWS ResponseCode) ---- */
-    {"HTTP 401", BE_FINAL, 0, "Exchange refused the access token, also a freshly fetched one.",
+    {"HTTP 401", BE_BLOCKED, 0, "Exchange refused the access token, also a freshly fetched one.",
      "x-ms-diagnostics 2000008: grant admin consent for full_access_as_app; 2000003: the scope "
      "must be https://outlook.office365.com/.default; run `leavesync doctor`."},
     {"HTTP 403", BE_FINAL, MAILBOX,
@@ -146,8 +146,12 @@ static const struct ews_error_info table[] = {
      "or a Kiosk/F-licensed mailbox.",
      "Admin: Set-OrganizationConfig -EWSEnabled $true -EwsAllowedAppIDs <client id>; check the "
      "app's scope (docs/ews.md); or use [sync] backend = graph."},
-    {"HTTP 429/503", BE_RETRY_LATER, 0, "Exchange is overloaded or throttling.",
+    {"HTTP 429", BE_RETRY_LATER, 0, "Exchange is throttling (the request was not processed).",
      "Nothing: retried after Retry-After."},
+    {"HTTP 503", BE_RETRY_NOW, 0,
+     "Exchange or a gateway in front of it is unavailable, without an EWS fault: a write may "
+     "still have been executed.",
+     "Nothing: retried after Retry-After; a create is first looked up by its sync key."},
     {"HTTP 5xx", BE_RETRY_NOW, 0, "A server error without an EWS fault (load balancer, failover).",
      "Nothing: retried with back-off."},
     {"HTTP other", BE_FINAL, 0, "An unexpected HTTP status (404: wrong URL; 400: request refused).",
@@ -163,9 +167,9 @@ static const struct ews_error_info table[] = {
     {"connection failed", BE_RETRY_NOW, 0,
      "No response: DNS, connect, timeout or a dropped connection (a write may have happened).",
      "Retried; creates are first looked up by their sync key, so none is duplicated."},
-    {"TLS", BE_FINAL, 0, "The server's certificate could not be verified.",
+    {"TLS", BE_BLOCKED, 0, "The server's certificate could not be verified.",
      "Set [tls] ca_file to the CA that issued the server's certificate."},
-    {"token", BE_FINAL, 0, "No access token could be obtained.",
+    {"token", BE_BLOCKED, 0, "No access token could be obtained.",
      "See the token endpoint's AADSTS code in the message; run `leavesync doctor`."},
 };
 

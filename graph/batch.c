@@ -239,8 +239,11 @@ long graph_batch_apply(struct be_session *s, struct graph_subreq *reqs, size_t n
 		r->be = be;
 		r->retry_after_ms = sr->retry_after_ms > 0 ? sr->retry_after_ms : 0;
 		if (sr->status == 429 ||
-		    ((sr->status == 503 || sr->status == 504) && sr->retry_after_ms >= 0)) {
-			/* retried alone, after its own Retry-After */
+		    (sr->status == 503 && be == BE_RETRY_LATER && sr->retry_after_ms >= 0)) {
+			/* throttled, so not executed: retried alone, after its own Retry-After (a
+			 * create with the same body and transactionId). A 504 or another 5xx may
+			 * have been executed: it goes back to the engine, which looks a create up
+			 * before sending it again. */
 			if (sr->retry_after_ms < 0 && wait == 0)
 				wait = -1;
 			else if (sr->retry_after_ms > wait)
@@ -312,6 +315,15 @@ static enum be_status refused_batch_message(long status, const json_t *answer, s
 	return BE_RETRY_LATER;
 }
 
+/* A batch holding a create is never sent twice by the transport (engine/http.h). */
+static bool holds_create(const struct graph_subreq *reqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!reqs[i].done && reqs[i].op == GRAPH_OP_CREATE)
+			return true;
+	return false;
+}
+
 /* One POST {base}/$batch. Returns BE_OK with *answer (the parsed body) and *status, or a status
  * shared by every pending request (err says why). */
 static enum be_status post_batch(struct be_session *s, struct graph_subreq *reqs, size_t n,
@@ -343,7 +355,8 @@ static enum be_status post_batch(struct be_session *s, struct graph_subreq *reqs
 	                                        .content_type = "application/json",
 	                                        .body = body,
 	                                        .body_len = strlen(body),
-	                                        .headers = headers},
+	                                        .headers = headers,
+	                                        .once = holds_create(reqs, n)},
 	                 &resp, err);
 	free(body);
 	if (f != HTTP_OK) {

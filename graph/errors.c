@@ -51,12 +51,20 @@ static const char fix_invalid[] =
 static const char fix_throttled[] =
     "Nothing to do: leavesync retries after Retry-After, in this run and the next ones. If it "
     "persists, lower [sync] mailbox_concurrency or concurrency.";
+static const char fix_gateway[] =
+    "Nothing to do: retried; a create is first looked up by its sync key, so none is "
+    "duplicated.";
+static const char fix_duplicate_txn[] =
+    "Nothing to do: the event is looked up by its sync key and adopted (leavesync sends a new "
+    "transactionId with every create attempt).";
 static const char fix_method[] =
     "Graph does not support this request at [graph] url; check that it ends in /v1.0.";
 
 static const struct graph_error_row rows[] = {
-    {401, NULL, BE_NEEDS_LOGIN, BE_FINAL, fix_token, fix_token_app},
-    {0, "InvalidAuthenticationToken", BE_NEEDS_LOGIN, BE_FINAL, fix_token, fix_token_app},
+    /* refused after one refresh: the login (delegated) or the app's setup (app-only) is wrong,
+     * not the item: it waits, and the first sync after the fix writes it */
+    {401, NULL, BE_NEEDS_LOGIN, BE_BLOCKED, fix_token, fix_token_app},
+    {0, "InvalidAuthenticationToken", BE_NEEDS_LOGIN, BE_BLOCKED, fix_token, fix_token_app},
     {0, "ErrorAccessDenied", BE_FINAL, BE_FINAL, fix_denied, fix_denied_app},
     {0, "Authorization_RequestDenied", BE_FINAL, BE_FINAL, fix_denied, fix_denied_app},
     {0, "MailboxNotEnabledForRESTAPI", SAME(BE_FINAL), SAME(fix_no_mailbox)},
@@ -69,7 +77,12 @@ static const struct graph_error_row rows[] = {
     {0, "TooManyRequests", SAME(BE_RETRY_LATER), SAME(fix_throttled)},
     {429, NULL, SAME(BE_RETRY_LATER), SAME(fix_throttled)},
     {503, NULL, SAME(BE_RETRY_LATER), SAME(fix_throttled)},
-    {504, NULL, SAME(BE_RETRY_LATER), SAME(fix_throttled)},
+    /* the gateway stopped waiting: the request may still have been executed (a create is
+     * looked up by its sync key before it is sent again) */
+    {504, NULL, SAME(BE_RETRY_NOW), SAME(fix_gateway)},
+    /* a transactionId already used for another event (alcionai/corso#2490): an event of this
+     * create exists or existed, so it is looked up by its sync key */
+    {0, "ErrorDuplicateTransactionId", SAME(BE_CONFLICT), SAME(fix_duplicate_txn)},
     {424, NULL, SAME(BE_RETRY_NOW), SAME("")}, /* failed dependency inside a $batch */
     {0, "ErrorPropertyValidationFailure", SAME(BE_FINAL), SAME(fix_invalid)},
     {0, "ErrorOccurrenceCrossingBoundary", SAME(BE_FINAL), SAME(fix_invalid)},
@@ -132,9 +145,10 @@ enum be_status graph_describe_failure(const char *method, const char *url, int h
 	            strlen(content_type ? content_type : "none"));
 	if (!graph_parse_error(body, &ge)) {
 		/* an HTML page from a proxy or gateway, or a truncated answer: name what came back.
-		 * Throttling and auth keep their meaning; anything else is worth a retry. */
+		 * 429 and 401 keep their meaning; anything else is worth a retry, and a 5xx that is
+		 * not Graph's own answer proves nothing about a create (it is looked up). */
 		st = graph_classify(http_status, NULL, app_only, &fix);
-		if (st != BE_RETRY_LATER && http_status != 401) {
+		if (http_status != 429 && http_status != 401) {
 			st = BE_RETRY_NOW;
 			fix = "";
 		}

@@ -84,7 +84,8 @@ void graph_prop_id(char *out, size_t outlen);
 char *graph_path_events(const char *user);
 /* "/users/{user}/events/{id}". Caller frees. */
 char *graph_path_event(const char *user, const char *remote_id);
-/* The POST body of a create: owned fields + responseRequested, transactionId, the tag. */
+/* The POST body of a create: owned fields + responseRequested, the tag, and a transactionId that
+ * is new on every call (one per create attempt). */
 json_t *graph_build_create(const struct event *ev, const char *prop_id, struct error *err);
 /* The PATCH body: the owned fields that differ from written (all of them when written is NULL or
  * nothing differs). */

@@ -157,6 +157,7 @@ int graph_check_link(const char *link, const char *base, struct error *err)
 json_t *graph_build_create(const struct event *ev, const char *prop_id, struct error *err)
 {
 	json_t *obj, *props, *prop, *key;
+	char txn[37];
 
 	if (!ev->sync_key || !(key = json_string(ev->sync_key))) {
 		error_set(err, "event has no valid sync key; it cannot be tagged");
@@ -168,8 +169,13 @@ json_t *graph_build_create(const struct event *ev, const char *prop_id, struct e
 		return NULL;
 	}
 	json_object_set_new(obj, "responseRequested", json_false());
-	/* the sync key is a UUID stable per target: exactly what transactionId dedupe needs */
-	json_object_set(obj, "transactionId", key);
+	/* A fresh transactionId per create attempt (docs/graph.md, docs/sync-states.md): Graph
+	 * dedupes a client's retry of the same POST (the resource/event page), for a window it does
+	 * not document, and refuses a value already used for a different event with
+	 * ErrorDuplicateTransactionId (alcionai/corso#2490): the sync key, stable for ever, would
+	 * make a recreate fail. A lookup by sync key, not this id, keeps creates single. */
+	uuid_v4(txn);
+	json_object_set_new(obj, "transactionId", json_string(txn));
 	prop = json_object();
 	json_object_set_new(prop, "id", json_string(prop_id));
 	json_object_set_new(prop, "value", key);

@@ -407,6 +407,11 @@ void store_close(struct store *st)
 	free(st);
 }
 
+const char *store_path(const struct store *st)
+{
+	return st->path;
+}
+
 int store_schema_version(struct store *st)
 {
 	sqlite3_stmt *s;

@@ -159,7 +159,7 @@ int store_leave_targets(struct store *st, const char *leave_id, struct target **
 		}
 		memset(&t[count], 0, sizeof *t);
 		target_from_row(s, &t[count]);
-		w[count++] = sqlite3_column_int64(s, 15);
+		w[count++] = sqlite3_column_int64(s, TARGET_NCOLUMNS);
 	}
 	db_finish(st, s);
 	if (rc != SQLITE_DONE) {

@@ -277,6 +277,40 @@ static bool check_when(const struct push_value *v, enum push_field f, long rec, 
 	return false;
 }
 
+/* A part-day time inside a daylight-saving gap does not exist (docs/store.md): refused, naming the
+ * zone and the jump. A time the clocks repeat is accepted: it means its first occurrence. */
+static void check_gaps(const struct push_record *rec, const struct push_options *opt,
+                       struct push_collector *pc)
+{
+	const struct push_value *z = &rec->v[F_TIME_ZONE];
+	char zone[MAX_TZ_BYTES + 1], local[17], from[6], to[6];
+
+	if (!opt->local_time_gap ||
+	    (z->present && (z->bad || z->len == 0 || z->len > MAX_TZ_BYTES)))
+		return;
+	if (z->present) {
+		memcpy(zone, z->s, z->len);
+		zone[z->len] = '\0';
+	} else {
+		snprintf(zone, sizeof zone, "%s",
+		         opt->default_time_zone ? opt->default_time_zone : "UTC");
+	}
+	if (opt->tz_known && !opt->tz_known(zone))
+		return; /* reported as an unknown zone */
+	for (int f = F_START; f <= F_END; f++) {
+		const struct push_value *v = &rec->v[f];
+		if (v->len != 16)
+			continue;
+		memcpy(local, v->s, 16);
+		local[16] = '\0';
+		if (opt->local_time_gap(local, zone, from, to) == 1)
+			push_problem(pc, rec->number, push_field_name((enum push_field)f),
+			             "%s: this local time does not exist in %s on %.10s (clocks go "
+			             "forward from %s to %s); choose a time before or after",
+			             local, zone, local, from, to);
+	}
+}
+
 static void check_period(const struct push_record *rec, const struct push_options *opt,
                          struct push_collector *pc, struct buf *q)
 {
@@ -309,6 +343,8 @@ static void check_period(const struct push_record *rec, const struct push_option
 		                 : "end is the last day of leave (inclusive), on or after start");
 		return;
 	}
+	if (s.timed)
+		check_gaps(rec, opt, pc);
 	if (!s.timed)
 		span += 1440; /* the last day counts */
 	if (span > (long)max_days * 1440)

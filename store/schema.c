@@ -298,6 +298,17 @@ static const char *const migrations[] = {
     "    WHERE last_id < (SELECT coalesce(min(id), 1 << 62) FROM leave_revision);"
     "  DELETE FROM target_event WHERE at < OLD.started_at;"
     "END;",
+    /* 5 (issue 12): the create protocol and per-leave isolation (docs/sync-states.md).
+     * create_sent_at: 0 no create in doubt; -1 a create was (about to be) sent by a run that did
+     * not record its outcome; > 0 the Unix time the last create in doubt was sent. Any non-zero
+     * value means: look the sync key up before any create. unrenderable: the leave's current row
+     * cannot be rendered (last_error says why); the target keeps its event and is not queued. The
+     * UPDATE carries the old rule over: a row in `creating`, or never written but tried, may have
+     * an event. */
+    "ALTER TABLE target ADD COLUMN create_sent_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE target ADD COLUMN unrenderable INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE target SET create_sent_at = -1"
+    "  WHERE state = 'creating' OR (remote_id IS NULL AND attempts > 0);",
 };
 // clang-format on
 

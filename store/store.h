@@ -30,7 +30,8 @@ int store_open(const char *path, bool create, struct store **out, struct error *
  * current (a read-only command does not migrate). */
 int store_open_readonly(const char *path, struct store **out, struct error *err);
 void store_close(struct store *st);
-int store_schema_version(struct store *st); /* PRAGMA user_version */
+int store_schema_version(struct store *st);     /* PRAGMA user_version */
+const char *store_path(const struct store *st); /* as given to store_open */
 /* What opening the store fixed or could not fix (its file modes), "" when nothing: for the CLI to
  * print as a warning. Borrowed from st. */
 const char *store_warning(const struct store *st);
@@ -99,9 +100,13 @@ struct push_options {
 	enum push_format format;
 	int max_leave_days;                 /* a longer leave is refused */
 	bool (*tz_known)(const char *iana); /* validates time_zone (ICU, supplied by the engine) */
-	const char *default_time_zone;      /* for records without time_zone */
-	size_t max_note_bytes;              /* a longer note is refused (0: 4096) */
-	bool dry_run;                       /* do everything in a transaction that is rolled back */
+	/* 1 when a part-day local time "YYYY-MM-DDTHH:MM" falls in a gap of zone (the clocks go
+	 * forward from *from to *to, "HH:MM"): refused. NULL: not checked. (engine's tz_local_gap)
+	 */
+	int (*local_time_gap)(const char *local, const char *zone, char from[6], char to[6]);
+	const char *default_time_zone; /* for records without time_zone */
+	size_t max_note_bytes;         /* a longer note is refused (0: 4096) */
+	bool dry_run;                  /* do everything in a transaction that is rolled back */
 	struct push_snapshot snapshot;
 	const char *source; /* recorded with each revision (leavesync show); NULL: "push" */
 	size_t max_records; /* more records is refused, nothing written ([limits] push_records);
@@ -173,8 +178,7 @@ int store_requeue_leaves(struct store *st, const char *leave_id, const char *mai
 
 enum target_state {
 	TS_PENDING,  /* desired differs from synced, or never written */
-	TS_CREATING, /* a create was sent (or is about to be): look up by sync key before creating
-	                again */
+	TS_CREATING, /* a create was sent (or is about to be) and its outcome is not known yet */
 	TS_SYNCED,   /* remote item believed equal to desired */
 	TS_FAILED,   /* permanent failure, last_error says why; retried by reconcile or resync */
 	TS_WAITING,  /* needs login (delegated) or retry later: next_attempt says when */
@@ -197,6 +201,13 @@ struct target {
 	char *last_error;
 	bool dirty; /* in the work queue (partial index) */
 	bool force; /* resync: rewrite even if believed current */
+	/* The create protocol (docs/sync-states.md). 0: no create in doubt. Otherwise the next step
+	 * is a lookup by sync key, never a create: -1 a create was (about to be) sent by a run that
+	 * did not record its outcome (a killed run: it was sent before the next run started); > 0
+	 * the Unix time the last create in doubt was sent. */
+	int64_t create_sent_at;
+	bool unrenderable; /* the leave's current row cannot be rendered (last_error): the target
+	                      keeps its event, fails, and waits for HR to change the row */
 };
 void target_free(struct target *t);
 void targets_free(struct target *t, size_t n);
@@ -205,6 +216,13 @@ void targets_free(struct target *t, size_t n);
  * and queues it (dirty) when desired changed. desired NULL: the event must go. */
 int store_set_desired(struct store *st, const char *leave_id, const char *mailbox,
                       const char *sync_key, const char *desired, struct error *err);
+
+/* The leave's current row cannot be rendered: (leave_id, mailbox) becomes failed with reason and
+ * unrenderable, out of the work queue, keeping its desired, synced and remote item (an existing
+ * event stays as it is). Creates the target (sync_key given) when absent. The next successful
+ * render (store_set_desired) or the leave's removal (store_retire_other_targets) clears it. */
+int store_mark_unrenderable(struct store *st, const char *leave_id, const char *mailbox,
+                            const char *sync_key, const char *reason, struct error *err);
 
 /* Targets of leave_id in a mailbox other than keep_mailbox get desired NULL (the leave moved). */
 int store_retire_other_targets(struct store *st, const char *leave_id, const char *keep_mailbox,
@@ -225,9 +243,16 @@ int store_target_by_sync_key(struct store *st, const char *sync_key, struct targ
 int store_mailboxes(struct store *st, char ***out, size_t *n, struct error *err);
 
 /* Writes the mutable columns (synced, remote_id, change_key, backend, state, attempts,
- * next_attempt, last_error, dirty, force) of n targets in one transaction. A target whose desired
- * is NULL and that has no remote item left (remote_id NULL, state SYNCED) is deleted. */
+ * next_attempt, last_error, dirty, force, create_sent_at) of n targets in one transaction. A target
+ * whose desired is NULL and that has no remote item left (remote_id NULL, state SYNCED) is deleted.
+ */
 int store_save_targets(struct store *st, const struct target *t, size_t n, struct error *err);
+
+/* The create protocol's durable intent (docs/sync-states.md): targets ids[0..n-1] are about to
+ * have a create sent, at Unix time `when`: create_sent_at = when, state creating, in one
+ * transaction that is committed before the create leaves. */
+int store_mark_create_sent(struct store *st, const int64_t *ids, size_t n, int64_t when,
+                           struct error *err);
 
 /* Queues targets again: by leave, mailbox or all; force=1 rewrites even if believed current. Also
  * targets in FAILED/WAITING (reconcile's "stuck") when stuck_only. */

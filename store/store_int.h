@@ -59,7 +59,8 @@ int schema_latest_version(void);
 #define TARGET_COLUMNS                                                                             \
 	"id, leave_id, mailbox, sync_key, desired, synced, remote_id, change_key, backend, "       \
 	"state, "                                                                                  \
-	"attempts, next_attempt, last_error, dirty, force"
+	"attempts, next_attempt, last_error, dirty, force, create_sent_at, unrenderable"
+#define TARGET_NCOLUMNS 17 /* a query may add its own columns after these */
 void target_from_row(sqlite3_stmt *s, struct target *t);
 
 /* Target state names <-> enum; -1 for an unknown name. */

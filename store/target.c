@@ -66,6 +66,8 @@ void target_from_row(sqlite3_stmt *s, struct target *t)
 	t->last_error = db_column_strdup(s, 12);
 	t->dirty = sqlite3_column_int(s, 13) != 0;
 	t->force = sqlite3_column_int(s, 14) != 0;
+	t->create_sent_at = sqlite3_column_int64(s, 15);
+	t->unrenderable = sqlite3_column_int(s, 16) != 0;
 }
 
 /* Steps s to the end, collecting every row into a new array. */
@@ -114,8 +116,10 @@ int store_set_desired(struct store *st, const char *leave_id, const char *mailbo
 		uuid_v4(fresh);
 		sync_key = fresh;
 	}
-	/* No row and nothing desired: nothing to do. A changed desired re-queues the target; a
-	 * target in creating stays creating (its create may have reached the server). */
+	/* No row and nothing desired: nothing to do. A changed desired re-queues the target, and so
+	 * does a row that renders again after it could not (unrenderable); a target in creating
+	 * stays creating (its create may have reached the server), and create_sent_at is never
+	 * touched here: only the executor settles a create in doubt. */
 	if (db_prepare(st,
 	               "INSERT INTO target (leave_id, mailbox, sync_key, desired, state, dirty)"
 	               " SELECT ?1, lower(?2), ?3, ?4, 'pending', 1 WHERE ?4 IS NOT NULL"
@@ -123,8 +127,10 @@ int store_set_desired(struct store *st, const char *leave_id, const char *mailbo
 	               "  dirty = 1,"
 	               "  state = CASE WHEN state = 'creating' THEN 'creating' ELSE 'pending' END,"
 	               "  attempts = CASE WHEN state = 'failed' THEN 0 ELSE attempts END,"
-	               "  next_attempt = CASE WHEN state = 'failed' THEN 0 ELSE next_attempt END"
-	               " WHERE desired IS NOT excluded.desired",
+	               "  next_attempt = CASE WHEN state = 'failed' THEN 0 ELSE next_attempt END,"
+	               "  last_error = CASE WHEN unrenderable THEN NULL ELSE last_error END,"
+	               "  unrenderable = 0"
+	               " WHERE desired IS NOT excluded.desired OR unrenderable",
 	               &s, err) < 0)
 		return -1;
 	db_bind_text(s, 1, leave_id);
@@ -138,8 +144,12 @@ int store_set_desired(struct store *st, const char *leave_id, const char *mailbo
 	/* desired NULL for an existing row: the upsert above inserted nothing, so update here. */
 	if (db_prepare(st,
 	               "UPDATE target SET desired = NULL, dirty = 1,"
-	               "  state = CASE WHEN state = 'creating' THEN 'creating' ELSE 'pending' END"
-	               " WHERE leave_id = ?1 AND mailbox = lower(?2) AND desired IS NOT NULL",
+	               "  state = CASE WHEN state = 'creating' THEN 'creating' ELSE 'pending' END,"
+	               "  attempts = CASE WHEN state = 'failed' THEN 0 ELSE attempts END,"
+	               "  last_error = CASE WHEN unrenderable THEN NULL ELSE last_error END,"
+	               "  unrenderable = 0"
+	               " WHERE leave_id = ?1 AND mailbox = lower(?2)"
+	               "   AND (desired IS NOT NULL OR unrenderable)",
 	               &s, err) < 0)
 		return -1;
 	db_bind_text(s, 1, leave_id);
@@ -154,14 +164,38 @@ int store_retire_other_targets(struct store *st, const char *leave_id, const cha
 
 	if (db_prepare(st,
 	               "UPDATE target SET desired = NULL, dirty = 1,"
-	               "  state = CASE WHEN state = 'creating' THEN 'creating' ELSE 'pending' END"
+	               "  state = CASE WHEN state = 'creating' THEN 'creating' ELSE 'pending' END,"
+	               "  attempts = CASE WHEN state = 'failed' THEN 0 ELSE attempts END,"
+	               "  last_error = CASE WHEN unrenderable THEN NULL ELSE last_error END,"
+	               "  unrenderable = 0"
 	               " WHERE leave_id = ?1 AND (?2 IS NULL OR mailbox <> lower(?2))"
-	               "   AND desired IS NOT NULL",
+	               "   AND (desired IS NOT NULL OR unrenderable)",
 	               &s, err) < 0)
 		return -1;
 	db_bind_text(s, 1, leave_id);
 	db_bind_text(s, 2, keep_mailbox);
 	return step_done(st, s, "cannot retire targets", err);
+}
+
+int store_mark_unrenderable(struct store *st, const char *leave_id, const char *mailbox,
+                            const char *sync_key, const char *reason, struct error *err)
+{
+	sqlite3_stmt *s;
+
+	/* desired, synced, remote_id, change_key and create_sent_at stay: the event is kept, and a
+	 * create in doubt is settled when the leave renders again. */
+	if (db_prepare(st,
+	               "INSERT INTO target (leave_id, mailbox, sync_key, state, dirty, last_error,"
+	               "  unrenderable, attempts) VALUES (?1, lower(?2), ?3, 'failed', 0, ?4, 1, 1)"
+	               " ON CONFLICT (leave_id, mailbox) DO UPDATE SET state = 'failed', dirty = 0,"
+	               "  force = 0, last_error = ?4, unrenderable = 1, attempts = attempts + 1",
+	               &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, leave_id);
+	db_bind_text(s, 2, mailbox);
+	db_bind_text(s, 3, sync_key);
+	db_bind_text(s, 4, reason);
+	return step_done(st, s, "cannot record a leave that cannot be rendered", err);
 }
 
 int store_due_targets(struct store *st, int64_t now, const char *after_mailbox, int64_t after_id,
@@ -272,6 +306,7 @@ static void bind_save(sqlite3_stmt *s, const struct target *t)
 	sqlite3_bind_int(s, 10, t->force);
 	sqlite3_bind_int64(s, 11, t->id);
 	db_bind_text(s, 12, t->desired);
+	sqlite3_bind_int64(s, 13, t->create_sent_at);
 }
 
 /* If desired changed in the store since the caller read the target (?12), the work it saved was for
@@ -280,10 +315,13 @@ static const char save_sql[] =
     "UPDATE target SET synced = ?1, remote_id = ?2, change_key = ?3, backend = ?4,"
     "  state = CASE WHEN desired IS NOT ?12 AND ?5 = 'synced' THEN 'pending' ELSE ?5 END,"
     "  attempts = ?6, next_attempt = ?7, last_error = ?8,"
-    "  dirty = CASE WHEN desired IS NOT ?12 THEN 1 ELSE ?9 END, force = ?10"
+    "  dirty = CASE WHEN desired IS NOT ?12 THEN 1 ELSE ?9 END, force = ?10,"
+    "  create_sent_at = ?13"
     " WHERE id = ?11";
+/* A row is dropped only when nothing is left to settle: no event, no create in doubt. */
 static const char gone_sql[] = "DELETE FROM target WHERE id = ?1 AND desired IS NULL"
-                               " AND remote_id IS NULL AND state = 'synced'";
+                               " AND remote_id IS NULL AND state = 'synced'"
+                               " AND create_sent_at = 0 AND NOT unrenderable";
 
 int store_save_targets(struct store *st, const struct target *t, size_t n, struct error *err)
 {
@@ -310,6 +348,38 @@ int store_save_targets(struct store *st, const struct target *t, size_t n, struc
 		db_error(st, err, "cannot save targets");
 	db_finish(st, save);
 	db_finish(st, gone);
+	if (!ok) {
+		db_tx_rollback(st);
+		return -1;
+	}
+	return db_tx_commit(st, err);
+}
+
+int store_mark_create_sent(struct store *st, const int64_t *ids, size_t n, int64_t when,
+                           struct error *err)
+{
+	sqlite3_stmt *s = NULL;
+	int ok = 1;
+
+	if (n == 0)
+		return 0;
+	if (db_tx_begin(st, err) < 0)
+		return -1;
+	if (db_prepare(st,
+	               "UPDATE target SET create_sent_at = ?1, state = 'creating' WHERE id = ?2",
+	               &s, err) < 0) {
+		db_tx_rollback(st);
+		return -1;
+	}
+	for (size_t i = 0; ok && i < n; i++) {
+		sqlite3_reset(s);
+		sqlite3_bind_int64(s, 1, when);
+		sqlite3_bind_int64(s, 2, ids[i]);
+		ok = sqlite3_step(s) == SQLITE_DONE;
+	}
+	if (!ok)
+		db_error(st, err, "cannot record the creates about to be sent");
+	db_finish(st, s);
 	if (!ok) {
 		db_tx_rollback(st);
 		return -1;

@@ -254,7 +254,15 @@ static void test_create_body(void)
 	ok(json_is_false(json_object_get(body, "responseRequested")),
 	   "create: responseRequested false");
 	ok(!json_object_get(body, "attendees"), "create: no attendees (no invitations)");
-	is_str(jstr(body, "transactionId"), KEY, "create: transactionId is the sync key");
+	{
+		json_t *again = graph_build_create(&ev, PROP, &err);
+		const char *t1 = jstr(body, "transactionId"), *t2 = jstr(again, "transactionId");
+		ok(t1 && strlen(t1) == 36 && strcmp(t1, KEY) != 0,
+		   "create: transactionId is a UUID, not the sync key: %s", t1 ? t1 : "(none)");
+		ok(t1 && t2 && strcmp(t1, t2) != 0,
+		   "create: every create attempt gets its own transactionId");
+		json_decref(again);
+	}
 	props = json_object_get(body, "singleValueExtendedProperties");
 	is_str(json_string_value(json_object_get(json_array_get(props, 0), "id")), PROP,
 	       "create: tag id matches the EWS ExtendedFieldURI (set and name)");
@@ -852,7 +860,7 @@ static void test_error_table(void)
 		enum be_status want;
 	} rows[] = {
 	    {401, "InvalidAuthenticationToken", false, BE_NEEDS_LOGIN},
-	    {401, "InvalidAuthenticationToken", true, BE_FINAL},
+	    {401, "InvalidAuthenticationToken", true, BE_BLOCKED},
 	    {403, "ErrorAccessDenied", true, BE_FINAL},
 	    {403, "Authorization_RequestDenied", false, BE_FINAL},
 	    {404, "ErrorItemNotFound", false, BE_GONE},
@@ -863,7 +871,8 @@ static void test_error_table(void)
 	    {412, "", false, BE_CONFLICT},
 	    {429, "TooManyRequests", false, BE_RETRY_LATER},
 	    {503, "serviceNotAvailable", false, BE_RETRY_LATER},
-	    {504, "", false, BE_RETRY_LATER},
+	    {504, "", false, BE_RETRY_NOW},
+	    {400, "ErrorDuplicateTransactionId", true, BE_CONFLICT},
 	    {500, "generalException", false, BE_RETRY_NOW},
 	    {502, NULL, true, BE_RETRY_NOW},
 	    {400, "ErrorInvalidRequest", false, BE_FINAL},
@@ -891,6 +900,9 @@ static void test_error_table(void)
 	ok(graph_describe_failure("GET", "https://x/v1.0/y", 429, "text/html", NULL, false, msg,
 	                          sizeof msg) == BE_RETRY_LATER,
 	   "an HTML 429 is still throttling");
+	ok(graph_describe_failure("POST", "https://x/v1.0/$batch", 503, "text/html", NULL, false,
+	                          msg, sizeof msg) == BE_RETRY_NOW,
+	   "an HTML 503 (a gateway, not Graph) proves nothing: retry now, creates looked up");
 }
 
 static void test_link_check(void)
@@ -954,7 +966,8 @@ static void test_create_retries_throttled_alone(void)
 	is_int(w.slept, 250, "slept the fractional Retry-After (0.25 s)");
 	ok(w.fake.requests[0] && strstr(w.fake.requests[0], "POST /v1.0/$batch ") &&
 	       strstr(w.fake.requests[0], "Authorization: Bearer tok-1") &&
-	       strstr(w.fake.requests[0], "\"transactionId\":\"" KEY "\"") &&
+	       strstr(w.fake.requests[0], "\"transactionId\":\"") &&
+	       !strstr(w.fake.requests[0], "\"transactionId\":\"" KEY "\"") &&
 	       strstr(w.fake.requests[0], "/users/bob%40contoso.com/events") &&
 	       strstr(w.fake.requests[0], "/users/alice%40contoso.com/events"),
 	   "app-only: one $batch with both mailboxes, bearer, transactionId");

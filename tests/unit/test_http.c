@@ -11,8 +11,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -367,6 +370,84 @@ static void test_slow_server(void)
 	   "and the server saw no request: %s", err.msg);
 }
 
+/* A keep-alive server: the first connection answers one request, reads a second and closes
+ * without a byte of answer; a later connection (libcurl's silent resend) is answered. Counts the
+ * requests it read. */
+struct lost_answer_server {
+	int fd, port, requests;
+};
+
+static void *serve_lost_answer(void *arg)
+{
+	static const char ok_reply[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	struct lost_answer_server *s = arg;
+	struct pollfd p = {.fd = s->fd, .events = POLLIN};
+	char req[8192];
+	int c = accept(s->fd, NULL, NULL);
+
+	if (c < 0)
+		return NULL;
+	if (read(c, req, sizeof req) > 0 && ++s->requests &&
+	    write(c, ok_reply, sizeof ok_reply - 1) < 0)
+		perror("write");
+	if (read(c, req, sizeof req) > 0)
+		s->requests++;
+	close(c); /* the answer is lost: not a single byte */
+	if (poll(&p, 1, 2000) == 1 && (c = accept(s->fd, NULL, NULL)) >= 0) {
+		if (read(c, req, sizeof req) > 0 && ++s->requests &&
+		    write(c, ok_reply, sizeof ok_reply - 1) < 0)
+			perror("write");
+		close(c);
+	}
+	return NULL;
+}
+
+static int lost_answer(bool once, int *requests)
+{
+	struct lost_answer_server s = {0};
+	struct http_options opt = {.timeout_ms = 5000};
+	struct error err = {""};
+	struct http_client *c = http_client_new(&opt, &err);
+	struct http_response resp;
+	char url[128];
+	struct http_request req = {.method = "POST", .url = url, .body = "create", .body_len = 6};
+	enum http_failure f;
+	pthread_t th;
+
+	s.fd = listen_local(&s.port);
+	pthread_create(&th, NULL, serve_lost_answer, &s);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/create", s.port);
+	f = http_perform(c, &req, &resp, &err); /* opens the connection libcurl keeps alive */
+	if (f == HTTP_OK)
+		http_response_free(&resp);
+	req.once = once;
+	f = http_perform(c, &req, &resp, &err);
+	if (f == HTTP_OK)
+		http_response_free(&resp);
+	else if (once)
+		ok(strstr(err.msg, "may have taken effect") != NULL, "the message says why: %s",
+		   err.msg);
+	http_client_free(c); /* closes the connection: the server stops waiting */
+	pthread_join(th, NULL);
+	close(s.fd);
+	*requests = s.requests;
+	return f;
+}
+
+/* libcurl sends a request again on a new connection when the reused one closes before any answer;
+ * a create must not be sent twice that way (issue 12: 20 events for 10 leave). */
+static void test_once(void)
+{
+	int requests = 0;
+
+	is_int(lost_answer(false, &requests), HTTP_OK,
+	       "without once, libcurl resends the request silently and reports success");
+	is_int(requests, 3, "the server received the second request twice");
+	is_int(lost_answer(true, &requests), HTTP_ERR_DROPPED,
+	       "with once, the lost answer is reported as DROPPED");
+	is_int(requests, 2, "and the request went out only once");
+}
+
 int main(void)
 {
 	test_url_allowed();
@@ -379,5 +460,6 @@ int main(void)
 	test_received_headers_made_safe();
 	test_response_limits();
 	test_slow_server();
+	test_once();
 	return done_testing();
 }

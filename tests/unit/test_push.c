@@ -6,6 +6,7 @@
 
 #include "common/buf.h"
 #include "common/util.h"
+#include "engine/tz.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -504,6 +505,49 @@ static void test_edge_cases(struct store *st)
 	drain(st);
 }
 
+/* A part-day time in a daylight-saving gap is refused with the zone and the jump; one in an
+ * overlap is accepted (it means its first occurrence). */
+static void test_dst(struct store *st)
+{
+	struct push_report rep;
+	struct push_options o = opts(PUSH_NDJSON);
+	struct error err = {""};
+	const char *gap = "{\"id\":\"D-1\",\"mailbox\":\"d@contoso.com\",\"kind\":\"k\","
+	                  "\"start\":\"2027-03-28T02:30\",\"end\":\"2027-03-28T03:30\","
+	                  "\"status\":\"approved\",\"time_zone\":\"Europe/Berlin\"}\n"
+	                  "{\"id\":\"D-2\",\"mailbox\":\"d@contoso.com\",\"kind\":\"k\","
+	                  "\"start\":\"2027-03-14T01:00\",\"end\":\"2027-03-14T02:15\","
+	                  "\"status\":\"approved\",\"time_zone\":\"America/New_York\"}\n";
+	const char *overlap = "{\"id\":\"D-3\",\"mailbox\":\"d@contoso.com\",\"kind\":\"k\","
+	                      "\"start\":\"2027-10-31T02:30\",\"end\":\"2027-10-31T04:00\","
+	                      "\"status\":\"approved\",\"time_zone\":\"Europe/Berlin\"}\n"
+	                      "{\"id\":\"D-4\",\"mailbox\":\"d@contoso.com\",\"kind\":\"k\","
+	                      "\"start\":\"2027-10-03T01:00\",\"end\":\"2027-10-03T04:00\","
+	                      "\"status\":\"approved\",\"time_zone\":\"Australia/Sydney\"}\n";
+
+	o.tz_known = tz_is_known_iana;
+	o.local_time_gap = tz_local_gap;
+	ok(store_push(st, gap, strlen(gap), &o, &rep, &err) == -1 && rep.nproblems == 2,
+	   "two part-day times in spring gaps: refused, nothing written");
+	if (rep.nproblems == 2) {
+		ok(rep.problems[0].record == 1 && strcmp(rep.problems[0].field, "start") == 0 &&
+		       strstr(
+		           rep.problems[0].reason,
+		           "2027-03-28T02:30: this local time does not exist in Europe/Berlin on "
+		           "2027-03-28 (clocks go forward from 02:00 to 03:00); choose a time "
+		           "before or after"),
+		   "record, field, zone, date and the jump: %s", rep.problems[0].reason);
+		ok(rep.problems[1].record == 2 && strcmp(rep.problems[1].field, "end") == 0 &&
+		       strstr(rep.problems[1].reason, "America/New_York"),
+		   "an end in New York's gap too: %s", rep.problems[1].reason);
+	}
+	push_report_free(&rep);
+	ok(store_push(st, overlap, strlen(overlap), &o, &rep, &err) == 0 && rep.inserted == 2,
+	   "times the clocks repeat, and a leave spanning a gap, are accepted");
+	push_report_free(&rep);
+	drain(st);
+}
+
 int main(void)
 {
 	struct store *st = NULL;
@@ -521,6 +565,7 @@ int main(void)
 	test_bad_inputs(st);
 	test_all_problems_listed(st);
 	test_edge_cases(st);
+	test_dst(st);
 	store_close(st);
 	{
 		char cmd[300];

@@ -408,6 +408,34 @@ static void test_errors(const struct config *cfg)
 	free(ics);
 }
 
+/* DST (docs/store.md): a part-day time the clocks skip cannot be rendered (a row written by SQL,
+ * push refuses it); one they repeat is its first occurrence. */
+static void test_dst(const struct config *cfg)
+{
+	struct error err = {{0}};
+	char *ics = NULL;
+	struct leave gap =
+	    make_leave("G1", "x", "2027-03-28T02:30", "2027-03-28T03:30", "Europe/Berlin", NULL);
+	struct leave gap_end =
+	    make_leave("G2", "x", "2027-09-04T23:00", "2027-09-05T00:30", "America/Santiago", NULL);
+	struct leave overlap =
+	    make_leave("O1", "x", "2027-04-04T02:30", "2027-04-04T03:30", "Australia/Sydney", NULL);
+
+	ok(render_leave(cfg, &gap, "k", &ics, &err) < 0 &&
+	       strstr(err.msg,
+	              "start \"2027-03-28T02:30\": this local time does not exist in "
+	              "Europe/Berlin on 2027-03-28 (clocks go forward from 02:00 to 03:00)"),
+	   "a start in the spring gap is refused, naming the zone and the jump: %s", err.msg);
+	ok(render_leave(cfg, &gap_end, "k", &ics, &err) < 0 &&
+	       strstr(err.msg, "end \"2027-09-05T00:30\"") &&
+	       strstr(err.msg, "from 00:00 to 01:00"),
+	   "an end in Santiago's September gap too: %s", err.msg);
+	ics = render(cfg, &overlap);
+	ok(has(ics, "DTSTART;TZID=Australia/Sydney:20270404T023000"),
+	   "a time the clocks repeat renders as written (RFC 5545 3.3.5: its first occurrence)");
+	free(ics);
+}
+
 int main(void)
 {
 	struct config cfg, pcfg;
@@ -422,6 +450,7 @@ int main(void)
 	test_kind_policy(&pcfg);
 	test_cancelled(&cfg);
 	test_timed(&cfg);
+	test_dst(&cfg);
 	test_all_day(&cfg);
 	test_round_trip(&cfg, &pcfg);
 	test_determinism(&cfg);

@@ -80,14 +80,14 @@ static void test_open_and_modes(void)
 	st = open_store();
 	umask(old);
 	ok(st != NULL, "a new store is created and migrated from empty");
-	is_int(store_schema_version(st), 4, "schema version is the latest after migration");
+	is_int(store_schema_version(st), schema_latest_version(), "schema version is the latest after migration");
 	is_int(file_mode(path), 0600, "the store file has mode 0600 even with umask 0");
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	ok(file_mode(wal) == 0600 || file_mode(wal) == -1, "the -wal file (if present) is 0600");
 	store_close(st);
 	st = NULL;
 	ok(store_open(path, false, &st, &err) == 0, "reopening an existing store works");
-	is_int(store_schema_version(st), 4, "reopening does not migrate again");
+	is_int(store_schema_version(st), schema_latest_version(), "reopening does not migrate again");
 	{
 		sqlite3 *db = raw();
 		sqlite3_stmt *s;
@@ -723,6 +723,110 @@ static void test_mailbox_user_ids(void)
 	ok(store_set_graph_user_id(st, "alice@contoso.com", NULL, &err) == 0 &&
 	       store_get_graph_user_id(st, "alice@contoso.com", &id, &err) == 0 && !id,
 	   "a forgotten id is resolved again next time");
+}
+
+/* Schema 5 (issue 12): a store of schema 4 keeps the old rule for creates in doubt. */
+static void test_migration_to_5(void)
+{
+	char old_path[300];
+	struct store *st = NULL;
+	struct error err = {""};
+	sqlite3 *db;
+
+	snprintf(old_path, sizeof old_path, "%s/v1.db", dir);
+	ok(store_open(old_path, true, &st, &err) == 0, "a store to turn into schema 4");
+	store_close(st);
+	st = NULL;
+	sqlite3_open(old_path, &db);
+	ok(sql_ok(db, "ALTER TABLE target DROP COLUMN create_sent_at;"
+	              "ALTER TABLE target DROP COLUMN unrenderable; PRAGMA user_version = 4;"
+	              "INSERT INTO target (leave_id, mailbox, sync_key, desired, state, attempts)"
+	              " VALUES ('A', 'a@b.cd', 'k-creating', 'V', 'creating', 0),"
+	              "        ('B', 'a@b.cd', 'k-tried', 'V', 'pending', 2),"
+	              "        ('C', 'a@b.cd', 'k-new', 'V', 'pending', 0);"
+	              "INSERT INTO target (leave_id, mailbox, sync_key, desired, remote_id, state,"
+	              "  attempts) VALUES ('D', 'a@b.cd', 'k-synced', 'V', 'R', 'failed', 3)"),
+	   "schema 4 rows: creating, tried, new, written");
+	sqlite3_close(db);
+	ok(store_open(old_path, false, &st, &err) == 0 && store_schema_version(st) == 5,
+	   "opening migrates schema 4 to 5");
+	sqlite3_open(old_path, &db);
+	is_int(sql_int(db, "SELECT create_sent_at FROM target WHERE sync_key = 'k-creating'"), -1,
+	       "a row in creating has a create in doubt (sent by a run that did not finish)");
+	is_int(sql_int(db, "SELECT create_sent_at FROM target WHERE sync_key = 'k-tried'"), -1,
+	       "a row never written but tried has one too");
+	is_int(sql_int(db, "SELECT create_sent_at + unrenderable FROM target"
+	                   " WHERE sync_key IN ('k-new', 'k-synced')"),
+	       0, "new and written rows have none");
+	sqlite3_close(db);
+	store_close(st);
+}
+
+static void test_create_in_doubt_and_unrenderable(void)
+{
+	struct store *st = open_store();
+	struct error err = {""};
+	struct target t;
+	sqlite3 *db = raw();
+
+	ok(store_set_desired(st, "U1", "alice@contoso.com", "key-u1", "V1", &err) == 0, "a target");
+	get_target(st, "key-u1", &t);
+	t.create_sent_at = -1;
+	t.state = TS_CREATING;
+	ok(store_save_targets(st, &t, 1, &err) == 0, "committed as creating, create in doubt");
+	target_free(&t);
+	store_set_desired(st, "U1", "alice@contoso.com", NULL, "V2", &err);
+	ok(get_target(st, "key-u1", &t) == 1 && t.create_sent_at == -1 && t.state == TS_CREATING &&
+	       t.dirty,
+	   "a changed desired text keeps the create in doubt");
+	target_free(&t);
+	store_set_desired(st, "U1", "alice@contoso.com", NULL, NULL, &err);
+	get_target(st, "key-u1", &t);
+	t.state = TS_SYNCED;
+	t.dirty = false;
+	ok(store_save_targets(st, &t, 1, &err) == 0, "saved as synced without desired");
+	target_free(&t);
+	ok(get_target(st, "key-u1", &t) == 1,
+	   "a row with a create in doubt is never dropped, even without desired or remote item");
+	t.create_sent_at = 0;
+	store_save_targets(st, &t, 1, &err);
+	target_free(&t);
+	is_int(get_target(st, "key-u1", &t), 0, "once settled, it is");
+
+	/* a synced leave that can no longer be rendered keeps its event */
+	store_set_desired(st, "U2", "alice@contoso.com", "key-u2", "V1", &err);
+	get_target(st, "key-u2", &t);
+	t.synced = xstrdup("V1");
+	t.remote_id = xstrdup("R2");
+	t.state = TS_SYNCED;
+	t.dirty = false;
+	store_save_targets(st, &t, 1, &err);
+	target_free(&t);
+	ok(store_mark_unrenderable(st, "U2", "alice@contoso.com", "key-u2", "bad zone", &err) == 0,
+	   "mark_unrenderable");
+	ok(get_target(st, "key-u2", &t) == 1 && t.state == TS_FAILED && !t.dirty &&
+	       t.unrenderable && strcmp(t.last_error, "bad zone") == 0 &&
+	       strcmp(t.desired, "V1") == 0 && strcmp(t.remote_id, "R2") == 0,
+	   "failed with the reason, not queued, desired and remote item kept");
+	target_free(&t);
+	ok(store_set_desired(st, "U2", "alice@contoso.com", NULL, "V1", &err) == 0 &&
+	       get_target(st, "key-u2", &t) == 1 && !t.unrenderable && t.dirty &&
+	       t.state == TS_PENDING && !t.last_error,
+	   "rendering again, even to the same text, clears it and queues the target");
+	target_free(&t);
+	ok(store_mark_unrenderable(st, "U3", "bob@contoso.com", "key-u3", "unknown zone", &err) ==
+	           0 &&
+	       get_target(st, "key-u3", &t) == 1 && t.state == TS_FAILED && !t.desired &&
+	       t.unrenderable,
+	   "a new leave that cannot be rendered gets a failed target without desired");
+	target_free(&t);
+	ok(store_retire_other_targets(st, "U3", NULL, &err) == 0 &&
+	       get_target(st, "key-u3", &t) == 1 && !t.unrenderable && t.dirty &&
+	       t.state == TS_PENDING,
+	   "the leave removed: the failure goes, the target is queued to be dropped");
+	target_free(&t);
+	is_int(sql_int(db, "SELECT count(*) FROM target WHERE unrenderable"), 0, "none left");
+	sqlite3_close(db);
 	store_close(st);
 }
 
@@ -745,6 +849,8 @@ int main(void)
 	test_history();
 	test_lock_and_concurrent_push();
 	test_transactions();
+	test_migration_to_5();
+	test_create_in_doubt_and_unrenderable();
 	{
 		char cmd[300];
 		snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

@@ -3,6 +3,8 @@
 #include "engine/tz.h"
 #include "tests/unit/tap.h"
 
+#include <string.h>
+
 static void test_known(void)
 {
 	ok(tz_is_known_iana("UTC"), "UTC is a known zone");
@@ -139,6 +141,47 @@ static void test_all_day_zone(void)
 	is_str(tz_all_day_zone(NULL, "2027-01-04", "2027-01-05"), "UTC", "no zone: UTC");
 }
 
+/* A part-day time in a daylight-saving gap does not exist; one in an overlap exists (twice).
+ * Both hemispheres, both ends of the year (2027). */
+static void test_gaps(void)
+{
+	static const struct {
+		const char *zone, *local;
+		int want;
+		const char *from, *to;
+	} cases[] = {
+	    {"Europe/Berlin", "2027-03-28T02:30", 1, "02:00", "03:00"},
+	    {"Europe/Berlin", "2027-03-28T02:00", 1, "02:00", "03:00"},
+	    {"Europe/Berlin", "2027-03-28T01:59", 0, "", ""},
+	    {"Europe/Berlin", "2027-03-28T03:00", 0, "", ""},
+	    {"Europe/Berlin", "2027-10-31T02:30", 0, "", ""}, /* overlap */
+	    {"America/New_York", "2027-03-14T02:00", 1, "02:00", "03:00"},
+	    {"America/New_York", "2027-03-14T02:59:59", 1, "02:00", "03:00"},
+	    {"America/New_York", "2027-11-07T01:30", 0, "", ""}, /* overlap */
+	    {"Australia/Sydney", "2027-10-03T02:15", 1, "02:00", "03:00"},
+	    {"Australia/Sydney", "2027-04-04T02:30", 0, "", ""}, /* overlap */
+	    {"America/Santiago", "2027-09-05T00:30", 1, "00:00", "01:00"},
+	    {"America/Santiago", "2027-04-03T23:30", 0, "", ""}, /* overlap */
+	    {"UTC", "2027-03-28T02:30", 0, "", ""},
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		char from[6] = "", to[6] = "";
+		int got = tz_local_gap(cases[i].local, cases[i].zone, from, to);
+		ok(got == cases[i].want && (got == 0 || (strcmp(from, cases[i].from) == 0 &&
+		                                         strcmp(to, cases[i].to) == 0)),
+		   "%s %s: %s (got %d %s..%s)", cases[i].zone, cases[i].local,
+		   cases[i].want ? "in a gap" : "exists", got, from, to);
+	}
+	/* the repeated hour means its first occurrence, in both hemispheres */
+	check_local("2027-10-31T02:30", "Europe/Berlin", 1824942600);    /* 00:30Z, CEST */
+	check_local("2027-11-07T01:30", "America/New_York", 1825565400); /* 05:30Z, EDT */
+	check_local("2027-04-04T02:30", "Australia/Sydney", 1806766200); /* 15:30Z, AEDT */
+	check_local("2027-04-03T23:30", "America/Santiago", 1806805800); /* 02:30Z, -03 */
+	ok(tz_local_gap("2027-03-28", "Europe/Berlin", (char[6]){0}, (char[6]){0}) < 0,
+	   "a date alone is not a local time: -1");
+}
+
 int main(void)
 {
 	test_known();
@@ -146,5 +189,6 @@ int main(void)
 	test_same_zone();
 	test_conversions();
 	test_all_day_zone();
+	test_gaps();
 	return done_testing();
 }

@@ -56,37 +56,105 @@ static bool known_kind(const char *k)
 	return false;
 }
 
-static void add_fault(struct sim *s, json_t *j, struct sim_response *resp)
+/* One fault from its JSON description into *f (path_prefix owned). Returns NULL or what is wrong.
+ * queue: the queue it joins (0: none). */
+static const char *parse_fault(json_t *j, int64_t queue, struct sim_fault *f)
 {
 	const char *kind = json_string_value(json_object_get(j, "kind"));
 	const char *prefix = json_string_value(json_object_get(j, "path_prefix"));
 	json_t *next = json_object_get(j, "next"), *share = json_object_get(j, "share");
-	struct sim_fault f = {0};
+	json_t *op = json_object_get(j, "op");
 
-	if (!kind || !known_kind(kind)) {
-		fail(resp, 400,
-		     "\"kind\" is required: http503, http429, ews_server_busy, latency, drop, "
-		     "truncate, malformed, html, token_expired, graph_http429 or graph_http503");
-		return;
-	}
-	snprintf(f.kind, sizeof f.kind, "%s", kind);
-	f.remaining = json_is_integer(next) ? (int)json_integer_value(next) : -1;
-	f.share = json_is_number(share) ? json_number_value(share) : 0;
+	memset(f, 0, sizeof *f);
+	if (!json_is_object(j))
+		return "each fault is a JSON object";
+	if (!kind || !known_kind(kind))
+		return "\"kind\" is required: http503, http429, ews_server_busy, latency, drop, "
+		       "truncate, malformed, html, token_expired, graph_http429 or graph_http503";
+	if (op && (!json_is_string(op) || !sim_fault_op_known(json_string_value(op))))
+		return "\"op\" names one operation: GetFolder, CreateItem, GetItem, UpdateItem, "
+		       "DeleteItem, FindItem, SyncFolderItems, ConvertId, POST events, GET events, "
+		       "GET event, PATCH event, DELETE event, GET calendarView, GET delta, GET "
+		       "calendar, $batch, token, devicecode or authorize";
+	snprintf(f->kind, sizeof f->kind, "%s", kind);
+	if (op)
+		snprintf(f->op, sizeof f->op, "%s", json_string_value(op));
+	f->remaining = json_is_integer(next) ? (int)json_integer_value(next) : -1;
+	f->share = json_is_number(share) ? json_number_value(share) : 0;
 	if (!json_is_integer(next) && !json_is_number(share))
-		f.remaining = 1;
-	if (f.remaining == 0 || (f.remaining < 0 && (f.share <= 0 || f.share > 1))) {
-		fail(resp, 400, "give \"next\": N (N >= 1) or \"share\": a number in (0, 1]");
+		f->remaining = 1;
+	if (f->remaining == 0 || (f->remaining < 0 && (f->share <= 0 || f->share > 1)))
+		return "give \"next\": N (N >= 1) or \"share\": a number in (0, 1]";
+	if (queue && f->remaining < 0)
+		return "a fault in a \"sequence\" fires on the next N matching requests: give "
+		       "\"next\", not \"share\"";
+	f->retry_after = json_number_value(json_object_get(j, "retry_after"));
+	f->latency_ms = (int)json_integer_value(json_object_get(j, "latency_ms"));
+	f->status = (int)json_integer_value(json_object_get(j, "status"));
+	f->after_commit = json_is_true(json_object_get(j, "after_commit"));
+	f->no_answer = json_is_true(json_object_get(j, "no_answer"));
+	f->queue = queue;
+	f->path_prefix = xstrdup(prefix);
+	return NULL;
+}
+
+static int64_t arm(struct sim *s, struct sim_fault *f)
+{
+	f->id = s->next_fault_id++;
+	s->faults = xrealloc(s->faults, (s->nfaults + 1) * sizeof *s->faults);
+	s->faults[s->nfaults++] = *f;
+	return f->id;
+}
+
+/* {"kind": ...} arms one fault; {"sequence": [{...}, {...}], "op": ..., "path_prefix": ...}
+ * arms a queue: each fires on the next matching request(s) once those before it are used up
+ * (op and path_prefix given outside apply to every element that does not set its own). */
+static void add_fault(struct sim *s, json_t *j, struct sim_response *resp)
+{
+	json_t *seq = json_object_get(j, "sequence"), *el, *ids;
+	struct sim_fault *fs;
+	const char *why = NULL;
+	size_t i, n;
+
+	if (!seq) {
+		struct sim_fault f;
+		if ((why = parse_fault(j, 0, &f)) != NULL) {
+			fail(resp, 400, why);
+			return;
+		}
+		sim_resp_json(resp, 201, json_pack("{s:I}", "id", (json_int_t)arm(s, &f)));
 		return;
 	}
-	f.retry_after = json_number_value(json_object_get(j, "retry_after"));
-	f.latency_ms = (int)json_integer_value(json_object_get(j, "latency_ms"));
-	f.status = (int)json_integer_value(json_object_get(j, "status"));
-	f.after_commit = json_is_true(json_object_get(j, "after_commit"));
-	f.path_prefix = xstrdup(prefix);
-	f.id = s->next_fault_id++;
-	s->faults = xrealloc(s->faults, (s->nfaults + 1) * sizeof *s->faults);
-	s->faults[s->nfaults++] = f;
-	sim_resp_json(resp, 201, json_pack("{s:I}", "id", (json_int_t)f.id));
+	n = json_array_size(seq);
+	if (!json_is_array(seq) || n == 0 || n > 64) {
+		fail(resp, 400, "\"sequence\" is an array of 1 to 64 faults");
+		return;
+	}
+	fs = xcalloc(n, sizeof *fs);
+	json_array_foreach(seq, i, el)
+	{
+		json_t *one = json_deep_copy(el);
+		const char *keys[] = {"op", "path_prefix"};
+		for (size_t k = 0; json_is_object(one) && k < 2; k++)
+			if (!json_object_get(one, keys[k]) && json_object_get(j, keys[k]))
+				json_object_set(one, keys[k], json_object_get(j, keys[k]));
+		why = parse_fault(one, s->next_fault_id, &fs[i]);
+		json_decref(one);
+		if (why)
+			break;
+	}
+	if (why) {
+		for (size_t k = 0; k < n; k++)
+			free(fs[k].path_prefix);
+		free(fs);
+		fail(resp, 400, why);
+		return;
+	}
+	ids = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(ids, json_integer(arm(s, &fs[i])));
+	free(fs);
+	sim_resp_json(resp, 201, json_pack("{s:o}", "ids", ids));
 }
 
 static void list_faults(struct sim *s, struct sim_response *resp)
@@ -96,14 +164,26 @@ static void list_faults(struct sim *s, struct sim_response *resp)
 	for (size_t i = 0; i < s->nfaults; i++) {
 		const struct sim_fault *f = &s->faults[i];
 		json_array_append_new(
-		    arr,
-		    json_pack("{s:I,s:s,s:i,s:f,s:f,s:i,s:o,s:b}", "id", (json_int_t)f->id, "kind",
-		              f->kind, "next", f->remaining, "share", f->share, "retry_after",
-		              f->retry_after, "latency_ms", f->latency_ms, "path_prefix",
-		              f->path_prefix ? json_string(f->path_prefix) : json_null(),
-		              "after_commit", f->after_commit));
+		    arr, json_pack("{s:I,s:s,s:i,s:f,s:f,s:i,s:o,s:o,s:I,s:b,s:b}", "id",
+		                   (json_int_t)f->id, "kind", f->kind, "next", f->remaining,
+		                   "share", f->share, "retry_after", f->retry_after, "latency_ms",
+		                   f->latency_ms, "path_prefix",
+		                   f->path_prefix ? json_string(f->path_prefix) : json_null(), "op",
+		                   f->op[0] ? json_string(f->op) : json_null(), "queue",
+		                   (json_int_t)f->queue, "after_commit", f->after_commit,
+		                   "no_answer", f->no_answer));
 	}
 	sim_resp_json(resp, 200, json_pack("{s:o}", "faults", arr));
+}
+
+/* Every mailbox with every live item, for checkers that compare whole calendars with a store. */
+static void dump_all(struct sim *s, struct sim_response *resp)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < s->nmailboxes; i++)
+		json_array_append_new(arr, sim_mailbox_dump(&s->mailboxes[i]));
+	sim_resp_json(resp, 200, json_pack("{s:o}", "mailboxes", arr));
 }
 
 static void list_mailboxes(struct sim *s, struct sim_response *resp)
@@ -277,6 +357,8 @@ bool sim_control_handle(struct sim *s, const struct sim_request *req, struct sim
 	} else if (strcmp(sub, "faults") == 0 && strcmp(m, "DELETE") == 0) {
 		sim_faults_clear(s);
 		ok(resp);
+	} else if (strcmp(sub, "dump") == 0 && strcmp(m, "GET") == 0) {
+		dump_all(s, resp);
 	} else if (strcmp(sub, "mailboxes") == 0 && strcmp(m, "GET") == 0) {
 		list_mailboxes(s, resp);
 	} else if (strncmp(sub, "mailboxes/", 10) == 0) {

@@ -381,15 +381,23 @@ static void create_event(struct graph_ctx *c, struct graph_req *r, const struct 
 	if (txn && graph_dedupe_transaction_id(c->st)) {
 		/* transactionId lets "the server ... avoid redundant POST operations in case of
 		 * client retries" [doc: resources/event]: answer with the event the first POST
-		 * created */
+		 * created. A value whose event is gone was "already used to create a different
+		 * event" (ErrorDuplicateTransactionId, alcionai/corso#2490): how long Graph
+		 * remembers it is not documented, so the simulator refuses for ever. */
 		for (size_t i = 0; i < t->mb->nitems; i++) {
 			struct sim_item *it = t->mb->items[i];
-			if (!it->deleted && it->transaction_id &&
-			    strcmp(it->transaction_id, txn) == 0) {
-				sim_count(c->s, "graph.transactionId duplicates");
+			if (!it->transaction_id || strcmp(it->transaction_id, txn) != 0)
+				continue;
+			sim_count(c->s, "graph.transactionId duplicates");
+			if (it->deleted)
+				graph_error(
+				    c, r, out, 400, "ErrorDuplicateTransactionId",
+				    "Your request can't be completed. The TransactionId "
+				    "specified in the request has already been used to create "
+				    "a different event.");
+			else
 				reply_event(c, r, t, it, 201, out);
-				return;
-			}
+			return;
 		}
 	}
 	struct sim_item *it = graph_event_write(c, r, t, NULL, out);
@@ -541,6 +549,8 @@ void graph_dispatch(struct graph_ctx *c, struct graph_req *r, struct graph_reply
 	bool write = strcmp(r->method, "GET") != 0;
 
 	sim_count(c->s, "graph.requests");
+	sim_fault_scope(c->s, r->method,
+	                r->path); /* faults limited to an operation match this one */
 	if (r->body_unreadable) {
 		graph_error(
 		    c, r, out, 400, "BadRequest",

@@ -1,4 +1,5 @@
-/* m365sim: command line, the libmicrohttpd server, routing, fault injection and counters.
+/* m365sim: command line, the libmicrohttpd server, routing, fault rendering and counters (which
+ * fault fires: faults.c).
  *
  *   m365sim [--port N] [--fixture FILE] [--tls-cert F --tls-key F] [--state FILE]
  *           [--token-lifetime SECONDS] [--record-ews DIR] [--ews-schema FILE]
@@ -52,111 +53,6 @@ void sim_count(struct sim *s, const char *counter)
 		json_integer_set(v, json_integer_value(v) + 1);
 	else
 		json_object_set_new(s->counters, counter, json_integer(1));
-}
-
-/* ---- faults ---- */
-
-static bool fault_matches_path(const struct sim_fault *f, const char *path)
-{
-	if (strncmp(path, "/_sim", 5) == 0)
-		return false;
-	return !f->path_prefix || strncmp(path, f->path_prefix, strlen(f->path_prefix)) == 0;
-}
-
-/* Decides whether fault i fires for this request, consuming it; removes exhausted faults. */
-static bool fault_fires(struct sim *s, size_t i)
-{
-	struct sim_fault *f = &s->faults[i];
-	bool fire;
-
-	if (f->remaining > 0) {
-		fire = true;
-		f->remaining--;
-	} else {
-		f->acc += f->share;
-		fire = f->acc >= 1.0;
-		if (fire)
-			f->acc -= 1.0;
-	}
-	return fire;
-}
-
-static void fault_remove_exhausted(struct sim *s)
-{
-	size_t j = 0;
-
-	for (size_t i = 0; i < s->nfaults; i++) {
-		if (s->faults[i].remaining == 0) {
-			free(s->faults[i].path_prefix);
-			continue;
-		}
-		s->faults[j++] = s->faults[i];
-	}
-	s->nfaults = j;
-}
-
-void sim_faults_clear(struct sim *s)
-{
-	for (size_t i = 0; i < s->nfaults; i++)
-		free(s->faults[i].path_prefix);
-	free(s->faults);
-	s->faults = NULL;
-	s->nfaults = 0;
-}
-
-static bool kind_is_transport(const char *kind)
-{
-	static const char *const kinds[] = {"http503",  "http429",   "latency", "drop",
-	                                    "truncate", "malformed", "html"};
-
-	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-		if (strcmp(kind, kinds[i]) == 0)
-			return true;
-	return false;
-}
-
-/* Copies the fault that fires for this request (transport kinds only) into *out. */
-static bool take_transport_fault(struct sim *s, const char *path, struct sim_fault *out)
-{
-	bool fired = false;
-
-	for (size_t i = 0; i < s->nfaults && !fired; i++) {
-		if (!kind_is_transport(s->faults[i].kind) ||
-		    !fault_matches_path(&s->faults[i], path))
-			continue;
-		if (fault_fires(s, i)) {
-			*out = s->faults[i];
-			out->path_prefix = NULL;
-			fired = true;
-		}
-	}
-	fault_remove_exhausted(s);
-	return fired;
-}
-
-bool sim_take_fault(struct sim *s, const char *kind, int64_t *retry_after_ms)
-{
-	const char *path = s->cur_req ? s->cur_req->path : "";
-	bool fired = false;
-
-	for (size_t i = 0; i < s->nfaults && !fired; i++) {
-		if (strcmp(s->faults[i].kind, kind) != 0 ||
-		    !fault_matches_path(&s->faults[i], path))
-			continue;
-		if (fault_fires(s, i)) {
-			if (retry_after_ms)
-				*retry_after_ms =
-				    (int64_t)(s->faults[i].retry_after * 1000.0 + 0.5);
-			fired = true;
-		}
-	}
-	fault_remove_exhausted(s);
-	if (fired) {
-		char name[64];
-		snprintf(name, sizeof name, "faults.%s", kind);
-		sim_count(s, name);
-	}
-	return fired;
 }
 
 /* ---- the server ---- */
@@ -286,21 +182,9 @@ static void set_text(struct sim_response *r, int status, const char *type, const
  * requests that never reach ews.c. */
 static void count_ews_op(struct sim *s, const struct sim_request *req)
 {
-	const char *b = req->body ? strstr(req->body, "Body") : NULL;
 	char name[80] = "ews.";
-	size_t n = 4;
 
-	if (!b || !(b = strchr(b, '>')) || !(b = strchr(b, '<')))
-		return;
-	for (b++; *b && *b != ' ' && *b != '>' && *b != '/' && n < sizeof name - 1; b++) {
-		if (*b == ':') {
-			n = 4;
-			continue;
-		}
-		name[n++] = *b;
-	}
-	name[n] = '\0';
-	if (n > 4)
+	if (sim_ews_op_name(req->body, name + 4, sizeof name - 4) == 0)
 		sim_count(s, name);
 }
 
@@ -381,19 +265,19 @@ static void dispatch(struct sim *s, const struct sim_request *req, struct sim_re
 	s->cur_req = req;
 	if (strncmp(req->path, "/_sim", 5) != 0)
 		sim_count(s, "requests");
-	faulted = take_transport_fault(s, req->path, &f);
-	if (faulted) {
-		char name[64];
-		snprintf(name, sizeof name, "faults.%s", f.kind);
-		sim_count(s, name);
-	}
+	sim_fault_classify(s, req);
+	faulted = sim_take_transport_fault(s, req->path, false, &f);
 	if (faulted && strcmp(f.kind, "latency") == 0) {
 		s->cur_req = NULL;
 		sim_unlock(s);
 		usleep((useconds_t)f.latency_ms * 1000);
 		sim_lock(s);
 		s->cur_req = req;
-		faulted = false;
+		sim_count(s, "faults.latency.done"); /* tests wait for a slow request with this */
+		/* other requests ran meanwhile: this one's operations again, and a slow answer may
+		 * still meet another fault */
+		sim_fault_classify(s, req);
+		faulted = sim_take_transport_fault(s, req->path, true, &f);
 	}
 	if (faulted &&
 	    (strcmp(f.kind, "http503") == 0 || strcmp(f.kind, "http429") == 0 ||
@@ -412,14 +296,18 @@ static void dispatch(struct sim *s, const struct sim_request *req, struct sim_re
 		else
 			render_throttle(resp, &f, req->path);
 		resp->drop = strcmp(f.kind, "drop") == 0;
+		resp->no_answer = resp->drop && f.no_answer;
 	} else {
 		route(s, req, resp);
-		if (faulted && strcmp(f.kind, "drop") == 0)
+		if (faulted && strcmp(f.kind, "drop") == 0) {
 			resp->drop = true;
-		else if (faulted)
+			resp->no_answer = f.no_answer;
+		} else if (faulted) {
 			damage_body(resp, f.kind);
+		}
 	}
 	s->cur_req = NULL;
+	s->scope_op[0] = '\0';
 	sim_unlock(s);
 }
 
@@ -461,6 +349,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		set_text(&resp, 413, "text/plain", "request body too large");
 	else
 		dispatch(srv->sim, &req, &resp);
+	if (resp.no_answer) {
+		/* A lost answer in its purest form: the connection closes before a single byte of
+		 * the response (MHD_NO closes it). A client that reused the connection cannot tell
+		 * whether the request arrived. */
+		resp_free(&resp);
+		return MHD_NO;
+	}
 	mr = make_response(&resp);
 	rc = MHD_queue_response(c, (unsigned)resp.status, mr);
 	MHD_destroy_response(mr);

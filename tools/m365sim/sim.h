@@ -137,7 +137,8 @@ struct sim_response {
 	struct buf body;
 	struct sim_header headers[16]; /* response headers (owned strings) */
 	size_t nheaders;
-	bool drop; /* fault: close the connection after sending part of the body */
+	bool drop;      /* fault: close the connection after sending part of the body */
+	bool no_answer; /* fault: close the connection without sending anything */
 };
 
 const char *sim_req_header(const struct sim_request *r, const char *name); /* case-insensitive */
@@ -205,6 +206,11 @@ int sim_verify_token(struct sim *s, const char *authorization_header, struct sim
  * kind matches the current request (path_prefix, next N / share) and consumes it; *retry_after_ms
  * gets the fault's retry_after in milliseconds (may be NULL). Called with the lock held. */
 bool sim_take_fault(struct sim *s, const char *kind, int64_t *retry_after_ms);
+/* Inside a $batch: from now on faults limited to an operation match the request (method, path
+ * relative to /v1.0) being served, not the $batch as a whole. NULL, NULL: back to the $batch. */
+void sim_fault_scope(struct sim *s, const char *method, const char *path);
+/* The operation name of a Graph request ("POST events", "GET event", "$batch", ...) into out. */
+const char *sim_graph_op_name(const char *method, const char *path, char *out, size_t len);
 
 /* "2026-01-05T09:00:00Z" (also without Z, or with fractional seconds / +00:00) -> Unix seconds.
  * Returns 0 on success, -1 when the text is not such a time. */

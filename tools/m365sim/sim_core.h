@@ -49,8 +49,27 @@ struct sim_fault {
 	int latency_ms;
 	int status;        /* for html: the HTTP status (default 502) */
 	char *path_prefix; /* NULL: every path except /_sim */
+	char op[48];       /* "": any operation; else one of sim_fault_op_known (faults.c) */
+	int64_t queue;     /* 0, or the queue it waits in: fires only once the faults armed
+	                      before it in that queue are used up */
 	bool after_commit; /* drop: run the operation, then drop the response */
+	bool no_answer;    /* drop: close the connection before a single byte of the answer */
 };
+
+/* faults.c: matching armed faults against the request being served */
+#define SIM_MAX_OPS 24
+bool sim_fault_op_known(const char *op);
+bool sim_fault_kind_is_transport(const char *kind);
+/* The operations of req (an EWS operation, Graph "METHOD resource" names, a $batch's own and its
+ * requests', identity endpoints) into s->cur_ops, for faults limited to an operation. */
+void sim_fault_classify(struct sim *s, const struct sim_request *req);
+/* The transport fault (http503 ... html, drop) that fires for this request, if any: copied into
+ * *out (path_prefix NULL) and counted under faults.KIND (drops also under faults.drop.before_commit
+ * or faults.drop.after_commit). skip_latency: after a slow answer, the other kinds only. */
+bool sim_take_transport_fault(struct sim *s, const char *path, bool skip_latency,
+                              struct sim_fault *out);
+/* "CreateItem" from a SOAP body; -1 when none is found. */
+int sim_ews_op_name(const char *body, char *out, size_t len);
 
 /* ---- the whole state */
 
@@ -92,7 +111,10 @@ struct sim {
 	size_t nfaults;
 	int64_t next_fault_id;
 	const struct sim_request *cur_req; /* the request being dispatched (for sim_take_fault) */
-	json_t *counters;                  /* name -> integer */
+	char cur_ops[SIM_MAX_OPS][48];     /* its operations (sim_fault_classify) */
+	size_t ncur_ops;
+	char scope_op[48]; /* the $batch request being served, when inside one (sim_fault_scope) */
+	json_t *counters;  /* name -> integer */
 };
 
 /* fixture.c */
