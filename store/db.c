@@ -187,7 +187,8 @@ int store_open(const char *path, bool create, struct store **out, struct error *
 		store_close(st);
 		return -1;
 	}
-	if (apply_pragmas(st, err) < 0 || schema_migrate(st, err) < 0) {
+	if (apply_pragmas(st, err) < 0 || secrets_attach(st, err) < 0 ||
+	    schema_migrate(st, err) < 0) {
 		store_close(st);
 		return -1;
 	}
@@ -262,11 +263,13 @@ int store_lock_run(struct store *st, struct error *err)
 		long pid = lock_holder_pid(fd);
 
 		close(fd);
-		if (e == EWOULDBLOCK)
-			return error_set(err,
-			                 "another leavesync sync is running on %s (pid %ld); wait "
-			                 "for it to finish",
-			                 st->path, pid);
+		if (e == EWOULDBLOCK) {
+			error_set(err,
+			          "another leavesync sync is running on %s (pid %ld); wait for it "
+			          "to finish",
+			          st->path, pid);
+			return STORE_LOCKED;
+		}
 		return error_set(err, "cannot lock %s: %s", lock, strerror(e));
 	}
 	record_lock_holder(fd);

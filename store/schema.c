@@ -126,6 +126,24 @@ static const char *const migrations[] = {
     "  detail   TEXT"
     ");"
     "CREATE INDEX drift_by_run ON drift (run_id, id);",
+    /* 2: refresh tokens move to the secrets database (store/secrets.c), so that the store can be
+     * shared with HR; secure_delete zeroes the pages they leave in the store. The problems of the
+     * targets (failed, waiting, retrying) get a partial index: every run reports them. Notices
+     * remember when they were last shown; meta holds the store's instance. */
+    "PRAGMA main.secure_delete = ON;"
+    "INSERT OR REPLACE INTO secrets.token"
+    "  (mailbox, refresh_token, scope, user, needs_login, reason, updated_at)"
+    "  SELECT mailbox, refresh_token, scope, user, needs_login, reason, updated_at FROM main.token;"
+    "DROP TABLE main.token;"
+    "CREATE INDEX target_problems ON target (state)"
+    "  WHERE state IN ('failed', 'waiting') OR (dirty AND last_error IS NOT NULL);"
+    /* when sync last said a notice (an expiring secret), so that it says it once a day */
+    "CREATE TABLE notice (key TEXT PRIMARY KEY NOT NULL, shown_at INTEGER NOT NULL);"
+    /* the [sync] instance whose events the store wrote; a store that wrote any before instances
+     * existed wrote them as "default" */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
+    "INSERT INTO meta (key, value) SELECT 'instance', 'default' WHERE EXISTS"
+    "  (SELECT 1 FROM target);",
 };
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
@@ -162,7 +180,7 @@ static int migrate_step(struct store *st, int *version, struct error *err)
 
 int schema_migrate(struct store *st, struct error *err)
 {
-	int v = store_schema_version(st);
+	int v = store_schema_version(st), from = v;
 
 	if (v < 0)
 		return db_error(st, err, "cannot read the schema version");
@@ -174,5 +192,11 @@ int schema_migrate(struct store *st, struct error *err)
 	while (v < NMIGRATIONS)
 		if (migrate_step(st, &v, err) < 0)
 			return -1;
+	if (from >= 1 && from < 2) {
+		/* The tokens' old pages, zeroed by migration 2, reach the file now, and the WAL
+		 * that may still hold their earlier versions is emptied. */
+		db_exec(st, "PRAGMA main.wal_checkpoint(TRUNCATE)", NULL);
+	}
+	db_exec(st, "PRAGMA main.secure_delete = OFF", NULL);
 	return 0;
 }

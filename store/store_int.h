@@ -18,8 +18,9 @@ struct stmt_cache_entry {
 struct store {
 	sqlite3 *db;
 	struct stmt_cache_entry cache[STMT_CACHE];
-	char *path;  /* as given to store_open, for messages */
-	int lock_fd; /* PATH.lock while store_lock_run holds it, else -1 */
+	char *path;     /* as given to store_open, for messages */
+	int lock_fd;    /* PATH.lock while store_lock_run holds it, else -1 */
+	bool functions; /* report.c's SQL functions are registered on db */
 };
 
 /* Sets err to "what: sqlite's message (STORE)" and returns -1. */
@@ -45,6 +46,9 @@ char *db_column_strdup(sqlite3_stmt *s, int col);
 
 /* Binds text or NULL. */
 int db_bind_text(sqlite3_stmt *s, int idx, const char *text);
+
+/* Attaches the secrets database (store/secrets.c) as schema "secrets", creating it 0600. */
+int secrets_attach(struct store *st, struct error *err);
 
 /* Migrations: the list lives in schema.c. */
 int schema_migrate(struct store *st, struct error *err);

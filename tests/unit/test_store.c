@@ -79,14 +79,14 @@ static void test_open_and_modes(void)
 	st = open_store();
 	umask(old);
 	ok(st != NULL, "a new store is created and migrated from empty");
-	is_int(store_schema_version(st), 1, "schema version is the latest after migration");
+	is_int(store_schema_version(st), 2, "schema version is the latest after migration");
 	is_int(file_mode(path), 0600, "the store file has mode 0600 even with umask 0");
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	ok(file_mode(wal) == 0600 || file_mode(wal) == -1, "the -wal file (if present) is 0600");
 	store_close(st);
 	st = NULL;
 	ok(store_open(path, false, &st, &err) == 0, "reopening an existing store works");
-	is_int(store_schema_version(st), 1, "reopening does not migrate again");
+	is_int(store_schema_version(st), 2, "reopening does not migrate again");
 	{
 		sqlite3 *db = raw();
 		sqlite3_stmt *s;
@@ -618,6 +618,111 @@ static void test_transactions(void)
 	store_close(st);
 }
 
+struct groups_seen {
+	int n;
+	long long count[8];
+	char state[8][16];
+	char first[8][40];
+};
+
+static int collect_group(void *arg, const struct problem_group *g)
+{
+	struct groups_seen *s = arg;
+
+	if (s->n < 8) {
+		s->count[s->n] = g->count;
+		snprintf(s->state[s->n], sizeof s->state[0], "%s", g->state);
+		snprintf(s->first[s->n], sizeof s->first[0], "%s %s", g->mailbox[0],
+		         g->leave_id[0]);
+		s->n++;
+	}
+	return 0;
+}
+
+/* Problems grouped by reason (per-request ids do not split a group), a resync's target, notices
+ * once per interval, history pruning, the health summary, the secrets file, backups. */
+static void test_reports(void)
+{
+	struct store *st = open_store();
+	sqlite3 *db = raw();
+	struct error err = {""};
+	struct store_health h;
+	struct groups_seen seen = {0};
+	char *secrets = store_secrets_path(path), backup[300], *bsecrets;
+	int64_t more = -1, pruned = 0, now = 2000000000;
+	bool known = false, due = false;
+
+	ok(sql_ok(db, "DELETE FROM target; DELETE FROM leave_dirty;"
+	              "INSERT INTO target (leave_id, mailbox, sync_key, desired, state, dirty, "
+	              "last_error) VALUES "
+	              "('g-1', 'a@x.com', 'gk-1', 'x', 'failed', 0, 'HTTP 404 [request-id "
+	              "11111111-2222-3333-4444-555555555555]'),"
+	              "('g-2', 'a@x.com', 'gk-2', 'x', 'failed', 0, 'HTTP 404 [request-id "
+	              "66666666-2222-3333-4444-555555555555]'),"
+	              "('g-3', 'b@x.com', 'gk-3', 'x', 'failed', 0, 'HTTP 404 [request-id "
+	              "77777777-2222-3333-4444-555555555555]'),"
+	              "('g-4', 'b@x.com', 'gk-4', 'x', 'failed', 0, 'HTTP 404 [request-id "
+	              "88888888-2222-3333-4444-555555555555]'),"
+	              "('g-5', 'c@x.com', 'gk-5', 'x', 'waiting', 0, 'needs login'),"
+	              "('g-6', 'c@x.com', 'gk-6', 'x', 'pending', 1, 'throttled'),"
+	              "('g-7', 'c@x.com', 'gk-7', 'x', 'synced', 0, NULL)"),
+	   "targets with problems inserted");
+	ok(store_problem_groups(st, 2, collect_group, &seen, &more, &err) == 0,
+	   "problem groups read: %s", err.msg);
+	ok(seen.n == 2 && seen.count[0] == 4 && !strcmp(seen.state[0], "failed") &&
+	       !strcmp(seen.first[0], "a@x.com g-1"),
+	   "four failures differing only in their request ids are one group, naming the first");
+	ok(!strcmp(seen.state[1], "waiting") && seen.count[1] == 1 && more == 1,
+	   "then waiting; the retrying group is beyond max_groups and counted (%lld)",
+	   (long long)more);
+
+	ok(store_resync_known(st, "g-1", NULL, &known, &err) == 0 && known, "a known leave id");
+	ok(store_resync_known(st, "nope", NULL, &known, &err) == 0 && !known, "an unknown one");
+	ok(store_resync_known(st, NULL, "C@X.com", &known, &err) == 0 && known,
+	   "a known mailbox, in any case");
+
+	ok(store_notice_due(st, "k", now, 86400, &due, &err) == 0 && due, "a new notice is due");
+	ok(store_notice_due(st, "k", now + 3600, 86400, &due, &err) == 0 && !due,
+	   "not again within the interval");
+	ok(store_notice_due(st, "k", now + 86400, 86400, &due, &err) == 0 && due, "again after it");
+
+	ok(sql_ok(db, "DELETE FROM drift; DELETE FROM run; INSERT INTO run (id, command, "
+	              "started_at, finished_at, "
+	              "exit_code) VALUES (1, 'sync', 100, 100, 0), (2, 'sync', 200, 200, 1),"
+	              "(3, 'reconcile', 300, NULL, NULL);"
+	              "INSERT INTO drift (run_id, at, mailbox, kind, action, result)"
+	              " VALUES (1, 100, 'a@x.com', 'missing', 'recreated', 'ok')"),
+	   "runs inserted");
+	ok(store_health(st, &h, &err) == 0 && h.failed == 4 && h.waiting == 1 && h.retrying == 1 &&
+	       h.synced == 1 && h.last_exit == 1 && h.last_success == 200,
+	   "health: counts, the last exit and the last run that ran to its end");
+	ok(store_prune_history(st, 150, &pruned, &err) == 0 && pruned == 1 &&
+	       sql_int(db, "SELECT count(*) FROM drift") == 0 &&
+	       sql_int(db, "SELECT count(*) FROM run") == 2,
+	   "pruning deletes finished runs before the date, with their drift; a running one stays");
+
+	is_int(file_mode(secrets), 0600, "the secrets database is 0600");
+	ok(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'token'") == 0,
+	   "the store itself has no token table");
+	chmod(secrets, 0644);
+	store_close(st);
+	st = open_store();
+	is_int(file_mode(secrets), 0600, "a wider secrets file is narrowed again on open");
+
+	snprintf(backup, sizeof backup, "%s/copy.db", dir);
+	bsecrets = store_secrets_path(backup);
+	ok(store_backup(st, backup, false, &err) == 0, "backup: %s", err.msg);
+	ok(file_mode(backup) == 0600 && file_mode(bsecrets) == 0600,
+	   "both copies are 0600 (%o, %o)", file_mode(backup), file_mode(bsecrets));
+	ok(store_backup(st, backup, false, &err) < 0 && strstr(err.msg, "--force"),
+	   "an existing backup is refused: %s", err.msg);
+	ok(store_backup(st, backup, true, &err) == 0, "replaced with overwrite");
+	free(bsecrets);
+	free(secrets);
+	sqlite3_close(db);
+	store_close(st);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -634,6 +739,7 @@ int main(void)
 	test_history();
 	test_lock_and_concurrent_push();
 	test_transactions();
+	test_reports();
 	{
 		char cmd[300];
 		snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
