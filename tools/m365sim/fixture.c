@@ -264,6 +264,7 @@ static int load_users(struct sim *s, json_t *arr, struct error *err)
 		u->time_zone = opt_str(o, "time_zone", "UTC");
 		u->has_mailbox = opt_bool(o, "mailbox", true);
 		u->delegates = str_list(json_object_get(o, "delegates"), true);
+		u->aliases = str_list(json_object_get(o, "aliases"), true);
 		sim_map_put(s->user_by_key, u->upn, u);
 		sim_map_put(s->user_by_key, u->object_id, u);
 		add_domain_of(s, u->upn, t);
@@ -356,6 +357,7 @@ void sim_fixture_free(struct sim *s)
 		free(u->object_id);
 		free(u->time_zone);
 		free_list(u->delegates);
+		free_list(u->aliases);
 	}
 	free(s->tenants);
 	free(s->apps);

@@ -271,7 +271,7 @@ static int resolve_target(struct graph_ctx *c, struct graph_req *r, struct graph
 		return -1;
 	}
 	t->mb = t->user->has_mailbox ? sim_find_mailbox(c->s, t->user->upn) : NULL;
-	if (!t->mb) {
+	if (!t->mb && **rest) { /* the user resource itself needs no mailbox */
 		graph_error(
 		    c, r, out, 404, "MailboxNotEnabledForRESTAPI",
 		    "The mailbox is either inactive, soft-deleted, or is hosted on-premise.");
@@ -456,6 +456,77 @@ static bool seg_is(const char *p, const char *name)
 	return strcasecmp(p, name) == 0;
 }
 
+/* GET /me or /users/{id|upn} ([Graph api/user-get]): /me needs the delegated User.Read (or a
+ * wider User.* scope), another user User.ReadBasic.All or User.Read.All, app-only the application
+ * permission User.Read.All; otherwise "Insufficient privileges" (403 Authorization_RequestDenied).
+ * $select picks properties; a name the user type does not have is a 400, as on Graph. */
+static void user_resource(struct graph_ctx *c, struct graph_req *r, const struct graph_target *t,
+                          struct graph_reply *out)
+{
+	static const char *const props[] = {"id", "displayName", "userPrincipalName", "mail",
+	                                    "proxyAddresses"};
+	const char *scp = c->claims.scp;
+	bool self = !c->app_only && c->caller == t->user;
+	bool allowed =
+	    c->app_only
+	        ? has_word(c->claims.roles, "User.Read.All")
+	        : has_word(scp, "User.ReadBasic.All") || has_word(scp, "User.Read.All") ||
+	              (self && (has_word(scp, "User.Read") || has_word(scp, "User.ReadWrite")));
+	char *select = graph_query_get(r->query, "$select");
+	json_t *user = json_object(), *addresses = json_array();
+	char smtp[300];
+
+	sim_count(c->s, "graph.GET user");
+	if (!allowed) {
+		free(select);
+		json_decref(user);
+		json_decref(addresses);
+		graph_error(c, r, out, 403, "Authorization_RequestDenied",
+		            "Insufficient privileges to complete the operation.");
+		return;
+	}
+	snprintf(smtp, sizeof smtp, "SMTP:%s", t->user->upn);
+	json_array_append_new(addresses, json_string(smtp));
+	for (char **a = t->user->aliases; a && *a; a++) {
+		snprintf(smtp, sizeof smtp, "smtp:%s", *a);
+		json_array_append_new(addresses, json_string(smtp));
+	}
+	json_object_set_new(user, "id", json_string(t->user->object_id));
+	json_object_set_new(user, "displayName", json_string(t->user->display_name));
+	json_object_set_new(user, "userPrincipalName", json_string(t->user->upn));
+	json_object_set_new(user, "mail",
+	                    t->user->has_mailbox ? json_string(t->user->upn) : json_null());
+	json_object_set_new(user, "proxyAddresses", addresses);
+	if (select) {
+		json_t *picked = json_object();
+
+		for (char *save = NULL, *name = strtok_r(select, ",", &save); name;
+		     name = strtok_r(NULL, ",", &save)) {
+			size_t i;
+			for (i = 0; i < sizeof props / sizeof props[0]; i++)
+				if (strcasecmp(name, props[i]) == 0)
+					break;
+			if (i == sizeof props / sizeof props[0]) {
+				char msg[300];
+				snprintf(msg, sizeof msg,
+				         "Could not find a property named '%.100s' on type "
+				         "'microsoft.graph.user'.",
+				         name);
+				json_decref(picked);
+				json_decref(user);
+				free(select);
+				graph_error(c, r, out, 400, "BadRequest", msg);
+				return;
+			}
+			json_object_set(picked, props[i], json_object_get(user, props[i]));
+		}
+		json_decref(user);
+		user = picked;
+		free(select);
+	}
+	graph_reply_json(out, 200, user);
+}
+
 static void route_resource(struct graph_ctx *c, struct graph_req *r, const struct graph_target *t,
                            const char *rest, struct graph_reply *out)
 {
@@ -538,6 +609,10 @@ void graph_dispatch(struct graph_ctx *c, struct graph_req *r, struct graph_reply
 	}
 	if (resolve_target(c, r, &t, &rest, out) < 0)
 		return;
+	if (!*rest && strcmp(r->method, "GET") == 0) {
+		user_resource(c, r, &t, out);
+		return;
+	}
 	if (!permitted(c, t.user, write, &why)) {
 		graph_error(c, r, out, 403, "ErrorAccessDenied", why);
 		return;

@@ -62,6 +62,7 @@ struct sim_user {
 	char *time_zone; /* Windows id */
 	bool has_mailbox;
 	char **delegates; /* users whose calendars this user may write (shared with it) */
+	char **aliases;   /* further SMTP addresses (proxyAddresses "smtp:"), lower case */
 };
 
 struct sim_tenant {
