@@ -9,17 +9,55 @@
 #include <stdlib.h>
 #include <string.h>
 
-bool doctor_add(struct doctor_report *rep, enum doctor_status status, const char *name,
+void doctor_id(char *out, size_t size, const char *title)
+{
+	size_t n = 0;
+	bool sep = false;
+
+	if (size == 0)
+		return;
+	if (title[0] == '[' && strchr(title, ']')) {
+		const char *close = strchr(title, ']');
+
+		for (const char *p = title + 1; p < close && n + 2 < size; p++)
+			out[n++] = (char)tolower((unsigned char)*p);
+		if (n + 1 < size)
+			out[n++] = '.';
+		title = close + 1;
+	}
+	for (const char *p = title; *p && n + 1 < size; p++) {
+		if (isalnum((unsigned char)*p)) {
+			if (sep && n && out[n - 1] != '.' && n + 2 < size)
+				out[n++] = '_';
+			out[n++] = (char)tolower((unsigned char)*p);
+			sep = false;
+		} else {
+			sep = true;
+		}
+	}
+	out[n] = '\0';
+}
+
+bool doctor_add(struct doctor_report *rep, enum doctor_status status, const char *title,
                 const char *cause, const char *fix)
 {
+	const char *bar = strchr(title, '|');
 	struct doctor_check *c;
+	char id[128];
 
 	if (rep->n == rep->cap) {
 		rep->cap = rep->cap ? rep->cap * 2 : 16;
 		rep->checks = xrealloc(rep->checks, rep->cap * sizeof *rep->checks);
 	}
 	c = &rep->checks[rep->n++];
-	c->name = xstrdup(name);
+	if (bar) {
+		c->name = xstrndup(title, (size_t)(bar - title));
+		c->title = xstrdup(bar + 1);
+	} else {
+		doctor_id(id, sizeof id, title);
+		c->name = xstrdup(id);
+		c->title = xstrdup(title);
+	}
 	c->status = status;
 	c->cause = status == DOCTOR_OK ? NULL : xstrdup(cause);
 	c->fix = status == DOCTOR_OK ? NULL : xstrdup(fix);
@@ -42,6 +80,7 @@ void doctor_report_free(struct doctor_report *rep)
 {
 	for (size_t i = 0; i < rep->n; i++) {
 		free(rep->checks[i].name);
+		free(rep->checks[i].title);
 		free(rep->checks[i].cause);
 		free(rep->checks[i].fix);
 	}

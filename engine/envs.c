@@ -24,6 +24,7 @@ void backend_envs_init(struct backend_envs *e, const struct config *cfg)
 		const struct service_config *sc = i == 0 ? &cfg->ews : &cfg->graph;
 		e->env[i].cfg = cfg;
 		e->env[i].ca_file = cfg->ca_file;
+		e->env[i].instance = cfg->instance;
 		e->failing[i].ts.get = failing_get;
 		if (!sc->configured) {
 			error_set(

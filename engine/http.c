@@ -28,6 +28,7 @@ struct http_client {
 	long timeout_ms;
 	struct buf ca_bundle; /* system bundle + ca_file (PEM), when ca_file is set */
 	char errbuf[CURL_ERROR_SIZE];
+	const struct http_log *log; /* borrowed; may be NULL */
 };
 
 /* What the callbacks collect during one transfer. */
@@ -110,6 +111,7 @@ struct http_client *http_client_new(const struct http_options *opt, struct error
 	c->connect_timeout_ms =
 	    opt && opt->connect_timeout_ms > 0 ? opt->connect_timeout_ms : 10000;
 	c->timeout_ms = opt && opt->timeout_ms > 0 ? opt->timeout_ms : 120000;
+	c->log = opt ? opt->log : NULL;
 	if (c->ca_file && build_ca_bundle(c->curl, c->ca_file, &c->ca_bundle, err)) {
 		http_client_free(c);
 		return NULL;
@@ -406,12 +408,25 @@ static void take_response(struct http_client *c, struct transfer *t, struct http
 	t->content_type = t->retry_after = t->www_authenticate = t->request_id = NULL;
 }
 
+/* -v: method, URL without its query (tokens and codes ride there), status and duration; never a
+ * header or a body. */
+static void log_request(struct http_client *c, const struct http_request *req, long status,
+                        int64_t ms, const struct error *err)
+{
+	char *shown = http_redact_url(req->url);
+
+	c->log->request(c->log->arg, req->method ? req->method : "GET", shown, status, ms,
+	                err && err->msg[0] ? err->msg : NULL);
+	free(shown);
+}
+
 enum http_failure http_perform(struct http_client *c, const struct http_request *req,
                                struct http_response *resp, struct error *err)
 {
 	struct transfer t = {.body = BUF_INIT};
 	struct curl_slist *headers;
 	enum http_failure f = HTTP_OK;
+	int64_t started;
 	CURLcode rc;
 
 	memset(resp, 0, sizeof *resp);
@@ -429,11 +444,14 @@ enum http_failure http_perform(struct http_client *c, const struct http_request 
 	headers = build_headers(req);
 	set_options(c, req, &t, headers);
 	c->errbuf[0] = '\0';
+	started = now_ms();
 	rc = curl_easy_perform(c->curl);
 	if (rc == CURLE_OK)
 		take_response(c, &t, resp);
 	else
 		f = classify(c, rc, req->method ? req->method : "GET", req->url, t.too_big, err);
+	if (c->log && c->log->request)
+		log_request(c, req, resp->status, now_ms() - started, f == HTTP_OK ? NULL : err);
 	/* the Authorization line is in the list: do not leave it in freed memory */
 	for (struct curl_slist *h = headers; h; h = h->next)
 		if (strncmp(h->data, "Authorization:", 14) == 0)

@@ -12,11 +12,22 @@
 
 struct http_client;
 
+/* A request log for `leavesync -v`: called once per request, after it ended, from the thread that
+ * made it. url is already redacted (no query string, no user info); nothing else of the request
+ * (headers, bodies, tokens) is ever passed. status 0: no response (failure names why). */
+struct http_log {
+	void (*request)(void *arg, const char *method, const char *url, long status, int64_t ms,
+	                const char *failure);
+	void *arg;
+};
+
 struct http_options {
-	const char *ca_file;     /* extra trust anchor (PEM); NULL: the system store only */
-	long connect_timeout_ms; /* 0: 10 s */
-	long timeout_ms;         /* whole request; 0: 120 s */
-	const char *user_agent;  /* NULL: "leavesync/VERSION" */
+	const char *ca_file;        /* extra trust anchor (PEM); NULL: the system store only */
+	long connect_timeout_ms;    /* 0: 10 s */
+	long timeout_ms;            /* whole request; 0: 120 s */
+	const char *user_agent;     /* NULL: "leavesync/VERSION" */
+	const struct http_log *log; /* NULL or no callback: nothing logged; borrowed, outlives the
+	                               client */
 };
 
 struct http_request {

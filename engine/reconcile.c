@@ -218,6 +218,8 @@ static void set_str(char **dst, const char *src)
 struct mailbox_cmp {
 	struct reconcile_report *r;
 	const struct reconcile_options *opt;
+	const char *instance; /* [sync] instance */
+	bool *renamed;        /* per listed event: its tag was another instance's (adopted) */
 	struct target *ts;
 	size_t nts;
 	size_t *keeper; /* per target: 1 + index of its event in the listing, 0 if none found */
@@ -231,9 +233,19 @@ struct mailbox_cmp {
 static void classify_event(struct mailbox_cmp *m, struct list_job *lj, size_t e)
 {
 	struct remote_event *re = &lj->ev[e];
-	struct target *t = target_for_key(m->ts, m->nts, re->ev.sync_key);
-	size_t i = t ? (size_t)(t - m->ts) : 0;
-	size_t dup;
+	struct target *t;
+	size_t i, dup;
+
+	if (!sync_key_in_instance(re->ev.sync_key, m->instance)) {
+		/* --adopt-instance: the old instance's event, known by the key it gets now */
+		char key[SYNC_KEY_MAX];
+
+		sync_key_for_instance(re->ev.sync_key, m->instance, key);
+		set_str(&re->ev.sync_key, key);
+		m->renamed[e] = true;
+	}
+	t = target_for_key(m->ts, m->nts, re->ev.sync_key);
+	i = t ? (size_t)(t - m->ts) : 0;
 
 	m->owned++;
 	if (!t || !t->desired) {
@@ -289,7 +301,14 @@ static void compare_keeper(struct mailbox_cmp *m, struct list_job *lj, size_t i)
 	}
 	if (event_from_vevent(t->desired, &want, &err) < 0)
 		return;
-	if (!event_owned_equal(&re->ev, &want)) {
+	if (m->renamed[m->keeper[i] - 1]) {
+		/* its tag still names the old instance: write every field and the new tag */
+		m->r->renamed++;
+		set_str(&t->synced, NULL);
+		t->dirty = true;
+		t->state = TS_PENDING;
+		m->changed[i] = true;
+	} else if (!event_owned_equal(&re->ev, &want)) {
 		char diff[160];
 		event_owned_diff(&re->ev, &want, diff, sizeof diff);
 		if (t->state == TS_SYNCED && strcmp_null(t->synced, t->desired) == 0)
@@ -408,7 +427,7 @@ static void queue_deletes(struct rec_ctx *x, struct list_job *lj, size_t first)
 
 static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 {
-	struct mailbox_cmp m = {.r = x->r, .opt = x->opt};
+	struct mailbox_cmp m = {.r = x->r, .opt = x->opt, .instance = x->cfg->instance};
 	size_t first = x->r->n;
 
 	x->r->mailboxes++;
@@ -428,6 +447,7 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 	qsort(m.ts, m.nts, sizeof *m.ts, by_key);
 	m.keeper = xcalloc(m.nts + 1, sizeof *m.keeper);
 	m.changed = xcalloc(m.nts + 1, sizeof *m.changed);
+	m.renamed = xcalloc(lj->n + 1, sizeof *m.renamed);
 	for (size_t i = 0; i < lj->n; i++)
 		classify_event(&m, lj, i);
 	for (size_t i = 0; i < m.nts; i++)
@@ -454,6 +474,7 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 	targets_free(m.ts, m.nts);
 	free(m.keeper);
 	free(m.changed);
+	free(m.renamed);
 	if (lj->ndelete) {
 		lj->delete_status = xcalloc(lj->ndelete, sizeof *lj->delete_status);
 		lj->delete_msg = xcalloc(lj->ndelete, sizeof *lj->delete_msg);
@@ -616,9 +637,20 @@ int reconcile_run(const struct config *cfg, struct store *st, const struct recon
 	int rc;
 
 	memset(r, 0, sizeof *r);
+	if (opt->adopt_instance && opt->dry_run)
+		return r->sync.config_error = true,
+		       error_set(err, "--adopt-instance changes the store: it cannot be a dry run");
+	if (instance_check(cfg, st, opt->adopt_instance, err) < 0 ||
+	    (opt->adopt_instance &&
+	     instance_adopt(cfg, st, opt->adopt_instance, &r->rekeyed, err) < 0)) {
+		r->sync.config_error = true;
+		return -1;
+	}
 	if (render_pass(cfg, st, err) < 0)
 		return -1;
 	backend_envs_init(&envs, cfg);
+	for (int i = 0; i < 2; i++)
+		envs.env[i].also_instance = opt->adopt_instance;
 	if (backend_envs_check(&envs, cfg, err) < 0) {
 		r->sync.config_error = true;
 		backend_envs_free(&envs);

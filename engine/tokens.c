@@ -64,6 +64,7 @@ struct src {
 	struct oauth_app app; /* points at the owned strings below */
 	char *authority, *tenant, *client_id, *client_secret, *cert_file, *key_file;
 	char *scope, *ca_file, *store_path;
+	const struct http_log *log; /* -v: the config's request log (borrowed), or NULL */
 	pthread_mutex_t mu;
 	pthread_cond_t done;
 	struct entry *entries;
@@ -129,7 +130,7 @@ static bool fresh_enough(const struct entry *e, int64_t now)
 
 static struct tools *tools_take(struct src *s, struct error *err)
 {
-	struct http_options opt = {.ca_file = s->ca_file};
+	struct http_options opt = {.ca_file = s->ca_file, .log = s->log};
 	struct tools *t;
 
 	pthread_mutex_lock(&s->mu);
@@ -616,6 +617,8 @@ struct token_source *token_source_for(const struct config *cfg, const char *back
 	}
 	if (!ts)
 		error_prefix(err, "[%s] ", graph ? "graph" : "ews");
+	else
+		((struct src *)ts->ctx)->log = &cfg->http_log;
 	buf_free(&scope);
 	return ts;
 }

@@ -558,7 +558,7 @@ static enum be_status view_range(struct be_session *s, const char *mailbox, int6
 		       BE_FINAL;
 	}
 	for (size_t i = 0; st == BE_OK && i < l.n; i++)
-		if (l.v[i].re.remote_id && l.v[i].re.ev.sync_key && *l.v[i].re.ev.sync_key)
+		if (l.v[i].re.remote_id && be_tag_accepted(s->env, l.v[i].re.ev.sync_key))
 			id_set_add(tagged, l.v[i].re.remote_id);
 	ews_read_list_free(&l);
 	return st;
@@ -618,7 +618,8 @@ static enum be_status ews_session_open(const struct backend_env *env, struct be_
 {
 	const struct service_config *c = env->cfg ? &env->cfg->ews : NULL;
 	const char *url = c && c->url ? c->url : EWS_DEFAULT_URL;
-	struct http_options opt = {.ca_file = env->ca_file};
+	struct http_options opt = {.ca_file = env->ca_file,
+	                           .log = env->cfg ? &env->cfg->http_log : NULL};
 
 	*out = NULL;
 	if (!http_url_allowed(url))

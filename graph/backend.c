@@ -50,7 +50,10 @@ static enum be_status graph_session_open(const struct backend_env *env, struct b
 	s->page_size = GRAPH_PAGE_SIZE;
 	s->max_wait_ms = GRAPH_MAX_WAIT_MS;
 	graph_prop_id(s->prop_id, sizeof s->prop_id);
-	s->http = http_client_new(&(struct http_options){.ca_file = env->ca_file}, err);
+	s->http =
+	    http_client_new(&(struct http_options){.ca_file = env->ca_file,
+	                                           .log = env->cfg ? &env->cfg->http_log : NULL},
+	                    err);
 	if (!s->http) {
 		free(s->base);
 		free(s);
@@ -183,7 +186,8 @@ static void prepare(struct be_session *s, enum graph_op op, struct be_item *it,
 		}
 		r->url = graph_path_event(it->mailbox, it->remote_id);
 		if (op == GRAPH_OP_UPDATE) {
-			r->body = it->ev ? graph_build_patch(it->ev, it->written, &e) : NULL;
+			r->body =
+			    it->ev ? graph_build_patch(it->ev, it->written, s->prop_id, &e) : NULL;
 			r->if_match = it->change_key;
 		}
 	}
@@ -274,8 +278,9 @@ static int deliver_page(struct be_session *s, const struct graph_page *page, con
 		struct remote_event re;
 		int stop;
 
-		if (!tag || (wanted && strcasecmp(tag, wanted) != 0))
-			continue; /* not the engine's: never touched */
+		if (!tag || (wanted && strcasecmp(tag, wanted) != 0) ||
+		    (!wanted && !be_tag_accepted(s->env, tag)))
+			continue; /* not the engine's, or another instance's: never touched */
 		if (graph_parse_event(obj, s->prop_id, &re, err) < 0)
 			return -1;
 		stop = cb(arg, &re);
