@@ -34,12 +34,6 @@ bool log_fd_is_journal(int fd)
 
 /* ---- the journal stream: a priority in front of every line that has none ---- */
 
-struct journal_cookie {
-	int fd;
-	int priority; /* for lines written without one */
-	bool line_start;
-};
-
 static bool has_priority(const char *p, size_t n)
 {
 	return n >= 3 && p[0] == '<' && p[1] >= '0' && p[1] <= '7' && p[2] == '>';
@@ -62,7 +56,7 @@ static int write_all(int fd, const char *p, size_t n)
 
 static ssize_t journal_write(void *arg, const char *p, size_t n)
 {
-	struct journal_cookie *c = arg;
+	struct log_journal_stream *c = arg;
 	size_t done = 0;
 
 	while (done < n) {
@@ -83,33 +77,29 @@ static ssize_t journal_write(void *arg, const char *p, size_t n)
 	return (ssize_t)n;
 }
 
-static FILE *journal_stream(int fd, int priority)
+static FILE *journal_stream(struct log_journal_stream *c, int fd, int priority)
 {
 	static const cookie_io_functions_t io = {.write = journal_write};
-	struct journal_cookie *c = malloc(sizeof *c);
 	FILE *f;
 
-	if (!c)
-		return NULL;
-	*c = (struct journal_cookie){.fd = fd, .priority = priority, .line_start = true};
+	*c = (struct log_journal_stream){.fd = fd, .priority = priority, .line_start = true};
 	f = fopencookie(c, "w", io);
-	if (!f) {
-		free(c);
-		return NULL;
-	}
-	setvbuf(f, NULL, _IOLBF, 0);
+	if (f)
+		setvbuf(f, NULL, _IOLBF, 0);
 	return f; /* lives as long as the process: stdout and stderr are never closed */
 }
 
-void log_setup_journal(void)
+void log_setup_journal(struct log_journal *j)
 {
 	FILE *f;
 
 	fflush(stdout);
 	fflush(stderr);
-	if (log_fd_is_journal(STDOUT_FILENO) && (f = journal_stream(STDOUT_FILENO, LOG_INFO)))
+	if (log_fd_is_journal(STDOUT_FILENO) &&
+	    (f = journal_stream(&j->out, STDOUT_FILENO, LOG_INFO)))
 		stdout = f;
-	if (log_fd_is_journal(STDERR_FILENO) && (f = journal_stream(STDERR_FILENO, LOG_ERR)))
+	if (log_fd_is_journal(STDERR_FILENO) &&
+	    (f = journal_stream(&j->err, STDERR_FILENO, LOG_ERR)))
 		stderr = f;
 }
 

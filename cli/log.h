@@ -15,10 +15,21 @@
  * this file descriptor's device and inode. */
 bool log_fd_is_journal(int fd);
 
+/* The state of a stream to the journal; main owns one per stream for the whole process. */
+struct log_journal_stream {
+	int fd;
+	int priority; /* for lines written without one */
+	bool line_start;
+};
+struct log_journal {
+	struct log_journal_stream out, err;
+};
+
 /* Called once by main before anything is printed: when stdout or stderr is the journal, it is
  * replaced by a stream that puts a priority in front of every line lacking one (stdout: <6>
- * info, stderr: <3> error), so that even usage messages and tables are classified. */
-void log_setup_journal(void);
+ * info, stderr: <3> error), so that even usage messages and tables are classified. j must live
+ * as long as the process (main's static storage). */
+void log_setup_journal(struct log_journal *j);
 
 /* Writes fmt as one or more lines to stderr (each '\n' starts a new line, each with its priority
  * when stderr is the journal). */

@@ -48,6 +48,8 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	/* the journal streams' state, for the whole process (cli/log.h) */
+	static struct log_journal journal;
 	struct cli cli = {.prog = "leavesync"};
 	static const struct option opts[] = {
 	    {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
@@ -55,7 +57,7 @@ int main(int argc, char **argv)
 	    {"verbose", no_argument, NULL, 'v'},      {NULL, 0, NULL, 0}};
 	int c;
 
-	log_setup_journal();
+	log_setup_journal(&journal);
 	/* '+': stop at the command name; its own options are parsed by the command. */
 	while ((c = getopt_long(argc, argv, "+c:hVqv", opts, NULL)) != -1) {
 		switch (c) {

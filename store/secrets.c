@@ -71,9 +71,23 @@ int secrets_attach(struct store *st, struct error *err)
 	/* A new store, or one from before the secrets moved out (migration 2 fills it): created
 	 * 0600 before SQLite sees it, and SQLite gives -wal and -shm the same mode. */
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0)
+	if (fd >= 0) {
+		struct stat owner;
+
+		/* root upgrading or inspecting the service's store must not leave a secrets file
+		 * the service cannot open: it belongs to the store's owner (SQLite does the same
+		 * for the -wal and -shm it creates as root) */
+		if (geteuid() == 0 && stat(st->path, &owner) == 0 && owner.st_uid != 0 &&
+		    fchown(fd, owner.st_uid, owner.st_gid) < 0) {
+			error_set(err,
+			          "cannot give the secrets database %s to the store's owner: %s",
+			          path, strerror(errno));
+			close(fd);
+			unlink(path);
+			goto out;
+		}
 		close(fd);
-	else if (errno != EEXIST) {
+	} else if (errno != EEXIST) {
 		error_set(err,
 		          "cannot create the secrets database %s: %s; the store's directory must "
 		          "be writable by this user",

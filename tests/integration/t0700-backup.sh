@@ -92,6 +92,16 @@ test_expect_success 'a store from before the secrets moved out: its tokens move,
 	{ test ! -e old.db-wal || ! grep -a -q -F "$TOKEN-old" old.db-wal; }
 '
 
+test_expect_success 'root upgrading the service user'"'"'s store leaves it a secrets file it can open' '
+	mkdir -p svc && sqlite3 svc/leavesync.db <"$DATA_DIR/store-v1.sql" >/dev/null &&
+	chown -R 65534:65534 svc && chmod 700 svc && chmod 600 svc/leavesync.db &&
+	sed "s|^path = .*|path = $TRASH/svc/leavesync.db|" leavesync.conf >svc.conf && chmod 644 svc.conf &&
+	leavesync -c svc.conf status >out &&
+	test "$(stat -c "%U %a" svc/leavesync-secrets.db)" = "nobody 600" &&
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$BUILD_DIR/leavesync" -c svc.conf status >out &&
+	test_grep "leave entries: 0" out
+'
+
 test_expect_success 'HR shares the store through [store] group: SQL on leave, never the tokens' '
 	mkdir shared && chgrp users shared && chmod 3770 shared &&
 	sed -e "s|^path = .*|path = $TRASH/shared/leavesync.db|" -e "s|^\[store\]|[store]\ngroup = users|" \
