@@ -10,9 +10,11 @@
 DEST=$TRASH/dest
 UNITS="leavesync-sync.service leavesync-sync.timer leavesync-reconcile.service leavesync-reconcile.timer"
 
-# make_in_src ARGS...: make in the checkout, with the build the tests use.
+# make_in_src ARGS...: make in the checkout, with the build the tests use, never rebuilding it
+# (-o: other tests run the binary meanwhile, and a build dir made with SANITIZE=1 must not get
+# objects built without it).
 make_in_src() {
-	make -s -C "$SRC_DIR" BUILD="$BUILD_DIR" "$@"
+	make -s -C "$SRC_DIR" BUILD="$BUILD_DIR" -o "$BUILD_DIR/leavesync" "$@"
 }
 
 test_expect_success 'make install DESTDIR: binary, man page, units, docs, example config; nothing in /etc' '
@@ -105,7 +107,7 @@ else
 		mount -t overlay overlay -o lowerdir=/var/lib,upperdir=$TRASH/ov/varlib/u,workdir=$TRASH/ov/varlib/w /var/lib
 		mount -t overlay overlay -o lowerdir=/usr/local,upperdir=$TRASH/ov/usrlocal/u,workdir=$TRASH/ov/usrlocal/w /usr/local
 		unset LEAVESYNC_CONFIG LEAVESYNC_GRAPH_CLIENT_SECRET LEAVESYNC_EWS_CLIENT_SECRET XDG_CONFIG_HOME
-		make() { command make -s -C "$SRC_DIR" BUILD="$BUILD_DIR" "\$@"; }
+		make() { command make -s -C "$SRC_DIR" BUILD="$BUILD_DIR" -o "$BUILD_DIR/leavesync" "\$@"; }
 		SECRET='"'"'$DEMO_SECRET'"'"'
 		cd /
 		echo "== recipe steps 1-3"
