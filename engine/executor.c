@@ -515,6 +515,10 @@ int sync_run(const struct config *cfg, struct store *st, const struct sync_optio
 	int rc;
 
 	memset(r, 0, sizeof *r);
+	if (instance_check(cfg, st, NULL, err) < 0) {
+		r->config_error = true;
+		return -1;
+	}
 	if (requeue_for_resync(st, opt, err) < 0 || render_pass(cfg, st, err) < 0)
 		return -1;
 	if (store_state_counts(st, &counts, err) < 0 ||

@@ -11,12 +11,12 @@
 static int render_one(const struct config *cfg, struct store *st, const struct dirty_leave *d,
                       struct error *err)
 {
-	char key[37], *ics = NULL;
+	char key[SYNC_KEY_MAX], *ics = NULL;
 	int rc;
 
 	if (d->deleted)
 		return store_retire_other_targets(st, d->leave_id, NULL, err);
-	render_sync_key(d->lv.mailbox, d->lv.id, key);
+	render_sync_key(cfg->instance, d->lv.mailbox, d->lv.id, key);
 	if (render_leave(cfg, &d->lv, key, &ics, err) < 0)
 		return error_prefix(err, "leave %s: ", d->lv.id);
 	rc = store_set_desired(st, d->lv.id, d->lv.mailbox, key, ics, err);
