@@ -138,10 +138,24 @@ lint:
 	    --inline-suppr --suppress=missingIncludeSystem --suppress=unknownMacro -I. \
 	    common store engine ews graph serve cli tools
 
+# The binary, the man page, the systemd units (their ExecStart names $(PREFIX)/bin), the docs and
+# the example config (to the doc directory: docs/operations.md copies it to /etc/leavesync only
+# where none exists, so an install never overwrites a configuration).
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR  ?= $(PREFIX)/share/doc/leavesync
+DOCS     = README.md LICENSE $(wildcard docs/*.md)
+
 install: $(BUILD)/leavesync
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(BUILD)/leavesync $(DESTDIR)$(PREFIX)/bin/leavesync
 	install -m 0644 docs/leavesync.1 $(DESTDIR)$(PREFIX)/share/man/man1/leavesync.1
+	for u in dist/systemd/*; do \
+	    sed 's|/usr/local/bin/leavesync|$(PREFIX)/bin/leavesync|g' $$u >$(DESTDIR)$(UNITDIR)/$${u##*/} && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
+	install -m 0644 docs/examples/leavesync.conf docs/examples/leave.json $(DESTDIR)$(DOCDIR)/examples/
 
 clean:
 	rm -rf build

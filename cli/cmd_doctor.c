@@ -37,11 +37,12 @@ static void print_json(const struct doctor_report *rep)
 	for (size_t i = 0; i < rep->n; i++) {
 		const struct doctor_check *c = &rep->checks[i];
 
-		json_array_append_new(checks,
-		                      json_pack("{s:s,s:s,s:o,s:o}", "name", c->name, "status",
-		                                doctor_status_name(c->status), "cause",
-		                                nullable(c->cause), "fix", nullable(c->fix)));
+		json_array_append_new(
+		    checks, json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", c->name, "title", c->title,
+		                      "status", doctor_status_name(c->status), "cause",
+		                      nullable(c->cause), "fix", nullable(c->fix)));
 	}
+	json_object_set_new(root, "schema", json_integer(1));
 	json_object_set_new(root, "ok", json_boolean(doctor_report_ok(rep)));
 	json_object_set_new(root, "checks", checks);
 	text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -59,10 +60,10 @@ static void print_human(const struct doctor_report *rep)
 		const struct doctor_check *c = &rep->checks[i];
 
 		if (c->status == DOCTOR_OK) {
-			printf("\u2713 %s\n", c->name);
+			printf("\u2713 %s\n", c->title);
 			continue;
 		}
-		printf("%s %s: %s\n", c->status == DOCTOR_FAIL ? "\u2717" : "!", c->name,
+		printf("%s %s: %s\n", c->status == DOCTOR_FAIL ? "\u2717" : "!", c->title,
 		       c->cause ? c->cause : "");
 		if (c->fix)
 			printf("    fix: %s\n", c->fix);
@@ -153,7 +154,7 @@ int cmd_doctor(const struct cli *cli, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	/* not cli_load_config: its warnings (permissions) are checks of their own here */
-	if (config_load(cli->config_path, false, &cfg, &err) < 0)
+	if (config_load(cli->config_path, &cfg, &err) < 0)
 		return config_unreadable(err.msg, json);
 	doctor_run(&cfg, &opt, &rep);
 	if (json)

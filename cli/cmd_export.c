@@ -12,9 +12,12 @@
 #include <string.h>
 
 static const char export_usage[] =
-    "usage: leavesync export --ics [--mailbox EMAIL] [-o FILE]\n"
-    "Writes every approved leave (of one mailbox) as an iCalendar file (standard output by\n"
-    "default), rendered exactly as sync writes it.\n";
+    "usage: leavesync export [--ics] [--mailbox EMAIL] [-o FILE]\n"
+    "Writes every approved leave (of one mailbox) as an iCalendar file, rendered exactly as\n"
+    "sync writes it.\n"
+    "  --ics             iCalendar (RFC 5545), the default and only format\n"
+    "  --mailbox EMAIL   only this mailbox's leave\n"
+    "  -o, --output FILE write FILE instead of standard output\n";
 
 struct export_ctx {
 	const struct config *cfg;
@@ -72,10 +75,10 @@ static void collect_zones(struct export_ctx *x, const char *ics)
 static int export_one(void *arg, const struct leave *lv)
 {
 	struct export_ctx *x = arg;
-	char key[37], *ics = NULL;
+	char key[SYNC_KEY_MAX], *ics = NULL;
 	const char *b, *e;
 
-	render_sync_key(lv->mailbox, lv->id, key);
+	render_sync_key(x->cfg->instance, lv->mailbox, lv->id, key);
 	if (render_leave(x->cfg, lv, key, &ics, &x->err) < 0) {
 		error_prefix(&x->err, "leave %s: ", lv->id);
 		return -1;
@@ -122,14 +125,13 @@ int cmd_export(const struct cli *cli, int argc, char **argv)
 	struct export_ctx x = {.zones = BUF_INIT, .tzids = BUF_INIT};
 	struct config cfg;
 	struct store *st;
-	bool ics = false;
 	int c, rc = EXIT_DONE;
 
 	if (cli_wants_help(argc, argv, export_usage))
 		return EXIT_DONE;
 	while ((c = getopt_long(argc, argv, "o:", opts, NULL)) != -1) {
 		if (c == 'i')
-			ics = true;
+			continue; /* the default format */
 		else if (c == 'm')
 			mailbox = optarg;
 		else if (c == 'o')
@@ -139,7 +141,7 @@ int cmd_export(const struct cli *cli, int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!ics || optind < argc) {
+	if (optind < argc) {
 		fputs(export_usage, stderr);
 		return EXIT_USAGE;
 	}

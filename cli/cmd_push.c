@@ -1,6 +1,7 @@
 /* leavesync init, leavesync push. */
 #include "common/util.h"
 #include "cli/cli.h"
+#include "common/log.h"
 #include "engine/tz.h"
 
 #include <errno.h>
@@ -16,12 +17,15 @@
 
 static const char init_usage[] =
     "usage: leavesync init\n"
-    "Creates the store at [store] path (mode 0600), or migrates an existing one.\n";
+    "Creates the store at [store] path (mode 0600; 0660 for [store] group) and its secrets\n"
+    "database beside it (always 0600), or migrates an existing store. The only command that\n"
+    "creates a store.\n";
 
 int cmd_init(const struct cli *cli, int argc, char **argv)
 {
 	struct config cfg;
 	struct store *st;
+	int rc;
 
 	if (cli_wants_help(argc, argv, init_usage))
 		return EXIT_DONE;
@@ -29,17 +33,16 @@ int cmd_init(const struct cli *cli, int argc, char **argv)
 		fputs(init_usage, stderr);
 		return EXIT_USAGE;
 	}
-	if (cli_load_config(cli, true, &cfg) < 0)
-		return EXIT_USAGE;
-	if (cli_open_store(&cfg, CLI_CREATE, &st) < 0) {
-		config_free(&cfg);
-		return EXIT_USAGE;
+	if ((rc = cli_open(cli, "init", CLI_CREATE, &cfg, &st)) != EXIT_DONE)
+		return rc;
+	if (!cli->quiet) {
+		char *secrets = store_secrets_path(cfg.store_path);
+
+		log_out(LOG_INFO, "store %s ready (schema version %d); refresh tokens go to %s",
+		        cfg.store_path, store_schema_version(st), secrets);
+		free(secrets);
 	}
-	if (!cli->quiet)
-		printf("store %s ready (schema version %d)\n", cfg.store_path,
-		       store_schema_version(st));
-	store_close(st);
-	config_free(&cfg);
+	cli_close(&cfg, st);
 	return EXIT_DONE;
 }
 
@@ -50,8 +53,10 @@ static const char push_usage[] =
     "Upserts leave entries from HR. The whole input is validated first: any invalid record\n"
     "means nothing is written (exit 2, every problem listed). Records with a revision lower\n"
     "than the stored one are skipped with a notice. FILE defaults to standard input.\n"
+    "  --format F           json, ndjson or csv (default: detected from the first character)\n"
     "  --dry-run            do all of it, then roll back: says what would change, writes nothing\n"
-    "  --json               print the summary as one JSON object on standard output\n"
+    "  --json               print one summary object (docs/json.md), also when the input is\n"
+    "                       refused\n"
     "  --snapshot           the input is the whole truth for its scope: approved leave of the\n"
     "                       scope that it does not hold is cancelled (docs/store.md)\n"
     "  --mailbox-domain D   the scope: every mailbox @D (may be repeated)\n"
@@ -60,7 +65,9 @@ static const char push_usage[] =
     "                       then cancels nothing)\n"
     "  --from DATE          leave starting before DATE is outside the scope (default: today,\n"
     "                       in each leave's time zone)\n"
-    "  --force              pass the safety valve ([push] snapshot_max_cancel)\n";
+    "  --force              pass the safety valve ([push] snapshot_max_cancel)\n"
+    "The store must exist (leavesync init). Exit status: 0 written (or, with --dry-run,\n"
+    "would be), 2 bad usage, config or input, or the safety valve (nothing written).\n";
 
 #define MAX_SCOPE_DOMAINS 64
 #define MAX_SCOPE_MAILBOXES 100000
@@ -421,18 +428,22 @@ static json_t *strings_json(char *const *v, size_t n)
 	return a;
 }
 
-/* The summary object of push --json (docs/store.md). */
+/* The summary object of push --json (docs/json.md). A problem is at a record of a JSON array, or
+ * at a line of NDJSON and CSV. */
 static json_t *push_json(const struct push_args *a, const struct push_report *r, int rc,
                          const char *error)
 {
 	json_t *problems = json_array(), *snap = json_null(), *domains = json_array();
 
-	for (size_t i = 0; i < r->nproblems; i++)
+	for (size_t i = 0; i < r->nproblems; i++) {
+		const struct push_problem *p = &r->problems[i];
+
 		json_array_append_new(
-		    problems,
-		    json_pack("{s:I, s:s?, s:s}", "record", (json_int_t)r->problems[i].record,
-		              "field", r->problems[i].field[0] ? r->problems[i].field : NULL,
-		              "reason", r->problems[i].reason));
+		    problems, json_pack("{s:s, s:I, s:s?, s:s}", "unit",
+		                        r->format == PUSH_JSON ? "record" : "line", "at",
+		                        (json_int_t)p->record, "field",
+		                        p->field[0] ? p->field : NULL, "reason", p->reason));
+	}
 	for (size_t i = 0; i < a->ndomains; i++)
 		json_array_append_new(domains, json_string(a->domains[i]));
 	if (a->snapshot)
@@ -444,13 +455,15 @@ static json_t *push_json(const struct push_args *a, const struct push_report *r,
 		              "blocked", r->blocked, "forced", a->force);
 	else
 		json_decref(domains);
-	return json_pack("{s:i, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:s?}",
-	                 "exit_code", rc, "dry_run", a->dry_run, "format", format_name(r->format),
-	                 "records", (json_int_t)r->records, "inserted", (json_int_t)r->inserted,
-	                 "updated", (json_int_t)r->updated, "unchanged", (json_int_t)r->unchanged,
-	                 "stale", (json_int_t)r->stale, "cancelled", (json_int_t)r->cancelled,
-	                 "snapshot", snap, "notices", strings_json(r->notices, r->nnotices),
-	                 "problems", problems, "error", error);
+	return json_pack("{s:i, s:s, s:i, s:b, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, "
+	                 "s:s?}",
+	                 "schema", 1, "command", "push", "exit_code", rc, "dry_run", a->dry_run,
+	                 "format", format_name(r->format), "records", (json_int_t)r->records,
+	                 "inserted", (json_int_t)r->inserted, "updated", (json_int_t)r->updated,
+	                 "unchanged", (json_int_t)r->unchanged, "stale", (json_int_t)r->stale,
+	                 "cancelled", (json_int_t)r->cancelled, "snapshot", snap, "notices",
+	                 strings_json(r->notices, r->nnotices), "problems", problems, "error",
+	                 error);
 }
 
 static void print_summary(const struct push_args *a, const struct push_report *r)
@@ -493,7 +506,8 @@ static int push_data(const struct cli *cli, const struct config *cfg, const stru
 	                                      .min_cancel = cfg->snapshot_min_cancel,
 	                                      .force = a->force};
 	memset(&rep, 0, sizeof rep);
-	if (cli_open_store(cfg, CLI_WRITE, &st) < 0)
+	/* the store must exist: a push that lost its config must not start a store nobody reads */
+	if (cli_open_store(cfg, "push", CLI_WRITE, &st) < 0)
 		return EXIT_USAGE;
 	rc = store_push(st, data, len, &opt, &rep, &err);
 	for (size_t i = 0; i < rep.nnotices; i++)
@@ -515,12 +529,9 @@ static int push_data(const struct cli *cli, const struct config *cfg, const stru
 			print_summary(a, &rep);
 		rc = EXIT_DONE;
 	}
-	if (a->json) {
-		json_t *j = push_json(a, &rep, rc, err.msg[0] ? err.msg : NULL);
-		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		putchar('\n');
-		json_decref(j);
-	}
+	if (a->json)
+		cli_print_json(push_json(
+		    a, &rep, rc, rc != EXIT_DONE && !rep.nproblems && err.msg[0] ? err.msg : NULL));
 	push_report_free(&rep);
 	store_close(st);
 	return rc;
@@ -542,7 +553,7 @@ int cmd_push(const struct cli *cli, int argc, char **argv)
 		push_args_free(&a);
 		return EXIT_USAGE;
 	}
-	if (cli_load_config(cli, true, &cfg) < 0) {
+	if (cli_load_config(cli, &cfg) < 0) {
 		push_args_free(&a);
 		return EXIT_USAGE;
 	}

@@ -1,6 +1,7 @@
 /* leavesync reconcile: compare calendars with the store, repair drift, report it. */
 #include "common/util.h"
 #include "cli/cli.h"
+#include "common/log.h"
 #include "cli/progress.h"
 #include "engine/sync.h"
 
@@ -18,8 +19,17 @@ static const char reconcile_usage[] =
     "compares them with the store and repairs missing, edited, moved, orphaned, duplicated and\n"
     "stuck events. Events leavesync did not create are never touched. --dry-run reports only.\n"
     "A run that would delete more than [sync] delete_share of a mailbox's events stops there\n"
-    "and needs --force. Exit status: 0 calendars equal the store, 1 something was not\n"
-    "repaired (listed), 2 bad usage or config.\n";
+    "and needs --force. Only events of this store's [sync] instance are listed, repaired or\n"
+    "deleted.\n"
+    "  --from DATE, --to DATE  the window (YYYY-MM-DD)\n"
+    "  --mailbox EMAIL         one mailbox only\n"
+    "  --dry-run               report only: change nothing\n"
+    "  --force                 pass the safety valve\n"
+    "  --json                  print one report object (docs/json.md)\n"
+    "  --adopt-instance OLD    take over the events of instance OLD (renaming an instance)\n"
+    "Exit status: 0 calendars equal the store (nothing failing), 1 drift found by --dry-run,\n"
+    "or something not repaired, failing or waiting (listed), 2 bad usage or config, 75\n"
+    "another run holds the store.\n";
 
 static int parse_date(const char *s, int64_t *out)
 {
@@ -36,7 +46,8 @@ static int parse_date(const char *s, int64_t *out)
 static const char *const kinds[] = {"missing",    "edited", "moved",   "orphaned",
                                     "duplicated", "stuck",  "unlisted"};
 
-static json_t *report_json(const struct reconcile_report *r, const struct reconcile_options *o)
+static json_t *report_json(const struct reconcile_report *r, const struct reconcile_options *o,
+                           int rc)
 {
 	json_t *findings = json_array(), *counts = json_object(), *blocked = json_array();
 	char from[21], to[21];
@@ -58,22 +69,55 @@ static json_t *report_json(const struct reconcile_report *r, const struct reconc
 	format_utc(from, o->from);
 	format_utc(to, o->to);
 	return json_pack(
-	    "{s:s, s:s, s:b, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:I}",
-	    "from", from, "to", to, "dry_run", o->dry_run, "mailboxes", (json_int_t)r->mailboxes,
-	    "events_listed", (json_int_t)r->listed, "adopted", (json_int_t)r->adopted, "counts",
-	    counts, "findings", findings, "blocked", blocked, "repair", "created",
+	    "{s:i, s:i, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, "
+	    "s:I}, s:I}",
+	    "schema", 1, "exit_code", rc, "from", from, "to", to, "dry_run", o->dry_run,
+	    "mailboxes", (json_int_t)r->mailboxes, "events_listed", (json_int_t)r->listed,
+	    "adopted", (json_int_t)r->adopted, "renamed", (json_int_t)r->renamed, "counts", counts,
+	    "findings", findings, "blocked", blocked, "repair", "created",
 	    (json_int_t)r->sync.stats.created, "updated", (json_int_t)r->sync.stats.updated,
 	    "deleted", (json_int_t)r->sync.stats.deleted, "failed",
 	    (json_int_t)r->sync.stats.failed, "waiting", (json_int_t)r->sync.stats.waiting,
 	    "unrepaired", (json_int_t)r->unrepaired);
 }
 
+/* One finding; of many with the same kind and result (an outage, a mailbox gone) the first three
+ * are shown, then how many more there are. */
+static void print_finding(const struct reconcile_report *r, size_t i)
+{
+	const struct finding *f = &r->findings[i];
+	size_t same = 0, total;
+
+	for (size_t j = 0; j < i; j++)
+		same += !strcmp(r->findings[j].kind, f->kind) &&
+		        !strcmp(r->findings[j].result, f->result);
+	if (same < 3) {
+		printf("  %-10s %s %s: %s -> %s%s%s\n", f->kind, f->mailbox,
+		       f->leave_id ? f->leave_id : "(no leave)", f->action, f->result,
+		       f->detail && *f->detail ? " — " : "", f->detail ? f->detail : "");
+		return;
+	}
+	if (same > 3)
+		return;
+	total = same + 1;
+	for (size_t j = i + 1; j < r->n; j++)
+		total += !strcmp(r->findings[j].kind, f->kind) &&
+		         !strcmp(r->findings[j].result, f->result);
+	printf("  ... and %zu more %s with the same result (--json lists each)\n", total - 3,
+	       f->kind);
+}
+
 /* A table per kind and mailbox, then each finding. */
 static void print_human(const struct reconcile_report *r, const struct reconcile_options *o)
 {
 	printf("reconcile: %lld mailboxes, %lld tagged events listed, %lld adopted%s\n",
-	       (long long)r->mailboxes, (long long)r->listed, (long long)r->adopted,
+	       (long long)r->mailboxes, (long long)r->listed, (long long)(r->adopted + r->renamed),
 	       o->dry_run ? " (dry run: nothing changed)" : "");
+	if (o->adopt_instance)
+		printf(
+		    "reconcile: instance %s adopted: %lld keys in the store and %lld events moved "
+		    "to this instance (their tags are rewritten)\n",
+		    o->adopt_instance, (long long)r->rekeyed, (long long)r->renamed);
 	if (r->n == 0) {
 		printf("reconcile: no drift\n");
 	} else {
@@ -99,15 +143,11 @@ static void print_human(const struct reconcile_report *r, const struct reconcile
 			}
 		}
 		printf("\n");
-		for (size_t i = 0; i < r->n; i++) {
-			const struct finding *f = &r->findings[i];
-			printf("  %-10s %s %s: %s -> %s%s%s\n", f->kind, f->mailbox,
-			       f->leave_id ? f->leave_id : "(no leave)", f->action, f->result,
-			       f->detail && *f->detail ? " — " : "", f->detail ? f->detail : "");
-		}
+		for (size_t i = 0; i < r->n; i++)
+			print_finding(r, i);
 	}
 	for (size_t i = 0; i < r->nblocked; i++)
-		fprintf(stderr, "reconcile: safety valve: %s\n", r->blocked[i]);
+		log_msg(LOG_WARNING, "reconcile: safety valve: %s", r->blocked[i]);
 }
 
 struct reconcile_args {
@@ -123,6 +163,7 @@ static int parse_args(int argc, char **argv, struct reconcile_args *a)
 	                                     {"dry-run", no_argument, NULL, 'n'},
 	                                     {"force", no_argument, NULL, 'F'},
 	                                     {"json", no_argument, NULL, 'j'},
+	                                     {"adopt-instance", required_argument, NULL, 'A'},
 	                                     {NULL, 0, NULL, 0}};
 	int c;
 
@@ -152,6 +193,20 @@ static int parse_args(int argc, char **argv, struct reconcile_args *a)
 		case 'j':
 			a->json = true;
 			break;
+		case 'A':
+			for (char *p = optarg; *p; p++)
+				*p = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+			if (!*optarg || strlen(optarg) > 32 ||
+			    strspn(optarg, "abcdefghijklmnopqrstuvwxyz0123456789-") !=
+			        strlen(optarg)) {
+				cli_error(
+				    "reconcile: --adopt-instance %s: expected an instance name "
+				    "(letters, digits, '-')",
+				    optarg);
+				return -1;
+			}
+			a->opt.adopt_instance = optarg;
+			break;
 		default:
 			return -1;
 		}
@@ -159,6 +214,10 @@ static int parse_args(int argc, char **argv, struct reconcile_args *a)
 	if (optind < argc || a->opt.from >= a->opt.to) {
 		if (a->opt.from >= a->opt.to)
 			cli_error("reconcile: --from must be before --to");
+		return -1;
+	}
+	if (a->opt.adopt_instance && a->opt.dry_run) {
+		cli_error("reconcile: --adopt-instance changes the store and cannot be a dry run");
 		return -1;
 	}
 	return 0;
@@ -172,6 +231,7 @@ int cmd_reconcile(const struct cli *cli, int argc, char **argv)
 	struct error err = {{0}};
 	struct config cfg;
 	struct store *st;
+	int64_t started = now_unix();
 	int rc;
 
 	memset(&a, 0, sizeof a);
@@ -195,25 +255,28 @@ int cmd_reconcile(const struct cli *cli, int argc, char **argv)
 		cli_error("reconcile: %s", err.msg);
 		rc = r.sync.config_error ? EXIT_USAGE : EXIT_PARTIAL;
 	} else {
-		if (a.json) {
-			json_t *j = report_json(&r, &a.opt);
-			json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			putchar('\n');
-			json_decref(j);
-		} else if (!cli->quiet || r.unrepaired) {
+		if (!a.json && (!cli->quiet || r.unrepaired || (a.opt.dry_run && r.n)))
 			print_human(&r, &a.opt);
-		}
-		rc = (r.unrepaired || r.nblocked || r.sync.stats.failed || r.sync.stats.waiting)
+		for (size_t i = 0; a.json && i < r.nblocked; i++)
+			log_msg(LOG_WARNING, "reconcile: safety valve: %s", r.blocked[i]);
+		/* a dry run that found drift answers "not equal" (1); a real run, what it could not
+		 * repair; both, the targets still failing or waiting (named again on every run) */
+		rc = (r.unrepaired || r.nblocked || r.sync.stats.failed || r.sync.stats.waiting ||
+		      (a.opt.dry_run && r.n))
 		         ? EXIT_PARTIAL
 		         : EXIT_DONE;
+		if (cli_report_problems("reconcile", st) != 0)
+			rc = EXIT_PARTIAL;
+		if (a.json)
+			cli_print_json(report_json(&r, &a.opt, rc));
 	}
 	if (a.opt.run_id) {
 		struct run_record rec = {.id = a.opt.run_id, .command = "reconcile"};
 		char summary[200];
 		snprintf(summary, sizeof summary, "%zu findings, %lld unrepaired, %zu blocked", r.n,
 		         (long long)r.unrepaired, r.nblocked);
+		rec.started_at = started;
 		rec.finished_at = now_unix();
-		rec.started_at = rec.finished_at;
 		rec.exit_code = rc;
 		rec.created = r.sync.stats.created;
 		rec.updated = r.sync.stats.updated;
@@ -222,6 +285,8 @@ int cmd_reconcile(const struct cli *cli, int argc, char **argv)
 		rec.summary = summary;
 		store_run_end(st, &rec, &err);
 	}
+	if (!a.opt.dry_run)
+		cli_prune_history(&cfg, st);
 	reconcile_report_free(&r);
 	cli_close(&cfg, st);
 	return rc;

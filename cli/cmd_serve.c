@@ -1,5 +1,5 @@
 /* leavesync serve: the HTTP(S) API and scheduler (serve/). A thin command: options, then
- * serve_main, which logs through serve_log. */
+ * serve_main, which logs through common/log.h. */
 #include "cli/cli.h"
 #include "serve/serve.h"
 

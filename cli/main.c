@@ -1,6 +1,7 @@
 /* leavesync: sync approved leave from HR into Outlook calendars (EWS or Microsoft Graph).
  * main() parses the global options and dispatches to one command (cli/cmd_*.c). */
 #include "cli/cli.h"
+#include "common/log.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -20,8 +21,9 @@ static const struct command {
     {"status", cmd_status, "counts by state, failures with reasons, last runs"},
     {"show", cmd_show, "one leave's story: revisions, calendar event, writes, drift"},
     {"calendar", cmd_calendar, "what a mailbox's calendar holds, beside the store"},
-    {"export", cmd_export, "write the events as an iCalendar file (--ics)"},
-    {"auth", cmd_auth, "connect a mailbox for Graph delegated access (auth login)"},
+    {"export", cmd_export, "write the events as an iCalendar file (the default format)"},
+    {"backup", cmd_backup, "write a consistent 0600 copy of the store and its secrets"},
+    {"auth", cmd_auth, "Graph delegated connections: auth login | list | logout"},
     {"doctor", cmd_doctor, "check config, credentials and permissions; explain what is wrong"},
     {"serve", cmd_serve, "run the HTTPS ingest API, health, metrics and the sync scheduler"},
     {"apikey", cmd_apikey, "create, list or revoke API keys for serve"},
@@ -29,28 +31,39 @@ static const struct command {
 
 static void usage(FILE *f)
 {
-	fputs("usage: leavesync [-c CONFIG] COMMAND [options]\n"
-	      "       leavesync --version | --help | COMMAND --help\n\ncommands:\n",
+	fputs("usage: leavesync [-c CONFIG] [-q | -v] COMMAND [options]\n"
+	      "       leavesync --version | --help | COMMAND --help\n\n"
+	      "options:\n"
+	      "  -c, --config FILE  the configuration file\n"
+	      "  -q, --quiet        print nothing on standard output when all went well\n"
+	      "  -v, --verbose      log each HTTP request: method, URL, status, duration\n"
+	      "  -h, --help         this text\n"
+	      "  -V, --version      the version\n\ncommands:\n",
 	      f);
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-	fputs("\nCONFIG defaults to $LEAVESYNC_CONFIG, then ./leavesync.conf. See leavesync(1).\n"
-	      "Exit status: 0 done, 1 some items failed or wait, 2 bad usage, config or input.\n",
+	fputs("\nCONFIG: -c FILE, else $LEAVESYNC_CONFIG, else $XDG_CONFIG_HOME/leavesync/"
+	      "leavesync.conf\n(not for root), else /etc/leavesync/leavesync.conf. See "
+	      "leavesync(1).\n"
+	      "Exit status: 0 done, 1 some items failed or wait, 2 bad usage, config or input,\n"
+	      "75 another run holds the store (try again later).\n",
 	      f);
 }
 
 int main(int argc, char **argv)
 {
+	/* the journal streams' state, for the whole process (cli/log.h) */
+	static struct log_journal journal;
 	struct cli cli = {.prog = "leavesync"};
-	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-	                                     {"help", no_argument, NULL, 'h'},
-	                                     {"version", no_argument, NULL, 'V'},
-	                                     {"quiet", no_argument, NULL, 'q'},
-	                                     {NULL, 0, NULL, 0}};
+	static const struct option opts[] = {
+	    {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},      {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},      {NULL, 0, NULL, 0}};
 	int c;
 
+	log_setup_journal(&journal);
 	/* '+': stop at the command name; its own options are parsed by the command. */
-	while ((c = getopt_long(argc, argv, "+c:hVq", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:hVqv", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			cli.config_path = optarg;
@@ -63,6 +76,9 @@ int main(int argc, char **argv)
 			return EXIT_DONE;
 		case 'q':
 			cli.quiet = true;
+			break;
+		case 'v':
+			cli.verbose = true;
 			break;
 		default:
 			usage(stderr);
@@ -81,6 +97,6 @@ int main(int argc, char **argv)
 			return commands[i].run(&cli, sub_argc, sub_argv);
 		}
 	}
-	fprintf(stderr, "leavesync: unknown command '%s' (try leavesync --help)\n", argv[optind]);
+	cli_error("unknown command '%s' (try leavesync --help)", argv[optind]);
 	return EXIT_USAGE;
 }

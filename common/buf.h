@@ -2,6 +2,7 @@
 #ifndef COMMON_BUF_H
 #define COMMON_BUF_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct buf {
@@ -18,6 +19,7 @@ struct buf {
 void buf_append(struct buf *b, const void *data, size_t len); /* aborts on out-of-memory */
 void buf_puts(struct buf *b, const char *s);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 void buf_reset(struct buf *b);  /* len = 0, keeps memory */
 char *buf_steal(struct buf *b); /* returns data (caller frees), buffer becomes empty */
 void buf_free(struct buf *b);

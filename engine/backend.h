@@ -88,7 +88,15 @@ struct backend_env {
 	const char *ca_file;                 /* NULL: system CAs */
 	int64_t deadline_ms; /* now_ms() by which the run ends ([sync] run_deadline): no request
 	                        outlives it; 0: none */
+	/* Whose events list_events delivers: the tags of `instance` ([sync] instance; NULL:
+	 * "default"), and of also_instance when set (reconcile --adopt-instance OLD; "*": every
+	 * instance, for doctor). Events of other instances are skipped like untagged ones. */
+	const char *instance;
+	const char *also_instance;
 };
+
+/* True when an event tagged `tag` is one list_events may deliver under env. */
+bool be_tag_accepted(const struct backend_env *env, const char *tag);
 
 /* One write. The engine fills the inputs; the backend fills the outputs. */
 struct be_item {
@@ -169,9 +177,16 @@ struct backend {
 	                                    const char *const *keys, size_t n, remote_event_cb cb,
 	                                    void *arg, struct error *err);
 
-	/* Lists every engine-tagged event of mailbox overlapping [from, to) (Unix seconds),
-	 * following paging; untagged events are skipped and never read beyond what listing needs.
-	 */
+	/* Lists every engine-tagged event of mailbox overlapping [from, to) (Unix seconds) whose
+	 * tag be_tag_accepted, following paging; untagged events and those of other instances are
+	 * skipped and never read beyond what listing needs. Both services list through a calendar
+	 * view (expanded occurrences in the window), which neither filters by an extended property:
+	 * EWS allows no Restriction beside a CalendarView ([EWS ref calendarview]); Graph documents
+	 * $filter on singleValueExtendedProperties (eq on id; eq, ne, startswith or contains on a
+	 * string value) for collections such as /events, not for calendarView, and no documented
+	 * form selects "a value without a prefix" (the default instance) [Graph
+	 * api/singlevaluelegacyextendedproperty-get]. So the instance is checked on each listed
+	 * tag; lookups by key (find_by_sync_keys) are exact, hence per instance, on the server. */
 	enum be_status (*list_events)(struct be_session *s, const char *mailbox, int64_t from,
 	                              int64_t to, remote_event_cb cb, void *arg, struct error *err);
 

@@ -50,3 +50,15 @@ void remote_event_free(struct remote_event *re)
 	event_free(&re->ev);
 	memset(re, 0, sizeof *re);
 }
+
+bool be_tag_accepted(const struct backend_env *env, const char *tag)
+{
+	if (!tag || !*tag)
+		return false;
+	if (sync_key_in_instance(tag, env ? env->instance : NULL))
+		return true;
+	if (!env || !env->also_instance)
+		return false;
+	return strcmp(env->also_instance, "*") == 0 ||
+	       sync_key_in_instance(tag, env->also_instance);
+}

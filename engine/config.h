@@ -1,6 +1,8 @@
 /* The configuration file (INI, read with inih): design.md's keys, documented in docs/config.md and
- * leavesync(1). Found at -c FILE, $LEAVESYNC_CONFIG, or ./leavesync.conf.
- * Unknown sections or keys, bad values and a missing file are errors naming the file and line.
+ * leavesync(1). Found at -c FILE, $LEAVESYNC_CONFIG, $XDG_CONFIG_HOME/leavesync/leavesync.conf (not
+ * for root), /etc/leavesync/leavesync.conf; never in the current directory (config_find).
+ * Unknown sections or keys, bad values and a missing file are errors naming the file and line;
+ * every problem of the file is reported, not only the first.
  * Secrets: client_secret, or client_secret_file, or the environment (LEAVESYNC_EWS_CLIENT_SECRET,
  * LEAVESYNC_GRAPH_CLIENT_SECRET), which overrides the file. */
 #ifndef ENGINE_CONFIG_H
@@ -86,9 +88,19 @@ struct config_entry {
 	int line;
 };
 
+/* [sync] instance when none is set: its events keep the tags written before instances existed. */
+#define CONFIG_DEFAULT_INSTANCE "default"
+#define CONFIG_INSTANCE_MAX 32
+
 struct config {
-	char *path;              /* the file read */
-	char *store_path;        /* [store] path, default ./leavesync.db */
+	char *path;        /* the file read */
+	char *store_path;  /* [store] path, default /var/lib/leavesync/leavesync.db */
+	char *store_group; /* [store] group: the store (not the secrets) is shared 0660 with it */
+	int keep_history_days; /* [store] keep_history_days: run/drift history kept, default 90; 0
+	                          keeps it forever */
+	char *instance; /* [sync] instance: lower-case letters, digits, '-'; default "default" */
+	int64_t stale_after;     /* [sync] stale_after: seconds without a successful sync before
+	                            `status --check` is CRITICAL; 0 (default): not checked */
 	char *backend;           /* [sync] backend: "ews" | "graph" (default "graph") */
 	int concurrency;         /* [sync] concurrency: worker threads, default 4 */
 	int mailbox_concurrency; /* [sync] mailbox_concurrency: requests in flight per mailbox,
@@ -106,7 +118,7 @@ struct config {
 	    snapshot_max_cancel; /* [push] snapshot_max_cancel: the snapshot valve's share, 0.2 */
 	int snapshot_min_cancel; /* [push] snapshot_min_cancel: the valve applies from this many
 	                            cancellations on, default 10 */
-	int run_deadline;        /* [sync] run_deadline: seconds a sync or resync may take; 0 none */
+	int run_deadline; /* [sync] run_deadline: seconds a sync or resync may take; 0 none */
 	struct config_limits limits; /* [limits] */
 	struct service_config ews;
 	struct service_config graph;
@@ -121,11 +133,22 @@ struct config {
 	struct config_entry *serve; /* [serve] as written (serve/config.c reads it) */
 	size_t nserve;
 	char **warnings; /* NULL-terminated; e.g. "config file is readable by others" */
+	/* Not from the file: set by the command line. -v logs each HTTP request through it. */
+	struct http_log http_log;
 };
 
-/* Reads and validates path (NULL: $LEAVESYNC_CONFIG, then ./leavesync.conf). A missing default file
- * is not an error when allow_missing (init, push may run on defaults). */
-int config_load(const char *path, bool allow_missing, struct config *cfg, struct error *err);
+/* Finds the file: given (-c) must exist; else $LEAVESYNC_CONFIG (must exist when set); else the
+ * first existing of $XDG_CONFIG_HOME/leavesync/leavesync.conf (default ~/.config/...; not searched
+ * for root) and /etc/leavesync/leavesync.conf. *path is malloc'd. -1 when none exists: err names
+ * every place searched. */
+int config_find(const char *given, char **path, struct error *err);
+
+/* Reads and validates the file config_find finds. On failure cfg holds nothing; err->msg has
+ * every problem ("FILE:LINE: message", one per line) that fits, and *errors (when not NULL) gets
+ * all of them (NULL-terminated; free with config_errors_free). */
+int config_load(const char *given, struct config *cfg, struct error *err);
+int config_load_all(const char *given, struct config *cfg, char ***errors, struct error *err);
+void config_errors_free(char **errors);
 void config_free(struct config *cfg);
 
 /* One key of [push] (engine/config_push.c): 0, or -1 with why (the whole message). */

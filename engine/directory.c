@@ -11,13 +11,14 @@
 struct dir {
 	struct mailbox_directory d; /* first: d.ctx points back here */
 	char *store_path;
-	struct store *st; /* opened on first use */
+	char *store_group; /* [store] group, or NULL */
+	struct store *st;  /* opened on first use */
 	pthread_mutex_t mu;
 };
 
 static struct store *store_of(struct dir *x, struct error *err)
 {
-	if (!x->st && store_open(x->store_path, false, &x->st, err) < 0)
+	if (!x->st && store_open(x->store_path, false, x->store_group, &x->st, err) < 0)
 		x->st = NULL;
 	return x->st;
 }
@@ -53,11 +54,12 @@ static int dir_remember(struct mailbox_directory *d, const char *mailbox, const 
 	return rc;
 }
 
-struct mailbox_directory *mailbox_directory_new(const char *store_path)
+struct mailbox_directory *mailbox_directory_new(const char *store_path, const char *store_group)
 {
 	struct dir *x = xcalloc(1, sizeof *x);
 
 	x->store_path = xstrdup(store_path);
+	x->store_group = store_group ? xstrdup(store_group) : NULL;
 	pthread_mutex_init(&x->mu, NULL);
 	x->d.lookup = dir_lookup;
 	x->d.remember = dir_remember;
@@ -75,5 +77,6 @@ void mailbox_directory_free(struct mailbox_directory *d)
 		store_close(x->st);
 	pthread_mutex_destroy(&x->mu);
 	free(x->store_path);
+	free(x->store_group);
 	free(x);
 }

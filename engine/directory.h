@@ -5,10 +5,11 @@
 
 #include "engine/backend.h"
 
-/* A directory over the store at store_path (opened on first use, one connection behind a mutex:
- * lookups are rare, once per mailbox and session). Never fails to be made; a store that cannot be
- * opened makes each lookup fail with the reason. Free with mailbox_directory_free. */
-struct mailbox_directory *mailbox_directory_new(const char *store_path);
+/* A directory over the store at store_path ([store] group: store_group; opened on first use, one
+ * connection behind a mutex: lookups are rare, once per mailbox and session). Never fails to be
+ * made; a store that cannot be opened makes each lookup fail with the reason. Free with
+ * mailbox_directory_free. */
+struct mailbox_directory *mailbox_directory_new(const char *store_path, const char *store_group);
 void mailbox_directory_free(struct mailbox_directory *d);
 
 #endif

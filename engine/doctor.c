@@ -12,10 +12,41 @@
 
 #define DOCTOR_TEXT_MAX 2000
 
-bool doctor_add(struct doctor_report *rep, enum doctor_status status, const char *name,
+void doctor_id(char *out, size_t size, const char *title)
+{
+	size_t n = 0;
+	bool sep = false;
+
+	if (size == 0)
+		return;
+	if (title[0] == '[' && strchr(title, ']')) {
+		const char *close = strchr(title, ']');
+
+		for (const char *p = title + 1; p < close && n + 2 < size; p++)
+			out[n++] = (char)tolower((unsigned char)*p);
+		if (n + 1 < size)
+			out[n++] = '.';
+		title = close + 1;
+	}
+	for (const char *p = title; *p && n + 1 < size; p++) {
+		if (isalnum((unsigned char)*p)) {
+			if (sep && n && out[n - 1] != '.' && n + 2 < size)
+				out[n++] = '_';
+			out[n++] = (char)tolower((unsigned char)*p);
+			sep = false;
+		} else {
+			sep = true;
+		}
+	}
+	out[n] = '\0';
+}
+
+bool doctor_add(struct doctor_report *rep, enum doctor_status status, const char *title,
                 const char *cause, const char *fix)
 {
+	const char *bar = strchr(title, '|');
 	struct doctor_check *c;
+	char id[128];
 
 	if (rep->n == rep->cap) {
 		rep->cap = rep->cap ? rep->cap * 2 : 16;
@@ -23,8 +54,15 @@ bool doctor_add(struct doctor_report *rep, enum doctor_status status, const char
 	}
 	c = &rep->checks[rep->n++];
 	/* A check quotes servers (AADSTS descriptions, a token's claims, fault strings): what is
-	 * printed goes through the one filter (common/redact.h). */
-	c->name = redact_message_dup(name, DOCTOR_TEXT_MAX);
+	 * printed goes through the one filter (common/redact.h). The name is a fixed id. */
+	if (bar) {
+		c->name = xstrndup(title, (size_t)(bar - title));
+		c->title = redact_message_dup(bar + 1, DOCTOR_TEXT_MAX);
+	} else {
+		doctor_id(id, sizeof id, title);
+		c->name = xstrdup(id);
+		c->title = redact_message_dup(title, DOCTOR_TEXT_MAX);
+	}
 	c->status = status;
 	c->cause =
 	    status == DOCTOR_OK || !cause ? NULL : redact_message_dup(cause, DOCTOR_TEXT_MAX);
@@ -48,6 +86,7 @@ void doctor_report_free(struct doctor_report *rep)
 {
 	for (size_t i = 0; i < rep->n; i++) {
 		free(rep->checks[i].name);
+		free(rep->checks[i].title);
 		free(rep->checks[i].cause);
 		free(rep->checks[i].fix);
 	}

@@ -25,7 +25,9 @@ enum doctor_status {
 };
 
 struct doctor_check {
-	char *name; /* "[ews] token", "config file permissions", ... (owned) */
+	char *name;  /* stable identifier, never a value: "ews.token", "config_file_permissions"
+	                (owned; --json "name"; per-mailbox checks share one) */
+	char *title; /* for people, may name values: "[ews] read the calendar of a@b.com" */
 	enum doctor_status status;
 	char *
 	    cause; /* WARN/FAIL: what is wrong, one sentence without trailing period; NULL for OK */
@@ -64,9 +66,14 @@ struct doctor_branch {
 	bool stopped;  /* a check of this branch failed: later ones are skipped */
 };
 
-/* Appends a result; cause and fix are printf formats (NULL for none). Returns status == OK. */
-bool doctor_add(struct doctor_report *rep, enum doctor_status status, const char *name,
+/* Appends a result; cause and fix are printf formats (NULL for none). Returns status == OK.
+ * title is "ID|TITLE" when the title names values (a mailbox, a date, a URL), else just TITLE,
+ * whose stable id doctor_id derives ("[graph] tenant_id" -> "graph.tenant_id"). */
+bool doctor_add(struct doctor_report *rep, enum doctor_status status, const char *title,
                 const char *cause, const char *fix);
+/* The stable id of a title without values: "[svc] words" -> "svc.words", lower case, every run of
+ * other characters one '_'. */
+void doctor_id(char *out, size_t size, const char *title);
 bool doctor_addf(struct doctor_report *rep, enum doctor_status status, const char *name,
                  const char *fix, const char *cause_fmt, ...) __attribute__((format(printf, 5, 6)));
 

@@ -9,8 +9,10 @@
 #include "common/util.h"
 #include "engine/http.h"
 #include "engine/tz.h"
+#include "store/store.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <stdio.h>
@@ -49,6 +51,18 @@ static int readable_by_others(const char *path, unsigned *mode)
 	return (st.st_mode & (S_IRGRP | S_IROTH)) ? 1 : 0;
 }
 
+/* The store's group is [store] group: sharing it is what the admin asked for. */
+static bool store_group_matches(const struct config *cfg)
+{
+	struct stat st;
+	struct group *g;
+
+	if (!cfg->store_group || stat(cfg->store_path, &st) < 0)
+		return false;
+	g = getgrnam(cfg->store_group);
+	return g && g->gr_gid == st.st_gid;
+}
+
 static bool config_holds_secret(const struct config *cfg)
 {
 	const char *e = cfg->ews.client_secret_source, *g = cfg->graph.client_secret_source;
@@ -57,14 +71,18 @@ static bool config_holds_secret(const struct config *cfg)
 	       (g && strncmp(g, "config line", 11) == 0);
 }
 
-/* A file that may hold secrets: ✗ when readable by others and secret, ! when merely readable. */
+/* A file that may hold secrets: ✗ when readable by others and secret, ! when merely readable.
+ * group_ok: readable by its group is fine (a config without secrets, 0640 root:leavesync; the
+ * store shared with [store] group). */
 static void check_private_file(struct doctor_report *rep, const char *name, const char *what,
-                               const char *path, bool secret)
+                               const char *path, bool secret, bool group_ok)
 {
 	unsigned mode = 0;
 	char fix[1200];
 	int r = readable_by_others(path, &mode);
 
+	if (r > 0 && group_ok && !(mode & S_IROTH))
+		r = 0;
 	if (r < 0) {
 		doctor_addf(rep, DOCTOR_FAIL, name, "check the path in the config",
 		            "%s %s cannot be read: %s", what, path, strerror(errno));
@@ -85,17 +103,26 @@ void doctor_check_files(const struct config *cfg, struct doctor_report *rep)
 {
 	unsigned mode = 0;
 
+	char *secrets;
+
 	if (cfg->path && access(cfg->path, F_OK) == 0)
 		check_private_file(rep, "config file permissions", "config file", cfg->path,
-		                   config_holds_secret(cfg));
+		                   config_holds_secret(cfg), !config_holds_secret(cfg));
 	if (readable_by_others(cfg->store_path, &mode) < 0 && errno == ENOENT) {
 		doctor_addf(rep, DOCTOR_WARN, "store file",
 		            "run `leavesync init` (it creates the store with mode 600)",
 		            "the store %s does not exist yet", cfg->store_path);
 		return;
 	}
-	/* the store holds the refresh tokens of delegated connections and personal leave data */
-	check_private_file(rep, "store file permissions", "store", cfg->store_path, true);
+	/* the store holds personal leave data: its owner, and [store] group's HR accounts */
+	check_private_file(rep, "store file permissions", "store", cfg->store_path, true,
+	                   store_group_matches(cfg));
+	/* the refresh tokens: nobody but the owner, ever */
+	secrets = store_secrets_path(cfg->store_path);
+	if (access(secrets, F_OK) == 0)
+		check_private_file(rep, "secrets file permissions", "secrets database", secrets,
+		                   true, false);
+	free(secrets);
 }
 
 /* ---- ids ---- */
@@ -220,8 +247,13 @@ static void check_secret(struct doctor_branch *b, struct doctor_report *rep, con
 			return;
 		}
 	}
-	snprintf(cause, sizeof cause, "%s (from %s)", name, src ? src : "config");
-	doctor_add(rep, DOCTOR_OK, cause, NULL, NULL);
+	{
+		char id[96];
+
+		doctor_id(id, sizeof id, name);
+		snprintf(cause, sizeof cause, "%s|%s (from %s)", id, name, src ? src : "config");
+		doctor_add(rep, DOCTOR_OK, cause, NULL, NULL);
+	}
 }
 
 /* Loads cert_file and the key (key_file, or cert_file when it holds both). */
@@ -382,9 +414,12 @@ static void report_expiry(struct doctor_branch *b, struct doctor_report *rep, co
 		         days, days == 1 ? "" : "s");
 		doctor_add(rep, DOCTOR_WARN, name, cause, fix);
 	} else {
-		snprintf(name, sizeof name, "[%s] %s expiry (%s, in %ld days)", b->name, what, date,
-		         days);
-		doctor_add(rep, DOCTOR_OK, name, NULL, NULL);
+		char id[96], title[200];
+
+		doctor_id(id, sizeof id, name);
+		snprintf(title, sizeof title, "%s|[%s] %s expiry (%s, in %ld days)", id, b->name,
+		         what, date, days);
+		doctor_add(rep, DOCTOR_OK, title, NULL, NULL);
 	}
 }
 

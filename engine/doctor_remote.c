@@ -124,8 +124,8 @@ static void check_authority(struct remote *r)
 	if (f != HTTP_OK) {
 		rfail(r, name, err.msg, transport_fix(f));
 	} else if (resp.status == 200) {
-		snprintf(cause, sizeof cause, "[%s] tenant %s found at %s", r->b->name,
-		         r->app.tenant, r->authority);
+		snprintf(cause, sizeof cause, "%s.authority_and_tenant|[%s] tenant %s found at %s",
+		         r->b->name, r->b->name, r->app.tenant, r->authority);
 		doctor_add(r->rep, DOCTOR_OK, cause, NULL, NULL);
 	} else if (oauth_parse_error(resp.body, resp.body_len, (int)resp.status, &oe) == 0 &&
 	           oe.aadsts) {
@@ -160,8 +160,9 @@ static void check_service(struct remote *r)
 		return;
 	}
 	/* any HTTP answer proves DNS, TCP and TLS: the service itself is judged by the read */
-	snprintf(name, sizeof name, "[%s] service reachable (%s answered HTTP %ld)", r->b->name,
-	         url, resp.status);
+	snprintf(name, sizeof name,
+	         "%s.service_reachable|[%s] service reachable (%s answered HTTP %ld)", r->b->name,
+	         r->b->name, url, resp.status);
 	doctor_add(r->rep, DOCTOR_OK, name, NULL, NULL);
 	http_response_free(&resp);
 }
@@ -291,9 +292,10 @@ static void check_claims(struct remote *r, const char *token, const char *who)
 	json_t *claims = payload ? json_loads(payload, 0, NULL) : NULL;
 	const char *aud, *tid, *scp;
 	json_t *roles;
-	char name[200], cause[1200], fix[900];
+	char name[400], cause[1200], fix[900];
 
-	snprintf(name, sizeof name, "[%s] token claims%s", r->b->name, who);
+	snprintf(name, sizeof name, "%s.token_claims|[%s] token claims%s", r->b->name, r->b->name,
+	         who);
 	if (!json_is_object(claims)) {
 		doctor_add(r->rep, DOCTOR_WARN, name,
 		           "the access token is not a readable JWT, so its claims were not checked",
@@ -329,8 +331,9 @@ static void check_claims(struct remote *r, const char *token, const char *who)
 			      " > API permissions, grant admin consent, then sign in again with "
 			      "`leavesync auth login`");
 		} else {
-			snprintf(name, sizeof name, "[%s] token claims%s (aud %s, scp has %s)",
-			         r->b->name, who, aud, need);
+			snprintf(name, sizeof name,
+			         "%s.token_claims|[%s] token claims%s (aud %s, scp has %s)",
+			         r->b->name, r->b->name, who, aud, need);
 			doctor_add(r->rep, DOCTOR_OK, name, NULL, NULL);
 		}
 	} else if (!json_is_array(roles) || json_array_size(roles) == 0) {
@@ -365,8 +368,9 @@ static void check_claims(struct remote *r, const char *token, const char *who)
 		free(list);
 		rfail(r, name, cause, fix);
 	} else {
-		snprintf(name, sizeof name, "[%s] token claims (aud %s, roles has %s)", r->b->name,
-		         aud, need);
+		snprintf(name, sizeof name,
+		         "%s.token_claims|[%s] token claims (aud %s, roles has %s)", r->b->name,
+		         r->b->name, aud, need);
 		doctor_add(r->rep, DOCTOR_OK, name, NULL, NULL);
 	}
 out:
@@ -400,8 +404,8 @@ static void check_app_token(struct remote *r)
 		oauth_token_free(&tok);
 		return;
 	}
-	snprintf(ok_name, sizeof ok_name, "[%s] token (client credentials, scope %s)", r->b->name,
-	         scope);
+	snprintf(ok_name, sizeof ok_name, "%s.token|[%s] token (client credentials, scope %s)",
+	         r->b->name, r->b->name, scope);
 	doctor_add(r->rep, DOCTOR_OK, ok_name, NULL, NULL);
 	check_claims(r, tok.access_token, "");
 	oauth_token_free(&tok);
@@ -429,7 +433,8 @@ static int on_connection(void *arg, const struct connection *c)
 	w->n++;
 	if (w->want && strcasecmp(w->want, c->mailbox) == 0)
 		w->want_found = true;
-	snprintf(name, sizeof name, "[%s] connection %s", r->b->name, c->mailbox);
+	snprintf(name, sizeof name, "%s.connection|[%s] connection %s", r->b->name, r->b->name,
+	         c->mailbox);
 	snprintf(fix, sizeof fix, "run `leavesync auth login --mailbox %s`", c->mailbox);
 	if (c->needs_login) {
 		snprintf(cause, sizeof cause, "the connection needs a new sign-in: %s",
@@ -451,7 +456,8 @@ static int on_connection(void *arg, const struct connection *c)
 		doctor_add(r->rep, DOCTOR_FAIL, name, cause, fix);
 	} else {
 		if (c->user && *c->user && strcasecmp(c->user, c->mailbox) != 0)
-			snprintf(name, sizeof name, "[%s] connection %s (signed in as %s)",
+			snprintf(name, sizeof name,
+			         "%s.connection|[%s] connection %s (signed in as %s)", r->b->name,
 			         r->b->name, c->mailbox, c->user);
 		doctor_add(r->rep, DOCTOR_OK, name, NULL, NULL);
 		if (!w->first_ok)
@@ -469,7 +475,7 @@ static char *check_connections(struct remote *r, const char *mailbox)
 	char name[64], cause[700], fix[400];
 
 	rname(name, sizeof name, r, "connections");
-	if (store_open_readonly(r->cfg->store_path, &st, &err) < 0) {
+	if (store_open_readonly(r->cfg->store_path, r->cfg->store_group, true, &st, &err) < 0) {
 		snprintf(cause, sizeof cause, "no mailbox is connected: %s", err.msg);
 		rfail(r, name, cause,
 		      "run `leavesync init`, then `leavesync auth login --mailbox EMAIL` for each "
@@ -606,7 +612,8 @@ static bool check_delegated_token(struct remote *r, struct token_source *ts, con
 	char name[400], who[300];
 	enum be_status st;
 
-	snprintf(name, sizeof name, "[%s] token for %s", r->b->name, mailbox);
+	snprintf(name, sizeof name, "%s.delegated_token|[%s] token for %s", r->b->name, r->b->name,
+	         mailbox);
 	st = ts->get(ts, mailbox, false, &token, &err);
 	if (st != BE_OK) {
 		long code = aadsts_in(err.msg);
@@ -626,6 +633,81 @@ static bool check_delegated_token(struct remote *r, struct token_source *ts, con
 	return !r->b->stopped;
 }
 
+/* ---- step 5b: other instances' events in the calendar ---- */
+
+struct instance_count {
+	char names[8][SYNC_KEY_INSTANCE_MAX];
+	int64_t counts[8];
+	size_t n;
+	int64_t own, others;
+	const char *own_name;
+};
+
+static int count_instance(void *arg, struct remote_event *re)
+{
+	struct instance_count *c = arg;
+	char name[SYNC_KEY_INSTANCE_MAX];
+	size_t i;
+
+	sync_key_instance(re->ev.sync_key, name);
+	if (strcasecmp(name, c->own_name) == 0) {
+		c->own++;
+		return 0;
+	}
+	c->others++;
+	for (i = 0; i < c->n && strcasecmp(c->names[i], name) != 0; i++)
+		;
+	if (i == c->n && c->n < 8)
+		snprintf(c->names[c->n++], sizeof c->names[0], "%s", name);
+	if (i < c->n)
+		c->counts[i]++;
+	return 0;
+}
+
+/* A second store on the same mailboxes (staging, another HR system) is fine as long as its
+ * instance differs: say so, since its events are never this store's to repair or delete. */
+static void check_instances(struct remote *r, const struct backend *be, struct be_session *s,
+                            struct backend_env *env, const char *mailbox)
+{
+	struct instance_count c = {.own_name = r->cfg->instance ? r->cfg->instance : "default"};
+	struct error err = {{0}};
+	char name[400], cause[900];
+	size_t used = 0;
+	int64_t now = now_unix();
+	enum be_status st;
+
+	snprintf(name, sizeof name, "%s.instances|[%s] instances in the calendar of %s", r->b->name,
+	         r->b->name, mailbox);
+	env->also_instance = "*";
+	st = be->list_events(s, mailbox, now - 30 * 86400, now + 365 * 86400, count_instance, &c,
+	                     &err);
+	env->also_instance = NULL;
+	if (st != BE_OK) {
+		doctor_addf(r->rep, DOCTOR_WARN, name, "run doctor again later",
+		            "could not list the tagged events: %s", err.msg);
+		return;
+	}
+	if (!c.others) {
+		doctor_add(r->rep, DOCTOR_OK, name, NULL, NULL);
+		return;
+	}
+	used = (size_t)snprintf(cause, sizeof cause,
+	                        "%lld tagged events of other leavesync instances (",
+	                        (long long)c.others);
+	for (size_t i = 0; i < c.n && used < sizeof cause; i++)
+		used += (size_t)snprintf(cause + used, sizeof cause - used, "%s\"%s\": %lld",
+		                         i ? ", " : "", c.names[i], (long long)c.counts[i]);
+	if (used < sizeof cause)
+		snprintf(cause + used, sizeof cause - used,
+		         ") beside %lld of this one (\"%s\"): this store never repairs or deletes "
+		         "them",
+		         (long long)c.own, c.own_name);
+	doctor_add(r->rep, DOCTOR_WARN, name, cause,
+	           "nothing, if another store (staging, a second HR system) writes this mailbox on "
+	           "purpose; if an instance was renamed, run `leavesync reconcile "
+	           "--adopt-instance OLD` (docs/operations.md)");
+}
+
 static void check_read(struct remote *r, const char *mailbox)
 {
 	const struct backend *be = r->b->graph ? &graph_backend : &ews_backend;
@@ -635,17 +717,20 @@ static void check_read(struct remote *r, const char *mailbox)
 	char name[400];
 	enum be_status st;
 
-	snprintf(name, sizeof name, "[%s] read the calendar of %s", r->b->name, mailbox);
+	snprintf(name, sizeof name, "%s.read_calendar|[%s] read the calendar of %s", r->b->name,
+	         r->b->name, mailbox);
 	backend_envs_init(&envs, r->cfg);
 	if (!r->b->app_only && !check_delegated_token(r, envs.env[1].tokens, mailbox))
 		goto out;
 	st = be->session_open(&envs.env[r->b->graph ? 1 : 0], &s, &err);
 	if (st == BE_OK)
 		st = be->probe_mailbox(s, mailbox, &err);
-	if (st == BE_OK)
+	if (st == BE_OK) {
 		doctor_add(r->rep, DOCTOR_OK, name, NULL, NULL);
-	else
+		check_instances(r, be, s, &envs.env[r->b->graph ? 1 : 0], mailbox);
+	} else {
 		explain_probe(r, name, mailbox, err.msg);
+	}
 	if (s)
 		be->session_close(s);
 out:
@@ -658,7 +743,8 @@ void doctor_check_remote(const struct config *cfg, struct doctor_branch *b, cons
                          struct doctor_report *rep)
 {
 	const struct service_config *sc = b->sc;
-	struct http_options opt = {.ca_file = cfg->ca_file, .limits = &cfg->limits.http};
+	struct http_options opt = {
+	    .ca_file = cfg->ca_file, .limits = &cfg->limits.http, .log = &cfg->http_log};
 	struct remote r = {.cfg = cfg, .b = b, .rep = rep};
 	struct error err = {{0}};
 	size_t n;

@@ -21,12 +21,14 @@ void backend_envs_init(struct backend_envs *e, const struct config *cfg)
 	static const char *const names[2] = {"ews", "graph"};
 
 	memset(e, 0, sizeof *e);
-	e->directory = cfg->store_path ? mailbox_directory_new(cfg->store_path) : NULL;
+	e->directory =
+	    cfg->store_path ? mailbox_directory_new(cfg->store_path, cfg->store_group) : NULL;
 	for (int i = 0; i < 2; i++) {
 		const struct service_config *sc = i == 0 ? &cfg->ews : &cfg->graph;
 		e->env[i].cfg = cfg;
 		e->env[i].directory = e->directory;
 		e->env[i].ca_file = cfg->ca_file;
+		e->env[i].instance = cfg->instance;
 		e->failing[i].ts.get = failing_get;
 		if (!sc->configured) {
 			error_set(

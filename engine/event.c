@@ -733,3 +733,41 @@ void event_free(struct event *ev)
 	free(ev->categories);
 	memset(ev, 0, sizeof *ev);
 }
+
+/* ---- the instance in a sync key ---- */
+
+static const char *key_uuid(const char *key)
+{
+	const char *colon = key ? strrchr(key, ':') : NULL;
+
+	return colon ? colon + 1 : key ? key : "";
+}
+
+void sync_key_instance(const char *key, char out[SYNC_KEY_INSTANCE_MAX])
+{
+	const char *colon = key ? strrchr(key, ':') : NULL;
+	size_t n = colon ? (size_t)(colon - key) : 0;
+
+	if (!colon || n == 0 || n >= SYNC_KEY_INSTANCE_MAX)
+		n = 0;
+	if (n == 0)
+		snprintf(out, SYNC_KEY_INSTANCE_MAX, "default");
+	else
+		snprintf(out, SYNC_KEY_INSTANCE_MAX, "%.*s", (int)n, key);
+}
+
+bool sync_key_in_instance(const char *key, const char *instance)
+{
+	char mine[SYNC_KEY_INSTANCE_MAX];
+
+	sync_key_instance(key, mine);
+	return strcasecmp(mine, instance && *instance ? instance : "default") == 0;
+}
+
+void sync_key_for_instance(const char *key, const char *instance, char out[SYNC_KEY_MAX])
+{
+	if (!instance || !*instance || strcasecmp(instance, "default") == 0)
+		snprintf(out, SYNC_KEY_MAX, "%s", key_uuid(key));
+	else
+		snprintf(out, SYNC_KEY_MAX, "%s:%s", instance, key_uuid(key));
+}

@@ -19,6 +19,20 @@
 #define LEAVESYNC_PROPSET_ID "0c6f5a4e-8d1b-4c39-9e2a-5b7d3f1a6c20"
 #define LEAVESYNC_PROP_NAME "LeaveSyncKey"
 
+/* The tag's value, the sync key, says which instance ([sync] instance) wrote the event: a bare
+ * UUID for the instance "default" (and for every event written before instances existed, so that
+ * existing deployments see no change), "NAME:UUID" for any other. Stores of different instances
+ * therefore never share a key (nor a Graph transactionId), and each lists only its own events. */
+#define SYNC_KEY_MAX 72 /* "NAME:" (at most 33) + UUID (36) + NUL */
+#define SYNC_KEY_INSTANCE_MAX 33
+
+/* The instance of a key: the text before ':', or "default" for a bare UUID. */
+void sync_key_instance(const char *key, char out[SYNC_KEY_INSTANCE_MAX]);
+/* True when key belongs to instance (NULL: "default"). */
+bool sync_key_in_instance(const char *key, const char *instance);
+/* The same key moved to another instance (a renamed instance): the UUID with instance's prefix. */
+void sync_key_for_instance(const char *key, const char *instance, char out[SYNC_KEY_MAX]);
+
 enum show_as { SHOW_FREE, SHOW_TENTATIVE, SHOW_BUSY, SHOW_OOF, SHOW_WORKING_ELSEWHERE };
 enum sensitivity { SENS_NORMAL, SENS_PERSONAL, SENS_PRIVATE, SENS_CONFIDENTIAL };
 

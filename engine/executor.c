@@ -528,6 +528,10 @@ int sync_run(const struct config *cfg, struct store *st, const struct sync_optio
 	int rc;
 
 	memset(r, 0, sizeof *r);
+	if (instance_check(cfg, st, NULL, err) < 0) {
+		r->config_error = true;
+		return -1;
+	}
 	if (requeue_for_resync(st, opt, err) < 0 || render_pass(cfg, st, r, err) < 0)
 		return -1;
 	if (store_state_counts(st, &counts, err) < 0 ||
@@ -543,7 +547,7 @@ int sync_run(const struct config *cfg, struct store *st, const struct sync_optio
 		free(skip);
 		return -1;
 	}
-	if (store_open(store_path(st), false, &x.stamper.st, err) < 0) {
+	if (store_open(store_path(st), false, cfg->store_group, &x.stamper.st, err) < 0) {
 		error_prefix(err, "cannot open a second connection to the store: ");
 		backend_envs_free(&envs);
 		free(skip);

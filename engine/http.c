@@ -33,6 +33,7 @@ struct http_client {
 	int64_t deadline_ms;
 	struct buf ca_bundle; /* system bundle + ca_file (PEM), when ca_file is set */
 	char errbuf[CURL_ERROR_SIZE];
+	const struct http_log *log; /* borrowed; may be NULL */
 };
 
 /* What the callbacks collect during one transfer. */
@@ -153,6 +154,7 @@ struct http_client *http_client_new(const struct http_options *opt, struct error
 	    xstrdup(opt && opt->user_agent ? opt->user_agent : "leavesync/" LEAVESYNC_VERSION);
 	set_limits(&c->lim, opt);
 	c->deadline_ms = opt ? opt->deadline_ms : 0;
+	c->log = opt ? opt->log : NULL;
 	if (c->ca_file && build_ca_bundle(c->curl, c->ca_file, &c->ca_bundle, err)) {
 		http_client_free(c);
 		return NULL;
@@ -538,6 +540,18 @@ static long request_timeout(const struct http_client *c)
 	return left < c->lim.timeout_ms ? (long)left : c->lim.timeout_ms;
 }
 
+/* -v: method, URL without its query (tokens and codes ride there), status and duration; never a
+ * header or a body. */
+static void log_request(struct http_client *c, const struct http_request *req, long status,
+                        int64_t ms, const struct error *err)
+{
+	char *shown = http_redact_url(req->url);
+
+	c->log->request(c->log->arg, req->method ? req->method : "GET", shown, status, ms,
+	                err && err->msg[0] ? err->msg : NULL);
+	free(shown);
+}
+
 enum http_failure http_perform(struct http_client *c, const struct http_request *req,
                                struct http_response *resp, struct error *err)
 {
@@ -546,6 +560,7 @@ enum http_failure http_perform(struct http_client *c, const struct http_request 
 	enum http_failure f = HTTP_OK;
 	char what[96];
 	long timeout_ms = request_timeout(c);
+	int64_t started;
 	CURLcode rc;
 
 	memset(resp, 0, sizeof *resp);
@@ -583,6 +598,7 @@ enum http_failure http_perform(struct http_client *c, const struct http_request 
 	headers = build_headers(req);
 	set_options(c, req, &t, headers, timeout_ms);
 	c->errbuf[0] = '\0';
+	started = now_ms();
 	rc = curl_easy_perform(c->curl);
 	if (rc == CURLE_OK) {
 		take_response(c, &t, resp);
@@ -598,6 +614,8 @@ enum http_failure http_perform(struct http_client *c, const struct http_request 
 		f = classify(c, rc, req->method ? req->method : "GET", req->url, &t, err);
 	}
 	telemetry_http(req->url, f == HTTP_OK ? resp->status : 0, resp->retry_after_ms);
+	if (c->log && c->log->request)
+		log_request(c, req, resp->status, now_ms() - started, f == HTTP_OK ? NULL : err);
 	/* the Authorization line is in the list: do not leave it in freed memory */
 	for (struct curl_slist *h = headers; h; h = h->next)
 		if (strncmp(h->data, "Authorization:", 14) == 0)

@@ -36,6 +36,15 @@ struct http_limits {
 #define HTTP_DEFAULT_MAX_RESPONSE ((size_t)16 << 20)
 #define HTTP_DEFAULT_RESPONSE_BUDGET ((size_t)128 << 20)
 
+/* A request log for `leavesync -v`: called once per request, after it ended, from the thread that
+ * made it. url is already redacted (no query string, no user info); nothing else of the request
+ * (headers, bodies, tokens) is ever passed. status 0: no response (failure names why). */
+struct http_log {
+	void (*request)(void *arg, const char *method, const char *url, long status, int64_t ms,
+	                const char *failure);
+	void *arg;
+};
+
 struct http_options {
 	const char *ca_file; /* extra trust anchor (PEM); NULL: the system store only */
 	const struct http_limits *limits; /* copied; NULL: the defaults */
@@ -44,6 +53,8 @@ struct http_options {
 	int64_t deadline_ms;              /* now_ms() by which every request must be over (a run's
 	                                     deadline); 0: none */
 	const char *user_agent;           /* NULL: "leavesync/VERSION" */
+	const struct http_log *log;       /* NULL or no callback: nothing logged; borrowed,
+	                                     outlives the client */
 };
 
 struct http_request {

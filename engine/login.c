@@ -406,6 +406,67 @@ static char *signed_in_user(const char *access_token)
 	return user;
 }
 
+static bool is_address_of(const char *value, const char *mailbox)
+{
+	/* proxyAddresses entries are "SMTP:primary" / "smtp:alias" (and other types: "SIP:...") */
+	if (value && strncasecmp(value, "smtp:", 5) == 0)
+		value += 5;
+	return value && strcasecmp(value, mailbox) == 0;
+}
+
+/* Is the signed-in account the mailbox? The token's upn or preferred_username answers when it is
+ * the mailbox's address; otherwise the account's own addresses decide (GET /me: mail,
+ * userPrincipalName, proxyAddresses; [Graph api/user-get], delegated User.Read). Delegated
+ * Calendars.ReadWrite reaches only the signed-in user's own calendar, so a sign-in as anyone
+ * else would be stored for the mailbox and fail on every sync with 403. */
+static int check_identity(struct login *l, const char *mailbox, const struct oauth_token *tok,
+                          const char *user, struct error *err)
+{
+	struct http_request req = {.method = "GET", .bearer = tok->access_token};
+	struct http_response resp;
+	struct buf url = BUF_INIT;
+	json_t *me = NULL, *v;
+	bool same = false;
+	size_t i;
+
+	if (is_address_of(user, mailbox))
+		return 0;
+	buf_printf(&url, "%s/me?$select=id,userPrincipalName,mail,proxyAddresses",
+	           l->cfg->graph.url);
+	req.url = url.data;
+	if (http_perform(l->http, &req, &resp, err) != HTTP_OK) {
+		buf_free(&url);
+		return error_prefix(err, "cannot confirm who signed in (%s is not %s): ",
+		                    user ? user : "the account", mailbox);
+	}
+	buf_free(&url);
+	if (resp.status == 200)
+		me = json_loadb(resp.body, resp.body_len, 0, NULL);
+	same = me && (is_address_of(json_string_value(json_object_get(me, "mail")), mailbox) ||
+	              is_address_of(json_string_value(json_object_get(me, "userPrincipalName")),
+	                            mailbox));
+	json_array_foreach(json_object_get(me, "proxyAddresses"), i, v) same =
+	    same || is_address_of(json_string_value(v), mailbox);
+	if (!same && resp.status == 200)
+		error_set(err,
+		          "signed in as %s, which is not %s: nothing was stored. Sign in as %s "
+		          "(a private browser window avoids an account already signed in); "
+		          "delegated access reaches only the signed-in user's own calendar. One "
+		          "identity for many calendars is [graph] mode = application "
+		          "(docs/setup.md)",
+		          user ? user : json_string_value(json_object_get(me, "userPrincipalName")),
+		          mailbox, mailbox);
+	else if (!same)
+		error_set(err,
+		          "cannot confirm that the account signed in (%s) is %s: GET /me answered "
+		          "HTTP %ld; the app needs the delegated permission User.Read "
+		          "(docs/setup.md); nothing was stored",
+		          user ? user : "unknown", mailbox, resp.status);
+	json_decref(me);
+	http_response_free(&resp);
+	return same ? 0 : -1;
+}
+
 static int store_connection(struct login *l, const char *mailbox, const struct oauth_token *tok,
                             struct error *err)
 {
@@ -423,12 +484,17 @@ static int store_connection(struct login *l, const char *mailbox, const struct o
 	for (char *p = box; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
 	user = signed_in_user(tok->access_token);
+	if (check_identity(l, box, tok, user, err) < 0) {
+		free(user);
+		free(box);
+		return -1;
+	}
 	c.mailbox = box;
 	c.refresh_token = tok->refresh_token;
 	c.scope = tok->scope ? tok->scope : l->scope;
 	c.user = user;
 	c.needs_login = false;
-	rc = store_open(l->cfg->store_path, false, &st, err);
+	rc = store_open(l->cfg->store_path, false, l->cfg->store_group, &st, err);
 	if (rc == 0) {
 		rc = store_put_connection(st, &c, err);
 		store_close(st);
@@ -450,7 +516,8 @@ static int store_connection(struct login *l, const char *mailbox, const struct o
 static int login_setup(struct login *l, const struct config *cfg, struct error *err)
 {
 	const struct service_config *g = &cfg->graph;
-	struct http_options opt = {.ca_file = cfg->ca_file, .limits = &cfg->limits.http};
+	struct http_options opt = {
+	    .ca_file = cfg->ca_file, .limits = &cfg->limits.http, .log = &cfg->http_log};
 
 	if (!g->tenant_id || !g->client_id)
 		return error_set(err,
@@ -460,8 +527,9 @@ static int login_setup(struct login *l, const struct config *cfg, struct error *
 	    (struct oauth_app){g->authority, g->tenant_id, g->client_id, NULL, NULL, NULL, NULL};
 	l->web = (struct oauth_app){g->authority, g->tenant_id, g->client_id,     g->client_secret,
 	                            g->cert_file, g->key_file,  g->cert_algorithm};
-	/* the scopes the refresh will ask for (engine/tokens.c): User.Read lets graph/users.c read
-	 * the signed-in user */
+	/* the scopes the refresh will ask for (engine/tokens.c): User.Read lets the sign-in be
+	 * checked against the mailbox (GET /me) before it is stored, and graph/users.c read the
+	 * user */
 	snprintf(l->scope, sizeof l->scope, "offline_access %s/Calendars.ReadWrite %s/User.Read",
 	         service_resource(g, true), service_resource(g, true));
 	l->http = http_client_new(&opt, err);

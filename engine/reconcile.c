@@ -164,10 +164,29 @@ static void set_str(char **dst, const char *src)
 	*dst = xstrdup(src);
 }
 
+/* reconcile --adopt-instance OLD: the backend also listed OLD's events (backend_env
+ * also_instance); each gets the sync key it has under this store's instance, so that the comparison
+ * finds its target, and renamed[e] says its tag must be rewritten. */
+static void rekey_other_instances(struct list_job *lj, const char *instance, bool *renamed)
+{
+	for (size_t e = 0; e < lj->n; e++) {
+		struct remote_event *re = &lj->ev[e];
+		char key[SYNC_KEY_MAX];
+
+		if (!re->ev.sync_key || sync_key_in_instance(re->ev.sync_key, instance))
+			continue;
+		sync_key_for_instance(re->ev.sync_key, instance, key);
+		set_str(&re->ev.sync_key, key);
+		renamed[e] = true;
+	}
+}
+
 /* The comparison's verdicts as findings and as the store's new beliefs: adopt ids, forget missing
- * items, queue rewrites and retries (changed[i]: target i is to be saved). */
+ * items, queue rewrites and retries (changed[i]: target i is to be saved; renamed[e]: listed event
+ * e was tagged for the old instance). */
 static void apply_comparison(struct reconcile_report *r, struct list_job *lj,
-                             const struct mailbox_comparison *m, struct target *ts, bool *changed)
+                             const struct mailbox_comparison *m, const bool *renamed,
+                             struct target *ts, bool *changed)
 {
 	for (size_t e = 0; e < m->nev; e++) {
 		const struct event_cmp *c = &m->ev[e];
@@ -214,6 +233,14 @@ static void apply_comparison(struct reconcile_report *r, struct list_job *lj,
 				/* A create in doubt is settled by the sync's lookup over the whole
 				 * calendar (this listing sees one window only). */
 				t->dirty = true;
+				changed[i] = true;
+			} else if (renamed[c->event - 1] && !c->unreadable) {
+				/* its tag still names the old instance: every field and the
+				 * new tag are written */
+				r->renamed++;
+				set_str(&t->synced, NULL);
+				t->dirty = true;
+				t->state = TS_PENDING;
 				changed[i] = true;
 			} else if (c->fields_differ) {
 				if (c->edited)
@@ -320,7 +347,7 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 	struct mailbox_comparison m;
 	struct target *ts = NULL;
 	size_t nts = 0, first = x->r->n;
-	bool *changed;
+	bool *changed, *renamed;
 
 	x->r->mailboxes++;
 	if (lj->status != BE_OK) {
@@ -338,10 +365,13 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 		list_job_free(lj);
 		return;
 	}
+	renamed = xcalloc(lj->n + 1, sizeof *renamed);
+	if (x->opt->adopt_instance)
+		rekey_other_instances(lj, x->cfg->instance, renamed);
 	compare_sort_targets(ts, nts);
 	compare_mailbox(ts, nts, lj->ev, lj->n, lj->job.be->name, x->opt->from, x->opt->to, &m);
 	changed = xcalloc(nts + 1, sizeof *changed);
-	apply_comparison(x->r, lj, &m, ts, changed);
+	apply_comparison(x->r, lj, &m, renamed, ts, changed);
 	if (mailbox_blocked(x, lj->mailbox, count_deletions(x->r, first, ts, nts), m.owned)) {
 		block_findings(x->r, first);
 		x->skip = xrealloc(x->skip, (x->nskip + 1) * sizeof *x->skip);
@@ -362,6 +392,7 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 	mailbox_comparison_free(&m);
 	targets_free(ts, nts);
 	free(changed);
+	free(renamed);
 	if (lj->ndelete) {
 		lj->delete_status = xcalloc(lj->ndelete, sizeof *lj->delete_status);
 		lj->delete_msg = xcalloc(lj->ndelete, sizeof *lj->delete_msg);
@@ -525,11 +556,22 @@ int reconcile_run(const struct config *cfg, struct store *st, const struct recon
 	int rc;
 
 	memset(r, 0, sizeof *r);
+	if (opt->adopt_instance && opt->dry_run)
+		return r->sync.config_error = true,
+		       error_set(err, "--adopt-instance changes the store: it cannot be a dry run");
+	if (instance_check(cfg, st, opt->adopt_instance, err) < 0 ||
+	    (opt->adopt_instance &&
+	     instance_adopt(cfg, st, opt->adopt_instance, &r->rekeyed, err) < 0)) {
+		r->sync.config_error = true;
+		return -1;
+	}
 	if (render_pass(cfg, st, &rendered, err) < 0) {
 		sync_result_free(&rendered);
 		return -1;
 	}
 	backend_envs_init(&envs, cfg);
+	for (int i = 0; i < 2; i++)
+		envs.env[i].also_instance = opt->adopt_instance;
 	if (backend_envs_check(&envs, cfg, err) < 0) {
 		r->sync.config_error = true;
 		backend_envs_free(&envs);

@@ -33,9 +33,11 @@
 
 #define DEFAULT_SUBJECT "Out of office"
 
-void render_sync_key(const char *mailbox, const char *leave_id, char out[37])
+void render_sync_key(const char *instance, const char *mailbox, const char *leave_id,
+                     char out[SYNC_KEY_MAX])
 {
 	struct buf name = BUF_INIT;
+	char uuid[37];
 
 	for (const char *p = mailbox ? mailbox : ""; *p; p++) {
 		char c = (char)tolower((unsigned char)*p);
@@ -44,8 +46,9 @@ void render_sync_key(const char *mailbox, const char *leave_id, char out[37])
 	}
 	buf_puts(&name, "\n");
 	buf_puts(&name, leave_id ? leave_id : "");
-	uuid_v5(out, SYNC_KEY_NAMESPACE, name.data, name.len);
+	uuid_v5(uuid, SYNC_KEY_NAMESPACE, name.data, name.len);
 	buf_free(&name);
+	sync_key_for_instance(uuid, instance, out);
 }
 
 /* ---- subject template ---- */

@@ -8,9 +8,11 @@
 #include "engine/config.h"
 #include "store/store.h"
 
-/* The engine's tag for (mailbox, leave id): a name-based UUID (v5), stable across stores, so that a
- * lost store re-pushed with the same leave finds its events again. */
-void render_sync_key(const char *mailbox, const char *leave_id, char out[37]);
+/* The engine's tag for (mailbox, leave id) in an instance ([sync] instance): a name-based UUID
+ * (v5), stable across stores, so that a lost store re-pushed with the same leave finds its events
+ * again; prefixed "INSTANCE:" for any instance but "default" (engine/event.h). */
+void render_sync_key(const char *instance, const char *mailbox, const char *leave_id,
+                     char out[SYNC_KEY_MAX]);
 
 /* Renders one leave. *ics is a VCALENDAR holding one VEVENT (and the VTIMEZONE of a timed leave),
  * caller frees; *ics is NULL when the leave must have no event (cancelled, or its kind has

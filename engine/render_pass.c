@@ -15,13 +15,13 @@
 static int render_one(const struct config *cfg, struct store *st, const struct dirty_leave *d,
                       struct sync_result *r, struct error *err)
 {
-	char key[37], *ics = NULL;
+	char key[SYNC_KEY_MAX], *ics = NULL;
 	struct error why = {{0}};
 	int rc;
 
 	if (d->deleted)
 		return store_retire_other_targets(st, d->leave_id, NULL, err);
-	render_sync_key(d->lv.mailbox, d->lv.id, key);
+	render_sync_key(cfg->instance, d->lv.mailbox, d->lv.id, key);
 	if (render_leave(cfg, &d->lv, key, &ics, &why) < 0) {
 		char reason[sizeof why.msg + 64];
 		snprintf(reason, sizeof reason, "the leave cannot be rendered: %s", why.msg);

@@ -82,10 +82,12 @@ int sync_run(const struct config *cfg, struct store *st, const struct sync_optio
 
 /* Reconcile: list the engine's events per mailbox in a window, compare with the store, repair. */
 struct reconcile_options {
-	int64_t from, to;    /* window, Unix seconds */
-	const char *mailbox; /* only this mailbox, or NULL */
-	bool dry_run;        /* report, change nothing remote, record nothing */
-	bool force;          /* pass the safety valve */
+	int64_t from, to;           /* window, Unix seconds */
+	const char *mailbox;        /* only this mailbox, or NULL */
+	bool dry_run;               /* report, change nothing remote, record nothing */
+	bool force;                 /* pass the safety valve */
+	const char *adopt_instance; /* --adopt-instance OLD: the store's keys and OLD's events
+	                               become this instance's (not with dry_run) */
 	int64_t run_id;
 	struct sync_progress progress;
 };
@@ -105,7 +107,10 @@ struct reconcile_report {
 	size_t n, cap;
 	int64_t mailboxes, listed;
 	int64_t adopted; /* events a new or rebuilt store found by their sync key */
-	char **blocked;  /* "MAILBOX: would delete N of M events (>50%): run with --force" */
+	int64_t rekeyed; /* --adopt-instance: targets whose key moved to this instance */
+	int64_t
+	    renamed;    /* --adopt-instance: events found under the old instance's tag (retagged) */
+	char **blocked; /* "MAILBOX: would delete N of M events (>50%): run with --force" */
 	size_t nblocked;
 	struct sync_result sync; /* the repair run */
 	int64_t unrepaired;      /* findings whose result is not ok */
@@ -181,6 +186,15 @@ enum be_status list_mailbox(const struct backend *be, struct be_session *s, cons
  * needs --force; msg then says so. */
 bool valve_blocks(const struct config *cfg, const char *mailbox, int64_t deletions, int64_t owned,
                   char *msg, size_t len);
+
+/* engine/instance.c. The store must belong to [sync] instance (recorded by the first run):
+ * -1 with the fix otherwise (a changed name would orphan every event); adopt names the old
+ * instance that reconcile --adopt-instance takes over. */
+int instance_check(const struct config *cfg, struct store *st, const char *adopt,
+                   struct error *err);
+/* Moves the store's keys of instance `from` to [sync] instance and queues their rewrite. */
+int instance_adopt(const struct config *cfg, struct store *st, const char *from, int64_t *renamed,
+                   struct error *err);
 
 /* Backend chosen for a mailbox, by name. NULL for an unknown name. */
 const struct backend *backend_by_name(const char *name);

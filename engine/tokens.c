@@ -67,6 +67,8 @@ struct src {
 	char *authority, *tenant, *client_id, *client_secret, *cert_file, *key_file,
 	    *cert_algorithm;
 	char *scope, *ca_file, *store_path;
+	char *store_group;          /* [store] group (store_open), or NULL */
+	const struct http_log *log; /* -v: the config's request log (borrowed), or NULL */
 	pthread_mutex_t mu;
 	pthread_cond_t done;
 	struct entry *entries;
@@ -133,7 +135,7 @@ static bool fresh_enough(const struct entry *e, int64_t now)
 
 static struct tools *tools_take(struct src *s, struct error *err)
 {
-	struct http_options opt = {.ca_file = s->ca_file, .limits = &s->limits};
+	struct http_options opt = {.ca_file = s->ca_file, .limits = &s->limits, .log = s->log};
 	struct tools *t;
 
 	pthread_mutex_lock(&s->mu);
@@ -227,7 +229,7 @@ static enum be_status open_store(struct src *s, struct tools *t, struct error *e
 {
 	if (t->st)
 		return BE_OK;
-	if (store_open(s->store_path, false, &t->st, err) == 0)
+	if (store_open(s->store_path, false, s->store_group, &t->st, err) == 0)
 		return BE_OK;
 	t->st = NULL;
 	return BE_FINAL;
@@ -542,6 +544,7 @@ void token_source_free(struct token_source *ts)
 	free(s->scope);
 	free(s->ca_file);
 	free(s->store_path);
+	free(s->store_group);
 	free(s);
 }
 
@@ -624,8 +627,13 @@ struct token_source *token_source_for(const struct config *cfg, const char *back
 	}
 	if (!ts)
 		error_prefix(err, "[%s] ", graph ? "graph" : "ews");
-	else
-		((struct src *)ts->ctx)->limits = cfg->limits.http;
+	if (ts) {
+		struct src *s = ts->ctx;
+
+		s->limits = cfg->limits.http;
+		s->log = &cfg->http_log;
+		s->store_group = cfg->store_group ? xstrdup(cfg->store_group) : NULL;
+	}
 	buf_free(&scope);
 	return ts;
 }

@@ -574,7 +574,7 @@ static enum be_status view_range(struct be_session *s, const char *mailbox, int6
 	for (size_t i = 0; st == BE_OK && i < l.n; i++) {
 		if (!l.v[i].re.remote_id)
 			continue;
-		if (l.v[i].re.ev.sync_key && *l.v[i].re.ev.sync_key)
+		if (be_tag_accepted(s->env, l.v[i].re.ev.sync_key))
 			id_set_add(tagged, l.v[i].re.remote_id);
 		else if (untagged) /* (an item crossing a split comes back twice: a set) */
 			id_set_add(untagged, l.v[i].re.remote_id);
@@ -649,7 +649,8 @@ static enum be_status ews_session_open(const struct backend_env *env, struct be_
 	const char *url = c && c->url ? c->url : EWS_DEFAULT_URL;
 	struct http_options opt = {.ca_file = env->ca_file,
 	                           .limits = env->cfg ? &env->cfg->limits.http : NULL,
-	                           .deadline_ms = env->deadline_ms};
+	                           .deadline_ms = env->deadline_ms,
+	                           .log = env->cfg ? &env->cfg->http_log : NULL};
 
 	*out = NULL;
 	if (!http_url_allowed(url))

@@ -53,7 +53,8 @@ static enum be_status graph_session_open(const struct backend_env *env, struct b
 	graph_prop_id(s->prop_id, sizeof s->prop_id);
 	s->http = http_client_new(&(struct http_options){.ca_file = env->ca_file,
 	                                                 .limits = &env->cfg->limits.http,
-	                                                 .deadline_ms = env->deadline_ms},
+	                                                 .deadline_ms = env->deadline_ms,
+	                                                 .log = &env->cfg->http_log},
 	                          err);
 	if (!s->http) {
 		free(s->base);
@@ -218,7 +219,8 @@ static void prepare(struct be_session *s, enum graph_op op, struct be_item *it,
 		}
 		r->url = graph_path_event(user, it->remote_id);
 		if (op == GRAPH_OP_UPDATE) {
-			r->body = it->ev ? graph_build_patch(it->ev, it->written, &e) : NULL;
+			r->body =
+			    it->ev ? graph_build_patch(it->ev, it->written, s->prop_id, &e) : NULL;
 			/* after a re-read the engine overwrites: no precondition */
 			r->if_match = it->overwrite ? NULL : it->change_key;
 		}
@@ -335,10 +337,12 @@ static int deliver_page(struct be_session *s, const struct graph_page *page, con
 		struct remote_event re;
 		int stop;
 
-		if (!tag && untagged)
-			++*untagged;
-		if (!tag || (wanted && strcasecmp(tag, wanted) != 0))
-			continue; /* not the engine's: never touched */
+		if (!tag || (wanted && strcasecmp(tag, wanted) != 0) ||
+		    (!wanted && !be_tag_accepted(s->env, tag))) {
+			if (untagged) /* not this store's (another instance's included): counted */
+				++*untagged;
+			continue; /* not the engine's, or another instance's: never touched */
+		}
 		if (graph_parse_event(obj, s->prop_id, &re, err) < 0)
 			return -1;
 		stop = cb(arg, &re);

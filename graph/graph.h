@@ -88,8 +88,9 @@ char *graph_path_event(const char *user, const char *remote_id);
  * is new on every call (one per create attempt). */
 json_t *graph_build_create(const struct event *ev, const char *prop_id, struct error *err);
 /* The PATCH body: the owned fields that differ from written (all of them when written is NULL or
- * nothing differs). */
-json_t *graph_build_patch(const struct event *ev, const struct event *written, struct error *err);
+ * nothing differs), and the tag when it is not the one written (a renamed instance). */
+json_t *graph_build_patch(const struct event *ev, const struct event *written, const char *prop_id,
+                          struct error *err);
 /* Query string (from '?') reading one event with its tag: $select of the owned fields, $expand. */
 char *graph_query_event(const char *prop_id);
 /* Relative URL finding the events of user tagged with key. Caller frees. */

@@ -185,7 +185,8 @@ json_t *graph_build_create(const struct event *ev, const char *prop_id, struct e
 	return obj;
 }
 
-json_t *graph_build_patch(const struct event *ev, const struct event *written, struct error *err)
+json_t *graph_build_patch(const struct event *ev, const struct event *written, const char *prop_id,
+                          struct error *err)
 {
 	json_t *obj = graph_event_fields_json(ev, written, err);
 
@@ -193,6 +194,17 @@ json_t *graph_build_patch(const struct event *ev, const struct event *written, s
 		/* nothing differs (a resync): rewrite every owned field */
 		json_decref(obj);
 		obj = graph_event_fields_json(ev, NULL, err);
+	}
+	/* a PATCH may set an extended property ([Graph api/singlevaluelegacyextendedproperty-post]:
+	 * "Create ... in an existing instance" is a PATCH of the resource); transactionId stays as
+	 * created ("cannot change transactionId in a subsequent update") */
+	if (obj && ev->sync_key &&
+	    (!written || strcmp_null(written->sync_key, ev->sync_key) != 0)) {
+		json_t *props = json_array();
+
+		json_array_append_new(
+		    props, json_pack("{s:s, s:s}", "id", prop_id, "value", ev->sync_key));
+		json_object_set_new(obj, "singleValueExtendedProperties", props);
 	}
 	return obj;
 }

@@ -13,7 +13,7 @@
 
 #include "common/util.h"
 #include "engine/sync.h"
-#include "serve/log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -88,16 +88,16 @@ static int lock_store(struct scheduler *sc, struct store **st)
 {
 	struct error err = {{0}};
 
-	if (store_open(sc->srv->store_path, false, st, &err) < 0) {
-		serve_log(LOG_ERR, "scheduler: %s", err.msg);
+	if (store_open(sc->srv->store_path, false, sc->srv->store_group, st, &err) < 0) {
+		log_msg(LOG_ERR, "leavesync serve: scheduler: %s", err.msg);
 		return -1;
 	}
 	if (store_lock_run(*st, &err) < 0) {
 		store_close(*st);
 		*st = NULL;
 		if (!sc->busy_logged)
-			serve_log(LOG_NOTICE, "scheduler: %s; retrying every %d s", err.msg,
-			          BUSY_RETRY_S);
+			log_msg(LOG_NOTICE, "leavesync serve: scheduler: %s; retrying every %d s",
+			        err.msg, BUSY_RETRY_S);
 		sc->busy_logged = true;
 		return 0;
 	}
@@ -105,10 +105,39 @@ static int lock_store(struct scheduler *sc, struct store **st)
 	return 1;
 }
 
-static const char *outcome_of(const struct sync_result *r)
+/* Targets that fail, wait or are queued again after a failure, whichever run made them so: as for
+ * the command line (docs/operations.md, exit codes), a run is "partial" (exit code 1 in the run
+ * history) on every run as long as any is there, not only on the run where it first failed. */
+static bool problems_open(struct store *st)
 {
-	return (r->stats.failed || r->stats.waiting || r->nblocked || r->stats.deferred) ? "partial"
-	                                                                                 : "ok";
+	struct store_health h;
+	struct error err = {{0}};
+
+	if (store_health(st, &h, &err) < 0) {
+		log_msg(LOG_WARNING, "leavesync serve: scheduler: %s", err.msg);
+		return false;
+	}
+	return h.failed || h.waiting || h.retrying;
+}
+
+static const char *outcome_of(struct store *st, const struct sync_result *r)
+{
+	return (r->stats.failed || r->stats.waiting || r->nblocked || r->stats.deferred ||
+	        r->deadline_hit || problems_open(st))
+	           ? "partial"
+	           : "ok";
+}
+
+/* The end of every run, as for the command line: history older than [store] keep_history_days. */
+static void prune_history(struct store *st, const struct serve_settings *set)
+{
+	struct error err = {{0}};
+	int64_t pruned;
+
+	if (set->cfg.keep_history_days > 0 &&
+	    store_prune_history(st, now_unix() - (int64_t)set->cfg.keep_history_days * 86400,
+	                        &pruned, &err) < 0)
+		log_msg(LOG_WARNING, "leavesync serve: scheduler: %s", err.msg);
 }
 
 static json_t *sync_result_json(const struct sync_result *r)
@@ -156,7 +185,8 @@ static void record_run(struct store *st, int64_t run_id, const char *cmd, int64_
 	rec.waiting = r->stats.waiting;
 	rec.summary = (char *)summary;
 	if (store_run_end(st, &rec, &err) < 0)
-		serve_log(LOG_WARNING, "scheduler: could not record the run: %s", err.msg);
+		log_msg(LOG_WARNING, "leavesync serve: scheduler: could not record the run: %s",
+		        err.msg);
 }
 
 /* A sync or resync. Returns the result JSON (owned) or NULL when it could not run; *outcome. */
@@ -170,39 +200,44 @@ static json_t *do_sync(struct scheduler *sc, struct store *st, const struct serv
 	int rc;
 
 	if (store_run_begin(st, cmd, &run_id, &err) < 0)
-		serve_log(LOG_WARNING, "scheduler: could not record the run: %s", err.msg);
+		log_msg(LOG_WARNING, "leavesync serve: scheduler: could not record the run: %s",
+		        err.msg);
 	opt->run_id = run_id;
 	opt->stop = &sc->stop_run;
 	rc = sync_run(&set->cfg, st, opt, &r, &err);
 	if (rc < 0) {
 		if (set_run_error(sc->srv, err.msg))
-			serve_log(LOG_ERR,
-			          "%s: %s (logged again when the reason changes; /readyz "
-			          "says not ready meanwhile)",
-			          cmd, err.msg);
+			log_msg(LOG_ERR,
+			        "leavesync serve: %s: %s (logged again when the reason changes; "
+			        "/readyz "
+			        "says not ready meanwhile)",
+			        cmd, err.msg);
 		*outcome = "error";
 		record_run(st, run_id, cmd, started, &r, r.config_error ? 2 : 1, err.msg);
 	} else {
 		set_run_error(sc->srv, NULL);
-		*outcome = outcome_of(&r);
+		*outcome = outcome_of(st, &r);
 		record_run(st, run_id, cmd, started, &r, strcmp(*outcome, "ok") ? 1 : 0, NULL);
-		serve_log(strcmp(*outcome, "ok") ? LOG_WARNING : LOG_INFO,
-		          "%s: %lld created, %lld updated, %lld deleted, %lld failed, %lld waiting",
-		          cmd, (long long)r.stats.created, (long long)r.stats.updated,
-		          (long long)r.stats.deleted, (long long)r.stats.failed,
-		          (long long)r.stats.waiting);
+		log_msg(strcmp(*outcome, "ok") ? LOG_WARNING : LOG_INFO,
+		        "leavesync serve: %s: %lld created, %lld updated, %lld deleted, %lld "
+		        "failed, %lld waiting",
+		        cmd, (long long)r.stats.created, (long long)r.stats.updated,
+		        (long long)r.stats.deleted, (long long)r.stats.failed,
+		        (long long)r.stats.waiting);
 		for (size_t i = 0; i < r.nkept && i < 3; i++)
-			serve_log(LOG_WARNING, "%s: %s %s: %s: %s", cmd, r.problems[i].mailbox,
-			          r.problems[i].leave_id, r.problems[i].state,
-			          r.problems[i].message);
+			log_msg(LOG_WARNING, "leavesync serve: %s: %s %s: %s: %s", cmd,
+			        r.problems[i].mailbox, r.problems[i].leave_id, r.problems[i].state,
+			        r.problems[i].message);
 		for (size_t i = 0; i < r.nblocked; i++)
-			serve_log(LOG_WARNING, "%s: safety valve: %s", cmd, r.blocked[i]);
+			log_msg(LOG_WARNING, "leavesync serve: %s: safety valve: %s", cmd,
+			        r.blocked[i]);
 		res = sync_result_json(&r);
 		if (r.stats.deferred) {
 			int64_t in_ms = (r.stats.deferred_until - now_unix()) * 1000;
 			sc->retry_at_ms = now_ms() + (in_ms > 1000 ? in_ms : 1000);
 		}
 	}
+	prune_history(st, set);
 	sync_result_free(&r);
 	return res;
 }
@@ -241,27 +276,31 @@ static json_t *do_reconcile(struct scheduler *sc, struct store *st,
 	(void)sc;
 	memset(&r, 0, sizeof r);
 	if (!opt->dry_run && store_run_begin(st, "reconcile", &opt->run_id, &err) < 0)
-		serve_log(LOG_WARNING, "scheduler: could not record the run: %s", err.msg);
+		log_msg(LOG_WARNING, "leavesync serve: scheduler: could not record the run: %s",
+		        err.msg);
 	rc = reconcile_run(&set->cfg, st, opt, &r, &err);
 	if (rc < 0) {
 		if (set_run_error(sc->srv, err.msg))
-			serve_log(LOG_ERR, "reconcile: %s", err.msg);
+			log_msg(LOG_ERR, "leavesync serve: reconcile: %s", err.msg);
 		*outcome = "error";
-		record_run(st, opt->run_id, "reconcile", started, &r.sync, 1, err.msg);
+		record_run(st, opt->run_id, "reconcile", started, &r.sync,
+		           r.sync.config_error ? 2 : 1, err.msg);
 	} else {
 		char summary[200];
-		bool clean =
-		    !(r.unrepaired || r.nblocked || r.sync.stats.failed || r.sync.stats.waiting);
+		bool clean = !(r.unrepaired || r.nblocked || r.sync.stats.failed ||
+		               r.sync.stats.waiting || problems_open(st));
 		set_run_error(sc->srv, NULL);
 		*outcome = clean ? "ok" : "partial";
 		snprintf(summary, sizeof summary,
 		         "%zu findings, %lld unrepaired, %zu blocked (leavesync serve)", r.n,
 		         (long long)r.unrepaired, r.nblocked);
 		record_run(st, opt->run_id, "reconcile", started, &r.sync, clean ? 0 : 1, summary);
-		serve_log(clean ? LOG_INFO : LOG_WARNING, "reconcile%s: %s",
-		          opt->dry_run ? " (dry run)" : "", summary);
+		log_msg(clean ? LOG_INFO : LOG_WARNING, "leavesync serve: reconcile%s: %s",
+		        opt->dry_run ? " (dry run)" : "", summary);
 		res = reconcile_result_json(&r, opt->dry_run);
 	}
+	if (!opt->dry_run)
+		prune_history(st, set);
 	reconcile_report_free(&r);
 	return res;
 }
@@ -288,8 +327,8 @@ static void run_job(struct scheduler *sc, struct store *st, const struct serve_s
 	char *text;
 
 	store_job_update(st, jb->id, "running", 0, NULL, &err);
-	serve_log(LOG_INFO, "scheduler: run %lld (%s %s) starts", (long long)jb->id, jb->kind,
-	          jb->params);
+	log_msg(LOG_INFO, "leavesync serve: scheduler: run %lld (%s %s) starts", (long long)jb->id,
+	        jb->kind, jb->params);
 	if (!strcmp(jb->kind, "resync")) {
 		struct sync_options o = {0};
 		o.resync_leave = json_string_value(json_object_get(p, "leave"));
@@ -322,7 +361,8 @@ static void run_job(struct scheduler *sc, struct store *st, const struct serve_s
 	text = json_dumps(res, JSON_COMPACT);
 	if (store_job_update(st, jb->id, strcmp(outcome, "error") ? "done" : "failed", jb->run_id,
 	                     text, &err) < 0)
-		serve_log(LOG_ERR, "scheduler: run %lld: %s", (long long)jb->id, err.msg);
+		log_msg(LOG_ERR, "leavesync serve: scheduler: run %lld: %s", (long long)jb->id,
+		        err.msg);
 	metrics_run(sc->srv->metrics, jb->kind, outcome, (double)(now_ms() - t0) / 1000.0);
 	free(text);
 	json_decref(res);
@@ -420,7 +460,7 @@ static bool work(struct scheduler *sc, const struct serve_settings *set, unsigne
 		int64_t t0 = now_ms();
 		json_t *res;
 
-		serve_log(LOG_INFO, "scheduler: nightly reconcile starts");
+		log_msg(LOG_INFO, "leavesync serve: scheduler: nightly reconcile starts");
 		res = do_reconcile(sc, st, set, &o, &outcome);
 		json_decref(res);
 		metrics_run(sc->srv->metrics, "reconcile", outcome,
@@ -428,7 +468,7 @@ static bool work(struct scheduler *sc, const struct serve_settings *set, unsigne
 	}
 	if (due & (DUE_SYNC | DUE_POLL) && !atomic_load(&sc->stop_run)) {
 		if (store_pending_work(st, now_unix(), &leaves, &targets, &err) < 0)
-			serve_log(LOG_ERR, "scheduler: %s", err.msg);
+			log_msg(LOG_ERR, "leavesync serve: scheduler: %s", err.msg);
 		if (leaves + targets > 0) {
 			struct sync_options o = {0};
 			const char *outcome = "error";
@@ -444,7 +484,7 @@ static bool work(struct scheduler *sc, const struct serve_settings *set, unsigne
 		int64_t removed = 0;
 		if (store_idem_prune(st, now_unix() - (int64_t)set->sc.idempotency_hours * 3600,
 		                     &removed, &err) < 0)
-			serve_log(LOG_WARNING, "scheduler: %s", err.msg);
+			log_msg(LOG_WARNING, "leavesync serve: scheduler: %s", err.msg);
 	}
 	store_close(st);
 	return true;
@@ -457,9 +497,9 @@ static void *scheduler_main(void *arg)
 	struct error err = {{0}};
 	struct store *st;
 
-	if (store_open(sc->srv->store_path, false, &st, &err) == 0) {
+	if (store_open(sc->srv->store_path, false, sc->srv->store_group, &st, &err) == 0) {
 		if (store_job_requeue_interrupted(st, &err) < 0)
-			serve_log(LOG_WARNING, "scheduler: %s", err.msg);
+			log_msg(LOG_WARNING, "leavesync serve: scheduler: %s", err.msg);
 		store_close(st);
 	}
 	pthread_mutex_lock(&sc->mu);

@@ -4,7 +4,7 @@
 
 #include "common/util.h"
 #include "engine/http.h"
-#include "serve/log.h"
+#include "common/log.h"
 #include "serve/serve_int.h"
 #include "serve/server.h"
 
@@ -40,15 +40,17 @@ static int activated_socket(void)
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_FDNAMES");
 	if (strcmp(fds, "1") != 0) {
-		serve_log(LOG_ERR,
-		          "systemd passed %s sockets: give leavesync.socket exactly one "
-		          "ListenStream=",
-		          fds);
+		log_msg(
+		    LOG_ERR,
+		    "leavesync serve: systemd passed %s sockets: give leavesync.socket exactly one "
+		    "ListenStream=",
+		    fds);
 		return -2;
 	}
 	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_STREAM) {
-		serve_log(LOG_ERR, "the socket systemd passed is not a stream socket: use "
-		                   "ListenStream= in leavesync.socket");
+		log_msg(LOG_ERR,
+		        "leavesync serve: the socket systemd passed is not a stream socket: use "
+		        "ListenStream= in leavesync.socket");
 		return -2;
 	}
 	fcntl(3, F_SETFD, FD_CLOEXEC);
@@ -74,7 +76,7 @@ static struct serve_settings *load_settings(const char *path, struct error *err)
 {
 	struct serve_settings *set = xcalloc(1, sizeof *set);
 
-	if (config_load(path, false, &set->cfg, err) < 0) {
+	if (config_load(path, &set->cfg, err) < 0) {
 		free(set);
 		return NULL;
 	}
@@ -85,9 +87,9 @@ static struct serve_settings *load_settings(const char *path, struct error *err)
 	}
 	atomic_init(&set->refs, 1);
 	for (char **w = set->cfg.warnings; w && *w; w++)
-		serve_log(LOG_WARNING, "%s", *w);
+		log_msg(LOG_WARNING, "leavesync serve: %s", *w);
 	for (char **w = set->sc.warnings; w && *w; w++)
-		serve_log(LOG_WARNING, "%s", *w);
+		log_msg(LOG_WARNING, "leavesync serve: %s", *w);
 	return set;
 }
 
@@ -97,23 +99,27 @@ static void reload(struct serve *s)
 	struct serve_settings *set = load_settings(s->config_path, &err), *old;
 
 	if (!set) {
-		serve_log(LOG_ERR, "reload refused, the old configuration stays in force: %s",
-		          err.msg);
+		log_msg(LOG_ERR,
+		        "leavesync serve: reload refused, the old configuration stays in force: %s",
+		        err.msg);
 		return;
 	}
 	if (strcmp(set->cfg.store_path, s->store_path) != 0)
-		serve_log(LOG_WARNING, "reload: [store] path changed; it takes effect at the next "
-		                       "start only");
+		log_msg(
+		    LOG_WARNING,
+		    "leavesync serve: reload: [store] path changed; it takes effect at the next "
+		    "start only");
 	if (serve_config_needs_restart(&s->settings->sc, &set->sc))
-		serve_log(LOG_WARNING, "reload: listen, TLS, threads and connection limits take "
-		                       "effect at the next start only");
+		log_msg(LOG_WARNING,
+		        "leavesync serve: reload: listen, TLS, threads and connection limits take "
+		        "effect at the next start only");
 	pthread_mutex_lock(&s->settings_mu);
 	old = s->settings;
 	s->settings = set;
 	pthread_mutex_unlock(&s->settings_mu);
 	settings_release(old);
 	scheduler_reload(s->sched);
-	serve_log(LOG_NOTICE, "configuration reloaded from %s", set->cfg.path);
+	log_msg(LOG_NOTICE, "leavesync serve: configuration reloaded from %s", set->cfg.path);
 }
 
 static int read_pems(const struct serve_config *sc, char **pem)
@@ -123,7 +129,8 @@ static int read_pems(const struct serve_config *sc, char **pem)
 
 	for (int i = 0; i < 3; i++) {
 		if (files[i] && read_file(files[i], &pem[i], &len) < 0) {
-			serve_log(LOG_ERR, "cannot read %s: %s", files[i], strerror(errno));
+			log_msg(LOG_ERR, "leavesync serve: cannot read %s: %s", files[i],
+			        strerror(errno));
 			return -1;
 		}
 	}
@@ -140,7 +147,8 @@ static int check_transport(const struct serve_config *sc, int fd)
 	if (fd >= 0) {
 		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
 		    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
-			serve_log(LOG_ERR, "the socket systemd passed is not a TCP socket");
+			log_msg(LOG_ERR,
+			        "leavesync serve: the socket systemd passed is not a TCP socket");
 			return -1;
 		}
 	} else {
@@ -149,11 +157,12 @@ static int check_transport(const struct serve_config *sc, int fd)
 	if (sc->tls_cert || serve_addr_is_loopback((struct sockaddr *)&ss))
 		return 0;
 	format_addr((struct sockaddr *)&ss, where, sizeof where);
-	serve_log(LOG_ERR,
-	          "refusing plain HTTP on %s: it is not a loopback address. Set [serve] tls_cert "
-	          "and tls_key for HTTPS, or listen on 127.0.0.1 (or [::1]) behind a TLS proxy "
-	          "such as nginx or Caddy (docs/api.md)",
-	          where);
+	log_msg(LOG_ERR,
+	        "leavesync serve: refusing plain HTTP on %s: it is not a loopback address. Set "
+	        "[serve] tls_cert "
+	        "and tls_key for HTTPS, or listen on 127.0.0.1 (or [::1]) behind a TLS proxy "
+	        "such as nginx or Caddy (docs/api.md)",
+	        where);
 	return -1;
 }
 
@@ -179,9 +188,9 @@ static void announce(struct MHD_Daemon *d, const struct serve_config *sc, int fd
 	/* the first line on stdout, for scripts and tests (port 0 picks a free port) */
 	printf("listening on %s://%s\n", sc->tls_cert ? "https" : "http", where);
 	fflush(stdout);
-	serve_log(LOG_NOTICE, "listening on %s://%s%s (%d threads)",
-	          sc->tls_cert ? "https" : "http", where,
-	          sc->client_ca ? " with client certificates" : "", sc->threads);
+	log_msg(LOG_NOTICE, "leavesync serve: listening on %s://%s%s (%d threads)",
+	        sc->tls_cert ? "https" : "http", where,
+	        sc->client_ca ? " with client certificates" : "", sc->threads);
 }
 
 /* A worker thread's store, closed when the thread ends (pthread_key_create). */
@@ -200,6 +209,7 @@ static void serve_free(struct serve *s)
 	pthread_mutex_destroy(&s->status_mu);
 	free(s->config_path);
 	free(s->store_path);
+	free(s->store_group);
 }
 
 static int setup(struct serve *s, const struct serve_options *o)
@@ -221,12 +231,14 @@ static int setup(struct serve *s, const struct serve_options *o)
 	s->rl = ratelimit_new();
 	atomic_init(&s->stopping, false);
 	if (!(s->settings = load_settings(o->config_path, &err))) {
-		serve_log(LOG_ERR, "%s", err.msg);
+		log_msg(LOG_ERR, "leavesync serve: %s", err.msg);
 		return -1;
 	}
 	s->store_path = xstrdup(s->settings->cfg.store_path);
-	if (store_open(s->store_path, false, &st, &err) < 0) {
-		serve_log(LOG_ERR, "%s", err.msg);
+	s->store_group =
+	    s->settings->cfg.store_group ? xstrdup(s->settings->cfg.store_group) : NULL;
+	if (store_open(s->store_path, false, s->store_group, &st, &err) < 0) {
+		log_msg(LOG_ERR, "leavesync serve: %s", err.msg);
 		return -1;
 	}
 	store_close(st);
@@ -244,10 +256,10 @@ static void wait_signals(struct serve *s, const sigset_t *sigs)
 			reload(s);
 			continue;
 		}
-		serve_log(LOG_NOTICE,
-		          "%s: stopping (requests in flight finish, the sync stops "
-		          "after its current page)",
-		          sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		log_msg(LOG_NOTICE,
+		        "leavesync serve: %s: stopping (requests in flight finish, the sync stops "
+		        "after its current page)",
+		        sig == SIGTERM ? "SIGTERM" : "SIGINT");
 		return;
 	}
 }
@@ -261,7 +273,6 @@ int serve_main(const struct serve_options *o)
 	sigset_t sigs;
 	int fd, rc = 2;
 
-	serve_log_init();
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGTERM);
@@ -278,11 +289,11 @@ int serve_main(const struct serve_options *o)
 	if (pthread_key_create(&s.store_key, close_store) != 0)
 		goto out;
 	if (!(s.sched = scheduler_start(&s))) {
-		serve_log(LOG_ERR, "cannot start the scheduler thread");
+		log_msg(LOG_ERR, "leavesync serve: cannot start the scheduler thread");
 		goto out_key;
 	}
 	if (!(d = server_start(&s, fd, pem, &err))) {
-		serve_log(LOG_ERR, "%s", err.msg);
+		log_msg(LOG_ERR, "leavesync serve: %s", err.msg);
 		scheduler_stop(s.sched);
 		goto out_key;
 	}
@@ -301,7 +312,7 @@ int serve_main(const struct serve_options *o)
 	}
 	MHD_stop_daemon(d);
 	scheduler_stop(s.sched);
-	serve_log(LOG_NOTICE, "stopped");
+	log_msg(LOG_NOTICE, "leavesync serve: stopped");
 	rc = 0;
 out_key:
 	pthread_key_delete(s.store_key);

@@ -30,6 +30,7 @@ struct serve {
 	struct serve_settings *settings;
 	char *config_path; /* -c as given, or NULL */
 	char *store_path;  /* fixed for the process's life */
+	char *store_group; /* [store] group, or NULL: fixed with the path */
 	struct scheduler *sched;
 	struct metrics *metrics;
 	struct ratelimit *rl;

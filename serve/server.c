@@ -3,7 +3,7 @@
 #include "serve/serve_int.h"
 
 #include "common/util.h"
-#include "serve/log.h"
+#include "common/log.h"
 #include "serve/parse.h"
 #include "serve/serve.h"
 #include "serve/server.h"
@@ -93,7 +93,7 @@ struct store *serve_thread_store(struct serve *s, struct error *err)
 
 	if (st)
 		return st;
-	if (store_open(s->store_path, false, &st, err) < 0)
+	if (store_open(s->store_path, false, s->store_group, &st, err) < 0)
 		return NULL;
 	pthread_setspecific(s->store_key, st);
 	return st;
@@ -154,10 +154,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		int status = r->responded ? r->status : 0;
 
 		/* never the key, never the body, never the query string */
-		serve_log(LOG_INFO, "access key=%s method=%s path=%s status=%d duration_ms=%.2f%s",
-		          r->who.name[0] ? r->who.name : "-", r->method, r->path, status,
-		          secs * 1000.0,
-		          toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed)");
+		log_msg(
+		    LOG_INFO,
+		    "leavesync serve: access key=%s method=%s path=%s status=%d duration_ms=%.2f%s",
+		    r->who.name[0] ? r->who.name : "-", r->method, r->path, status, secs * 1000.0,
+		    toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed)");
 		metrics_request(r->srv->metrics, route, r->method, status, secs);
 	}
 	settings_release(r->set);
@@ -433,8 +434,10 @@ static const char *with_idempotency(struct MHD_Connection *c, struct request *r,
 			                          .body_len = rs->body.len};
 			memcpy(put.request_hash, h, sizeof h);
 			if (store_idem_put(st, r->who.name, idem, &put, &err) < 0)
-				serve_log(LOG_WARNING,
-				          "could not remember an idempotent response: %s", err.msg);
+				log_msg(LOG_WARNING,
+				        "leavesync serve: could not remember an idempotent "
+				        "response: %s",
+				        err.msg);
 		}
 	}
 	pthread_mutex_unlock(&r->srv->write_mu);
@@ -530,7 +533,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 	(void)cls;
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	serve_log(LOG_WARNING, "http: %s", msg);
+	log_msg(LOG_WARNING, "leavesync serve: http: %s", msg);
 }
 
 struct MHD_Daemon *server_start(struct serve *s, int listen_fd, char **pem, struct error *err)

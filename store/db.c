@@ -5,6 +5,7 @@
 #include "common/util.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -192,10 +193,7 @@ static int check_header(struct store *st, struct error *err)
 	return 0;
 }
 
-static void append_warning(struct store *st, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void append_warning(struct store *st, const char *fmt, ...)
+void store_add_warning(struct store *st, const char *fmt, ...)
 {
 	size_t used = strlen(st->warning);
 	va_list ap;
@@ -209,29 +207,42 @@ static void append_warning(struct store *st, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The store holds refresh tokens: no one but its owner may read it, nor its -wal and -shm (which
- * hold recent pages). Wider modes are narrowed when the process owns the file, and reported when
- * it does not (the warning names the fix). */
+/* The store holds HR's leave (personal data): no one but its owner may read it, nor its -wal and
+ * -shm (which hold recent pages), except the members of [store] group when it is set (HR's SQL
+ * access, docs/store.md): then 0660 is right on a file of that group, and a file of ours that
+ * SQLite created with another group is given to it. Wider modes are narrowed when the process owns
+ * the file, and reported when it does not (the warning names the fix). The refresh tokens are not
+ * here but in the secrets database, which is never shared (secrets.c). */
 static void fix_mode(struct store *st, const char *file)
 {
 	struct stat sb;
-	mode_t want;
+	mode_t allowed = 0600, want;
+	bool ours;
 
 	if (stat(file, &sb) < 0 || !(sb.st_mode & 077))
 		return;
-	want = sb.st_mode & 0600;
-	if (sb.st_uid == geteuid() && chmod(file, want) == 0)
-		append_warning(st,
-		               "%s had mode %04o (readable by %s) and holds refresh tokens: "
-		               "changed to %04o",
-		               file, (unsigned)(sb.st_mode & 07777),
-		               sb.st_mode & 007 ? "others" : "its group", (unsigned)want);
+	ours = sb.st_uid == geteuid();
+	if (st->shared && sb.st_gid != st->share_gid && ours && !(sb.st_mode & 007) &&
+	    chown(file, (uid_t)-1, st->share_gid) == 0)
+		sb.st_gid = st->share_gid;
+	if (st->shared && sb.st_gid == st->share_gid)
+		allowed = 0660;
+	if (!(sb.st_mode & 0777 & ~allowed))
+		return;
+	want = sb.st_mode & allowed;
+	if (ours && chmod(file, want) == 0)
+		store_add_warning(st,
+		                  "%s had mode %04o (readable by %s) and holds personal data: "
+		                  "changed to %04o",
+		                  file, (unsigned)(sb.st_mode & 07777),
+		                  sb.st_mode & 007 ? "others" : "its group", (unsigned)want);
 	else
-		append_warning(st,
-		               "%s has mode %04o (readable by %s) and holds refresh tokens: its "
-		               "owner should run `chmod 600 %s`",
-		               file, (unsigned)(sb.st_mode & 07777),
-		               sb.st_mode & 007 ? "others" : "its group", file);
+		store_add_warning(st,
+		                  "%s has mode %04o (readable by %s) and holds personal data: its "
+		                  "owner should run `chmod %o %s`",
+		                  file, (unsigned)(sb.st_mode & 07777),
+		                  sb.st_mode & 007 ? "others" : "its group", (unsigned)allowed,
+		                  file);
 }
 
 static void fix_modes(struct store *st, const char *path)
@@ -249,9 +260,7 @@ static int apply_pragmas(struct store *st, struct error *err)
 {
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	if (st->read_only)
-		return db_exec(st, "PRAGMA query_only = ON", err) < 0
-		           ? error_prefix(err, "cannot configure the store: ")
-		           : 0;
+		return 0; /* query_only is set once the secrets are attached */
 	if (db_exec(st, "PRAGMA foreign_keys = ON", err) < 0 ||
 	    db_exec(st, "PRAGMA journal_mode = WAL", err) < 0 ||
 	    db_exec(st, "PRAGMA synchronous = NORMAL", err) < 0 ||
@@ -260,17 +269,29 @@ static int apply_pragmas(struct store *st, struct error *err)
 	return 0;
 }
 
-static struct store *store_new(const char *path, bool read_only)
+/* group: [store] group, or NULL. A name that is no group leaves the store unshared here; the CLI
+ * reports it (store_share_with_group). getgrnam_r: serve opens stores from several threads. */
+static struct store *store_new(const char *path, bool read_only, const char *group)
 {
 	struct store *st = xcalloc(1, sizeof *st);
 
 	st->path = xstrdup(path);
 	st->lock_fd = -1;
 	st->read_only = read_only;
+	if (group) {
+		struct group g, *found = NULL;
+		char buf[4096];
+
+		if (getgrnam_r(group, &g, buf, sizeof buf, &found) == 0 && found) {
+			st->shared = true;
+			st->share_gid = found->gr_gid;
+		}
+	}
 	return st;
 }
 
-int store_open(const char *path, bool create, struct store **out, struct error *err)
+int store_open(const char *path, bool create, const char *group, struct store **out,
+               struct error *err)
 {
 	struct store *st;
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
@@ -290,7 +311,7 @@ int store_open(const char *path, bool create, struct store **out, struct error *
 			return -1;
 		fresh = true;
 	}
-	st = store_new(path, false);
+	st = store_new(path, false, group);
 	fix_modes(st, path); /* before SQLite creates -wal and -shm with the file's mode */
 	if (sqlite3_open_v2(path, &st->db, flags, NULL) != SQLITE_OK) {
 		error_set(err, "cannot open the store %s: %s", path,
@@ -307,7 +328,9 @@ int store_open(const char *path, bool create, struct store **out, struct error *
 		store_close(st);
 		return -1;
 	}
+	/* the secrets database is created beside a store only once the file proved leavesync's */
 	if ((!fresh && check_header(st, err) < 0) || apply_pragmas(st, err) < 0 ||
+	    schema_check_known(st, fresh, err) < 0 || secrets_attach(st, err) < 0 ||
 	    schema_migrate(st, fresh, err) < 0) {
 		store_close(st);
 		return -1;
@@ -317,8 +340,8 @@ int store_open(const char *path, bool create, struct store **out, struct error *
 	return 0;
 }
 
-/* "file:" URI of path (RFC 3986 percent-encoding of what a URI path cannot hold). */
-static char *file_uri(const char *path, const char *query)
+/* RFC 3986 percent-encoding of what a URI path cannot hold. */
+char *store_file_uri(const char *path, const char *query)
 {
 	struct buf b = BUF_INIT;
 
@@ -339,10 +362,13 @@ static char *file_uri(const char *path, const char *query)
 static int open_readonly_db(struct store *st, struct error *err)
 {
 	char wal[4096], *uri;
-	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
+	/* read-only through the URI (mode=ro), not the flags: a database attached to a connection
+	 * opened SQLITE_OPEN_READONLY is read-only too, and the stand-in for a missing secrets
+	 * database (secrets.c) is an empty one in memory that needs its table */
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI;
 	int rc;
 
-	uri = file_uri(st->path, "mode=ro");
+	uri = store_file_uri(st->path, "mode=ro");
 	rc = sqlite3_open_v2(uri, &st->db, flags, NULL);
 	free(uri);
 	if (rc == SQLITE_OK && sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_master", NULL,
@@ -356,7 +382,7 @@ static int open_readonly_db(struct store *st, struct error *err)
 		                 st->path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
 	sqlite3_close_v2(st->db);
 	st->db = NULL;
-	uri = file_uri(st->path, "mode=ro&immutable=1");
+	uri = store_file_uri(st->path, "mode=ro&immutable=1");
 	rc = sqlite3_open_v2(uri, &st->db, flags, NULL);
 	free(uri);
 	if (rc != SQLITE_OK)
@@ -365,7 +391,8 @@ static int open_readonly_db(struct store *st, struct error *err)
 	return 0;
 }
 
-int store_open_readonly(const char *path, struct store **out, struct error *err)
+int store_open_readonly(const char *path, const char *group, bool with_secrets, struct store **out,
+                        struct error *err)
 {
 	struct store *st;
 
@@ -377,10 +404,13 @@ int store_open_readonly(const char *path, struct store **out, struct error *err)
 		                 path);
 	if (check_file(path, err) < 0)
 		return -1;
-	st = store_new(path, true);
+	st = store_new(path, true, group);
 	fix_modes(st, path);
+	/* the secrets before query_only, which would refuse the table of an empty stand-in */
 	if (open_readonly_db(st, err) < 0 || check_header(st, err) < 0 ||
-	    apply_pragmas(st, err) < 0 || schema_check_current(st, err) < 0) {
+	    apply_pragmas(st, err) < 0 || schema_check_current(st, err) < 0 ||
+	    (with_secrets && secrets_attach_readonly(st, err) < 0) ||
+	    db_exec(st, "PRAGMA query_only = ON", err) < 0) {
 		store_close(st);
 		return -1;
 	}
@@ -463,11 +493,13 @@ int store_lock_run(struct store *st, struct error *err)
 		long pid = lock_holder_pid(fd);
 
 		close(fd);
-		if (e == EWOULDBLOCK)
-			return error_set(err,
-			                 "another leavesync sync is running on %s (pid %ld); wait "
-			                 "for it to finish",
-			                 st->path, pid);
+		if (e == EWOULDBLOCK) {
+			error_set(err,
+			          "another leavesync sync is running on %s (pid %ld); wait for it "
+			          "to finish",
+			          st->path, pid);
+			return STORE_LOCKED;
+		}
 		return error_set(err, "cannot lock %s: %s", lock, strerror(e));
 	}
 	record_lock_holder(fd);

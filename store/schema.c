@@ -309,10 +309,30 @@ static const char *const migrations[] = {
     "ALTER TABLE target ADD COLUMN unrenderable INTEGER NOT NULL DEFAULT 0;"
     "UPDATE target SET create_sent_at = -1"
     "  WHERE state = 'creating' OR (remote_id IS NULL AND attempts > 0);",
+    /* 6 (issue 15): refresh tokens move to the secrets database (store/secrets.c), so that the store can be
+     * shared with HR; secure_delete zeroes the pages they leave in the store. The problems of the
+     * targets (failed, waiting, retrying) get a partial index: every run reports them. Notices
+     * remember when they were last shown; meta holds the store's instance. */
+    "PRAGMA main.secure_delete = ON;"
+    "INSERT OR REPLACE INTO secrets.token"
+    "  (mailbox, refresh_token, scope, user, needs_login, reason, updated_at)"
+    "  SELECT mailbox, refresh_token, scope, user, needs_login, reason, updated_at FROM main.token;"
+    "DROP TABLE main.token;"
+    "CREATE INDEX target_problems ON target (state)"
+    "  WHERE state IN ('failed', 'waiting') OR (dirty AND last_error IS NOT NULL);"
+    /* when sync last said a notice (an expiring secret), so that it says it once a day */
+    "CREATE TABLE notice (key TEXT PRIMARY KEY NOT NULL, shown_at INTEGER NOT NULL);"
+    /* the [sync] instance whose events the store wrote; a store that wrote any before instances
+     * existed wrote them as "default" */
+    "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
+    "INSERT INTO meta (key, value) SELECT 'instance', 'default' WHERE EXISTS"
+    "  (SELECT 1 FROM target);",
 };
 // clang-format on
 
 #define NMIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+/* The step that moved the refresh tokens out of the store. */
+#define SECRETS_MOVED 5
 
 int schema_latest_version(void)
 {
@@ -372,14 +392,14 @@ static int check_tables(struct store *st, int v, struct error *err)
 
 	if (sqlite3_prepare_v2(
 	        st->db,
-	        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
-	        "('leave', 'leave_dirty', 'target', 'token', 'run', 'drift')",
+	        "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' AND name IN "
+	        "('leave', 'leave_dirty', 'target', 'run', 'drift')",
 	        -1, &s, NULL) != SQLITE_OK)
 		return db_error(st, err, "cannot read the store's tables");
 	if (sqlite3_step(s) == SQLITE_ROW)
 		n = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
-	if (n != 6)
+	if (n != 5) /* token: in the store up to step 4, then in the secrets database */
 		return error_set(
 		    err,
 		    "the store %s says schema version %d but lacks leavesync's tables "
@@ -387,6 +407,15 @@ static int check_tables(struct store *st, int v, struct error *err)
 		    "store",
 		    st->path, v);
 	return 0;
+}
+
+int schema_check_known(struct store *st, bool fresh, struct error *err)
+{
+	int v;
+
+	if (read_version(st, &v, err) < 0 || check_version(st, v, fresh, err) < 0)
+		return -1;
+	return v > 0 ? check_tables(st, v, err) : 0;
 }
 
 /* One step in one transaction; the version is re-read inside it, so two processes opening a new
@@ -419,15 +448,22 @@ static int migrate_step(struct store *st, int *version, struct error *err)
 
 int schema_migrate(struct store *st, bool fresh, struct error *err)
 {
-	int v;
+	int v, from;
 
 	if (read_version(st, &v, err) < 0 || check_version(st, v, fresh, err) < 0)
 		return -1;
 	if (v > 0 && check_tables(st, v, err) < 0)
 		return -1;
+	from = v;
 	while (v < NMIGRATIONS)
 		if (migrate_step(st, &v, err) < 0)
 			return -1;
+	if (from >= 1 && from < SECRETS_MOVED) {
+		/* The tokens' old pages, zeroed by migration 5, reach the file now, and the WAL
+		 * that may still hold their earlier versions is emptied. */
+		db_exec(st, "PRAGMA main.wal_checkpoint(TRUNCATE)", NULL);
+	}
+	db_exec(st, "PRAGMA main.secure_delete = OFF", NULL);
 	return 0;
 }
 

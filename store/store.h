@@ -18,17 +18,24 @@
 
 struct store;
 
-/* Opens the store for reading and writing and migrates it to the current schema. create (init
- * only): a missing file is created with mode 0600. An existing file must be a leavesync store: an
- * empty file, a file that is not SQLite, an SQLite database without leavesync's schema and a schema
- * version that is negative or newer than this build are refused, never replaced or initialised.
- * Modes wider than 0600 on the store, its -wal and -shm are narrowed to 0600 when the process
- * owns them (store_warning says so), or reported when it cannot. */
-int store_open(const char *path, bool create, struct store **out, struct error *err);
+/* Opens the store for reading and writing, attaches its secrets database (store_secrets_path,
+ * created 0600 when missing) and migrates both to the current schema. create (init only): a missing
+ * store file is created with mode 0600. An existing file must be a leavesync store: an empty file,
+ * a file that is not SQLite, an SQLite database without leavesync's schema and a schema version
+ * that is negative or newer than this build are refused, never replaced or initialised. group:
+ * [store] group, or NULL. Modes wider than 0600 on the store, its -wal and -shm are narrowed when
+ * the process owns them (store_warning says so), or reported when it cannot; 0660 is right when the
+ * file belongs to group (HR's SQL access, store_share_with_group). The secrets database is never
+ * shared: it is 0600 or refused. */
+int store_open(const char *path, bool create, const char *group, struct store **out,
+               struct error *err);
 /* Opens an existing store without writing anything (status, export, doctor): works on a store
  * the user may only read, in a directory where it cannot create -wal or -shm. The schema must be
- * current (a read-only command does not migrate). */
-int store_open_readonly(const char *path, struct store **out, struct error *err);
+ * current (a read-only command does not migrate). with_secrets: the secrets database is attached
+ * read-only too (for the commands that read delegated connections); a store without one has no
+ * connections, and one this user may not read is an error. group: as for store_open. */
+int store_open_readonly(const char *path, const char *group, bool with_secrets, struct store **out,
+                        struct error *err);
 void store_close(struct store *st);
 int store_schema_version(struct store *st);     /* PRAGMA user_version */
 const char *store_path(const struct store *st); /* as given to store_open */
@@ -37,8 +44,24 @@ const char *store_path(const struct store *st); /* as given to store_open */
 const char *store_warning(const struct store *st);
 
 /* Exclusive per-store lock for sync/resync/reconcile (flock on PATH.lock, released on exit or
- * crash). Returns 0, or -1 with err "another leavesync sync is running on STORE (pid N)". */
+ * crash). Returns 0, STORE_LOCKED with err "another leavesync sync is running on STORE (pid N)",
+ * or -1 with err when the lock file cannot be used. */
+#define STORE_LOCKED (-2)
 int store_lock_run(struct store *st, struct error *err);
+
+/* The secrets database beside a store (delegated refresh tokens, always 0600, attached by
+ * store_open): "DIR/NAME.db" -> "DIR/NAME-secrets.db". Caller frees. */
+char *store_secrets_path(const char *store_path);
+
+/* [store] group: gives the store file (and its -wal, -shm) to that group with mode 0660, so that
+ * HR accounts in it can use SQL; the secrets database stays 0600. NULL group: nothing to do. */
+int store_share_with_group(struct store *st, const char *group, struct error *err);
+
+/* A consistent copy of the store at dest and of its secrets at store_secrets_path(dest), made with
+ * SQLite's online backup API while other processes keep using the store. Each file is written to a
+ * new 0600 temporary file (O_EXCL) in its directory, synced, then put in place: refused when dest
+ * or its secrets file exists unless overwrite. */
+int store_backup(struct store *st, const char *dest, bool overwrite, struct error *err);
 
 /* ---- leave: the HR contract ---- */
 
@@ -277,6 +300,7 @@ struct state_counts {
 	int64_t by_state[5]; /* indexed by enum target_state */
 	int64_t dirty;
 	int64_t leaves;
+	int64_t unrendered; /* leave changed (push or SQL) that no sync has rendered yet */
 };
 int store_state_counts(struct store *st, struct state_counts *out, struct error *err);
 /* Failed or waiting targets, at most limit, streamed to cb. */
@@ -284,7 +308,57 @@ int store_each_problem_target(struct store *st, size_t limit,
                               int (*cb)(void *arg, const struct target *t), void *arg,
                               struct error *err);
 
-/* ---- token: delegated connections (refresh tokens; the store file is 0600) ---- */
+/* Targets with a problem grouped by what went wrong: state "failed", "waiting" or "retrying"
+ * (queued again after a failed attempt), and the reason (last error). Groups come most severe
+ * first, then largest; each names its first three items (by mailbox, leave). At most max_groups
+ * go to cb (borrowed; cb returns non-zero to stop); *more_groups counts the rest. */
+struct problem_group {
+	const char *state, *reason;
+	int64_t count;
+	char *mailbox[3], *leave_id[3];
+	size_t nitems;
+};
+void problem_group_clear(struct problem_group *g);
+int store_problem_groups(struct store *st, size_t max_groups,
+                         int (*cb)(void *arg, const struct problem_group *g), void *arg,
+                         int64_t *more_groups, struct error *err);
+
+/* Whether a resync names anything: a leave or a target with this id and/or mailbox (NULL: any). */
+int store_resync_known(struct store *st, const char *leave_id, const char *mailbox, bool *known,
+                       struct error *err);
+
+/* status --check: what a monitor needs, in one read. */
+struct store_health {
+	int64_t failed;      /* targets failed for good */
+	int64_t waiting;     /* targets waiting for an admin: a login, or the setup (blocked) */
+	int64_t needs_login; /* of those, waiting for `auth login` */
+	int64_t retrying;    /* queued again after a failed attempt */
+	int64_t synced, queued, unrendered;
+	int last_exit;        /* exit status of the last finished sync/resync/reconcile; -1 none */
+	int64_t last_success; /* when the last of those that ran to its end finished; 0 never */
+};
+int store_health(struct store *st, struct store_health *h, struct error *err);
+
+/* The [sync] instance whose events the store writes: *out NULL when not recorded yet (a store that
+ * never synced). Recorded by the first run; changed only by store_rename_instance. */
+int store_get_instance(struct store *st, char **out, struct error *err);
+int store_set_instance(struct store *st, const char *instance, struct error *err);
+/* Every target's id and sync key (cb returns non-zero to stop), and a new key for one target,
+ * which queues it for a rewrite (renaming an instance, engine/instance.c). */
+int store_each_target_key(struct store *st, int (*cb)(void *arg, int64_t id, const char *sync_key),
+                          void *arg, struct error *err);
+int store_set_target_key(struct store *st, int64_t id, const char *sync_key, struct error *err);
+
+/* Once-a-day notices: *due is true (and the time recorded) when key was never shown or last
+ * shown at least interval seconds before now. */
+int store_notice_due(struct store *st, const char *key, int64_t now, int64_t interval, bool *due,
+                     struct error *err);
+
+/* Deletes the runs (and their drift) that finished before `before` (Unix seconds), and the leave
+ * history (revisions, target events) recorded before it; *pruned counts the runs. */
+int store_prune_history(struct store *st, int64_t before, int64_t *pruned, struct error *err);
+
+/* ---- token: delegated connections (refresh tokens, in the secrets database) ---- */
 
 struct connection {
 	char *mailbox;
@@ -304,6 +378,8 @@ int store_mark_needs_login(struct store *st, const char *mailbox, const char *re
                            struct error *err);
 int store_each_connection(struct store *st, int (*cb)(void *arg, const struct connection *c),
                           void *arg, struct error *err);
+/* auth logout: forgets the connection and its refresh token; *found says whether there was one. */
+int store_delete_connection(struct store *st, const char *mailbox, bool *found, struct error *err);
 
 /* ---- mailbox: what a backend resolved about a mailbox (Graph: the user object id) ---- */
 

@@ -5,6 +5,7 @@
 #include "store/store.h"
 
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #define STMT_CACHE 48
 
@@ -18,9 +19,12 @@ struct stmt_cache_entry {
 struct store {
 	sqlite3 *db;
 	struct stmt_cache_entry cache[STMT_CACHE];
-	char *path;  /* as given to store_open, for messages */
-	int lock_fd; /* PATH.lock while store_lock_run holds it, else -1 */
-	bool read_only;
+	char *path;     /* as given to store_open, for messages */
+	int lock_fd;    /* PATH.lock while store_lock_run holds it, else -1 */
+	bool read_only; /* store_open_readonly: query_only, nothing migrated */
+	bool functions; /* report.c's SQL functions are registered on db */
+	bool shared;    /* [store] group names an existing group: share_gid */
+	gid_t share_gid;
 	char warning[600]; /* store_warning: "" or what opening fixed or could not fix */
 };
 
@@ -48,9 +52,25 @@ char *db_column_strdup(sqlite3_stmt *s, int col);
 /* Binds text or NULL. */
 int db_bind_text(sqlite3_stmt *s, int idx, const char *text);
 
-/* Migrations: the list lives in schema.c. fresh: the file was created by this open (init), so
- * version 0 is a new store rather than a foreign database. */
+/* Attaches the secrets database (store/secrets.c) as schema "secrets": for writing (created 0600
+ * when missing), or read-only (an empty one in memory when there is no file). */
+int secrets_attach(struct store *st, struct error *err);
+int secrets_attach_readonly(struct store *st, struct error *err);
+
+/* Adds "; "-separated text to st->warning (store_warning). */
+void store_add_warning(struct store *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* "file:" URI of path with a query ("mode=ro"), for sqlite3_open_v2 and ATTACH. Caller frees. */
+char *store_file_uri(const char *path, const char *query);
+
+/* Migrations: the list lives in schema.c (the secrets database is attached first: step 5 moves
+ * the tokens there). fresh: the file was created by this open (init), so version 0 is a new store
+ * rather than a foreign database. */
 int schema_migrate(struct store *st, bool fresh, struct error *err);
+/* The checks schema_migrate starts with (a leavesync store, of a version this build knows), for
+ * before anything is created beside the file. */
+int schema_check_known(struct store *st, bool fresh, struct error *err);
 /* For a read-only open: the schema must be leavesync's and current (nothing is migrated). */
 int schema_check_current(struct store *st, struct error *err);
 int schema_latest_version(void);

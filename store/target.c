@@ -419,7 +419,8 @@ int store_state_counts(struct store *st, struct state_counts *out, struct error 
 	memset(out, 0, sizeof *out);
 	if (db_prepare(st,
 	               "SELECT state, count(*), sum(dirty) FROM target GROUP BY state"
-	               " UNION ALL SELECT NULL, (SELECT count(*) FROM leave), 0",
+	               " UNION ALL SELECT NULL, (SELECT count(*) FROM leave), 0"
+	               " UNION ALL SELECT '', (SELECT count(*) FROM leave_dirty), 0",
 	               &s, err) < 0)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
@@ -428,6 +429,8 @@ int store_state_counts(struct store *st, struct state_counts *out, struct error 
 
 		if (!name)
 			out->leaves = sqlite3_column_int64(s, 1);
+		else if (!*name)
+			out->unrendered = sqlite3_column_int64(s, 1);
 		else if (state >= 0)
 			out->by_state[state] = sqlite3_column_int64(s, 1);
 		out->dirty += sqlite3_column_int64(s, 2);

@@ -40,8 +40,9 @@ int store_get_connection(struct store *st, const char *mailbox, struct connectio
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if (db_prepare(st, "SELECT " CONNECTION_COLUMNS " FROM token WHERE mailbox = lower(?1)", &s,
-	               err) < 0)
+	if (db_prepare(st,
+	               "SELECT " CONNECTION_COLUMNS " FROM secrets.token WHERE mailbox = lower(?1)",
+	               &s, err) < 0)
 		return -1;
 	db_bind_text(s, 1, mailbox);
 	rc = sqlite3_step(s);
@@ -62,7 +63,7 @@ int store_put_connection(struct store *st, const struct connection *c, struct er
 	store_now_utc(now);
 	/* One statement, so a rotated refresh token replaces the old one atomically. */
 	if (db_prepare(st,
-	               "INSERT OR REPLACE INTO token (" CONNECTION_COLUMNS ")"
+	               "INSERT OR REPLACE INTO secrets.token (" CONNECTION_COLUMNS ")"
 	               " VALUES (lower(?1), ?2, ?3, ?4, 0, NULL, ?5)",
 	               &s, err) < 0)
 		return -1;
@@ -88,7 +89,7 @@ int store_mark_needs_login(struct store *st, const char *mailbox, const char *re
 	store_now_utc(now);
 	if (db_prepare(
 	        st,
-	        "INSERT INTO token (mailbox, needs_login, reason, updated_at)"
+	        "INSERT INTO secrets.token (mailbox, needs_login, reason, updated_at)"
 	        " VALUES (lower(?1), 1, ?2, ?3) ON CONFLICT (mailbox) DO UPDATE SET"
 	        " needs_login = 1, reason = excluded.reason, updated_at = excluded.updated_at",
 	        &s, err) < 0)
@@ -109,8 +110,8 @@ int store_each_connection(struct store *st, int (*cb)(void *arg, const struct co
 	sqlite3_stmt *s;
 	int rc;
 
-	if (db_prepare(st, "SELECT " CONNECTION_COLUMNS " FROM token ORDER BY mailbox", &s, err) <
-	    0)
+	if (db_prepare(st, "SELECT " CONNECTION_COLUMNS " FROM secrets.token ORDER BY mailbox", &s,
+	               err) < 0)
 		return -1;
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
 		struct connection c;
@@ -127,5 +128,23 @@ int store_each_connection(struct store *st, int (*cb)(void *arg, const struct co
 	db_finish(st, s);
 	if (rc != SQLITE_DONE)
 		return db_error(st, err, "cannot list connections");
+	return 0;
+}
+
+int store_delete_connection(struct store *st, const char *mailbox, bool *found, struct error *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	*found = false;
+	/* secure_delete is on for the secrets database: the token's bytes are overwritten */
+	if (db_prepare(st, "DELETE FROM secrets.token WHERE mailbox = lower(?1)", &s, err) < 0)
+		return -1;
+	db_bind_text(s, 1, mailbox);
+	rc = sqlite3_step(s);
+	db_finish(st, s);
+	if (rc != SQLITE_DONE)
+		return db_error(st, err, "cannot remove the connection of a mailbox");
+	*found = sqlite3_changes(st->db) > 0;
 	return 0;
 }

@@ -48,7 +48,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	memset(&cfg, 0, sizeof cfg);
-	if (config_load(path, false, &cfg, &err) == 0) {
+	if (config_load(path, &cfg, &err) == 0) {
 		struct event_policy scratch;
 		/* The lookups a sync makes on a loaded config. */
 		for (size_t i = 0; i < cfg.nkinds; i++)

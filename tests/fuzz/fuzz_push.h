@@ -26,7 +26,7 @@ static struct store *fuzz_store(void)
 	if (!mkdtemp(dir))
 		abort();
 	snprintf(path, sizeof path, "%s/fuzz.db", dir);
-	if (store_open(path, true, &st, &err) != 0) {
+	if (store_open(path, true, NULL, &st, &err) != 0) {
 		fprintf(stderr, "store_open: %s\n", err.msg);
 		abort();
 	}

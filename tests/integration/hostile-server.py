@@ -20,6 +20,8 @@ Scenarios (the token endpoint answers normally unless the scenario is about it):
   big-ids-ews        EWS CreateItem succeeds with a ChangeKey of --big-bytes (default 5 MB)
   big-ids-graph      Graph creates succeed with an id of --big-bytes (default 10 MB)
   gzip-bomb          every EWS and Graph answer is gzip that inflates to --bomb-bytes of zeros
+In every scenario Graph's directory lookup (GET /users?$filter=mail eq ...) finds one user, so that
+leavesync reaches the calendar requests the scenario is about.
 """
 import argparse
 import base64
@@ -33,6 +35,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
 import zlib
 
 TENANT = "11111111-2222-3333-4444-555555555555"  # test-lib.sh's DEMO_TENANT
@@ -260,17 +263,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "authorization_endpoint": base + "/oauth2/v2.0/authorize"}).encode())
         if "/events" in self.path or "/calendarView" in self.path:
             return self.send(200, "application/json", b'{"value":[]}')
-        if "/users?" in self.path:  # leavesync resolves each mailbox to its user id first
-            m = re.search(r"mail(?:%20|\+| )eq(?:%20|\+| )(?:'|%27)([^'%]+(?:%40|@)[^'%]+)",
-                          self.path)
-            if not m:
-                return self.send(400, "application/json", b'{"error":{"code":"BadRequest"}}')
-            addr = urllib.parse.unquote(m.group(1))
-            uid = "00000000-0000-4000-8000-%012x" % (zlib.crc32(addr.encode()))
-            return self.send(200, "application/json", json.dumps({
-                "@odata.count": 1,
-                "value": [{"id": uid, "mail": addr, "userPrincipalName": addr}]}).encode())
+        if "/users?" in self.path:  # the directory lookup of a mailbox answers as Graph does
+            return self.directory_user()
         return self.send(404, "text/plain", b"not here")
+
+    def directory_user(self):
+        """GET /users?$filter=mail eq 'X' or ...: one user with that mail, so that leavesync goes on
+        to the calendar requests each scenario is about (graph/users.c looks each address up)."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+        m = re.search(r"mail eq '([^']*)'", query.get("$filter", [""])[0])
+        if not m:
+            return self.send(400, "application/json", json.dumps({"error": {
+                "code": "Request_UnsupportedQuery", "message": "unsupported filter"}}).encode())
+        address = m.group(1)
+        user = {"id": str(uuid.uuid5(uuid.NAMESPACE_DNS, address)), "mail": address,
+                "userPrincipalName": address}
+        return self.send(200, "application/json",
+                         json.dumps({"@odata.count": 1, "value": [user]}).encode())
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):

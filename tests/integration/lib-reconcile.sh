@@ -61,7 +61,7 @@ test_expect_success "$BACKEND: people and servers change the calendars" '
 
 test_expect_success "$BACKEND: --dry-run reports the drift and changes nothing" '
 	before=$(write_requests) &&
-	leavesync reconcile --dry-run --json >reconcile.json &&
+	test_expect_code 1 leavesync reconcile --dry-run --json >reconcile.json &&
 	jq -c .counts reconcile.json &&
 	test "$(count missing)" = 5 && test "$(count edited)" = 5 &&
 	test "$(write_requests)" = "$before" &&

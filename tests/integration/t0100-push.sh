@@ -292,7 +292,7 @@ test_expect_success 'push refuses a file without read permission (also when run 
 '
 
 test_expect_success 'the longest leave comes from [sync] max_leave_days' '
-	printf "[sync]\nmax_leave_days = 30\n" >leavesync.conf &&
+	default_config && printf "[sync]\nmax_leave_days = 30\n" >>leavesync.conf &&
 	printf "{\"id\": \"L\", %s, \"start\": \"2027-01-01\", \"end\": \"2027-01-31\"}\n" \
 		"$ok_rec" >long.ndjson &&
 	dump >before &&
@@ -300,7 +300,7 @@ test_expect_success 'the longest leave comes from [sync] max_leave_days' '
 	test_grep "the leave lasts 31 days, longer than the limit of 30 days" err &&
 	dump >after &&
 	test_cmp before after &&
-	rm leavesync.conf
+	default_config
 '
 
 # hold_store SQL: a sqlite3 process runs SQL in an open transaction, then touches "held" and keeps

@@ -96,7 +96,7 @@ time.sleep(30)
 		echo "$cmd: exit $rc, modes $modes"
 		cat err
 		test "$modes" = "600 600 600" || return 1
-		grep -q "leavesync.db had mode 0666 (readable by others) and holds refresh tokens: changed to 0600" err || return 1
+		grep -q "leavesync.db had mode 0666 (readable by others) and holds personal data: changed to 0600" err || return 1
 		grep -q "leavesync.db-wal had mode 0666" err || return 1
 		grep -q "leavesync.db-shm had mode 0666" err || return 1
 	done
@@ -142,7 +142,7 @@ test_expect_success 'a store readable by others but owned by another user: a war
 	chown root ro/leavesync.db && chmod 644 ro/leavesync.db &&
 	setpriv --reuid=$NOBODY --regid=$NOBODY --clear-groups "$LS" -c ro.conf status >out 2>err &&
 	cat err &&
-	test_grep "ro/leavesync.db has mode 0644 (readable by others) and holds refresh tokens: its owner should run .chmod 600" err &&
+	test_grep "ro/leavesync.db has mode 0644 (readable by others) and holds personal data: its owner should run .chmod 600" err &&
 	test "$(mode_of ro/leavesync.db)" = 644
 '
 

@@ -114,7 +114,8 @@ test_expect_success 'export to standard output' '
 '
 
 test_expect_success 'a kind policy that includes the note puts it in the description' '
-	cat >leavesync.conf <<-\EOF &&
+	default_config &&
+	cat >>leavesync.conf <<-\EOF &&
 	[event]
 	categories = Leave
 	[kind "Annual leave"]
@@ -137,15 +138,15 @@ test_expect_success 'a kind policy that includes the note puts it in the descrip
 '
 
 test_expect_success 'a bad config stops export with FILE:LINE and exit 2' '
-	printf "[event]\nshow_as = away\n" >leavesync.conf &&
+	default_config && printf "[event]\nshow_as = away\n" >>leavesync.conf &&
 	chmod 600 leavesync.conf &&
 	test_expect_code 2 leavesync export --ics -o bad.ics 2>err &&
-	test_grep "leavesync.conf:2:" err &&
+	test_grep "leavesync.conf:4:" err &&
 	test_grep "workingElsewhere" err
 '
 
 test_expect_success 'a config readable by others draws a warning with the fix' '
-	printf "[event]\nshow_as = oof\n" >leavesync.conf &&
+	default_config && printf "[event]\nshow_as = oof\n" >>leavesync.conf &&
 	chmod 644 leavesync.conf &&
 	leavesync export --ics -o warn.ics 2>err &&
 	test_grep "chmod 600" err

@@ -99,13 +99,13 @@ test_expect_success 'leavesync auth login --device-code connects a mailbox' '
 	done &&
 	cat login.out login.err &&
 	test_grep "dave@contoso.com connected" login.out &&
-	sqlite3 leavesync.db "SELECT mailbox, user, needs_login, length(refresh_token) > 20 FROM token" >token.out &&
+	sqlite3 leavesync-secrets.db "SELECT mailbox, user, needs_login, length(refresh_token) > 20 FROM token" >token.out &&
 	echo "dave@contoso.com|dave@contoso.com|0|1" >expect &&
 	test_cmp expect token.out
 '
 
 test_expect_success 'the refresh token never appears in the output' '
-	rt=$(sqlite3 leavesync.db "SELECT refresh_token FROM token WHERE mailbox = '\''dave@contoso.com'\''") &&
+	rt=$(sqlite3 leavesync-secrets.db "SELECT refresh_token FROM token WHERE mailbox = '\''dave@contoso.com'\''") &&
 	test -n "$rt" &&
 	! grep -F -e "$rt" login.out login.err
 '

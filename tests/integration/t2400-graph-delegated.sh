@@ -42,7 +42,7 @@ test_expect_success 'setup: delegated Graph config, leave for three mailboxes' '
 test_expect_success 'device code login connects a mailbox; the refresh token is never printed' '
 	device_login alice@contoso.com &&
 	test_grep "alice@contoso.com connected" login.out &&
-	rt=$(sqlite3 leavesync.db "select refresh_token from token where mailbox = \"alice@contoso.com\"") &&
+	rt=$(sqlite3 leavesync-secrets.db "select refresh_token from token where mailbox = \"alice@contoso.com\"") &&
 	test -n "$rt" &&
 	test_grep_not "$rt" login.out && test_grep_not "$rt" login.err &&
 	device_login bob@contoso.com
@@ -58,11 +58,11 @@ test_expect_success 'a mailbox without a connection waits; sync says so and exit
 '
 
 test_expect_success 'refresh tokens rotate on every use and the old one stops working' '
-	old=$(sqlite3 leavesync.db "select refresh_token from token where mailbox = \"alice@contoso.com\"") &&
+	old=$(sqlite3 leavesync-secrets.db "select refresh_token from token where mailbox = \"alice@contoso.com\"") &&
 	leave D-1 alice@contoso.com 2027-01-18 2 | leavesync push - &&
 	test_expect_code 1 leavesync sync >out &&
 	test_grep "1 updated" out &&
-	new=$(sqlite3 leavesync.db "select refresh_token from token where mailbox = \"alice@contoso.com\"") &&
+	new=$(sqlite3 leavesync-secrets.db "select refresh_token from token where mailbox = \"alice@contoso.com\"") &&
 	test "$old" != "$new" &&
 	code=$(curl -s -o /dev/null -w "%{http_code}" --cacert "$SIM_CA" \
 		-d "grant_type=refresh_token&client_id=$DEMO_CLIENT&refresh_token=$old" \

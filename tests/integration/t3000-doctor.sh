@@ -371,8 +371,8 @@ test_expect_success '--json: stable shape, ok false and the failed check with ca
 	doctor_conf ews application $NOEWS_APP "$NOEWS_SECRET" &&
 	test_expect_code 1 leavesync doctor --json >out.json 2>err &&
 	jq -e ".ok == false" out.json &&
-	jq -e "[.checks[] | keys] | all(. == [\"cause\", \"fix\", \"name\", \"status\"])" out.json &&
-	jq -e ".checks[] | select(.status == \"fail\") | select(.name == \"[ews] read the calendar of alice@contoso.com\") | (.cause | test(\"EwsAllowedAppIDs\")) and (.fix | test(\"Set-OrganizationConfig\"))" out.json &&
+	jq -e "[.checks[] | keys] | all(. == [\"cause\", \"fix\", \"name\", \"status\", \"title\"])" out.json &&
+	jq -e ".checks[] | select(.status == \"fail\") | select(.name == \"ews.read_calendar\" and .title == \"[ews] read the calendar of alice@contoso.com\") | (.cause | test(\"EwsAllowedAppIDs\")) and (.fix | test(\"Set-OrganizationConfig\"))" out.json &&
 	doctor_conf ews application $DEMO_CLIENT "$GOOD_SECRET" &&
 	leavesync doctor --json >ok.json &&
 	jq -e ".ok == true and all(.checks[]; .status == \"ok\" and .cause == null)" ok.json
@@ -383,7 +383,7 @@ test_expect_success 'bad usage and an unreadable config exit 2' '
 	test_grep "usage: leavesync doctor" err &&
 	test_expect_code 2 leavesync doctor extra 2>err &&
 	test_expect_code 2 leavesync -c "$TRASH/missing.conf" doctor 2>err &&
-	test_grep "cannot read the config file" err &&
+	test_grep "no such config file" err &&
 	test_expect_code 2 leavesync -c "$TRASH/missing.conf" doctor --json >out.json 2>err &&
 	jq -e ".ok == false and .checks[0].status == \"fail\"" out.json
 '
@@ -415,7 +415,7 @@ no_secret_in() {
 }
 
 test_expect_success 'no secret or token in any output mode, passing or failing' '
-	sqlite3 leavesync.db "SELECT refresh_token FROM token" >refresh_tokens 2>/dev/null ||
+	sqlite3 leavesync-secrets.db "SELECT refresh_token FROM token" >refresh_tokens 2>/dev/null ||
 		: >refresh_tokens &&
 	for mode in "" --json; do
 		doctor_conf ews application $DEMO_CLIENT "$GOOD_SECRET" &&
@@ -436,7 +436,7 @@ test_expect_success 'no secret or token in any output mode, passing or failing' 
 		no_secret_in s1.out s1.err s2.out s2.err s3.out s3.err s4.out s4.err s5.out s5.err \
 			s6.out s6.err s7.out s7.err || return 1
 	done &&
-	jq -e ".checks[] | select(.name | test(\"client secret .from config line\"))" s2.out
+	jq -e ".checks[] | select(.name == \"ews.client_secret\" and (.title | test(\"client secret .from config line\")))" s2.out
 '
 
 test_done

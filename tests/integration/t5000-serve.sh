@@ -234,7 +234,10 @@ test_expect_success 'systemd socket activation: serve answers on the socket it i
 	port=$($PY -c "import socket; s=socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])") || return 1
 	: >serve.out
 	# (a separate line: "a && b &" would put the whole list, port= included, in the background)
-	systemd-socket-activate -l 127.0.0.1:$port "$BUILD_DIR/leavesync" serve >serve.out 2>>serve.err &
+	# (it passes only the environment it is told to, as a unit does with Environment=: the config
+	# is never looked for in the current directory)
+	systemd-socket-activate -l 127.0.0.1:$port -E LEAVESYNC_CONFIG="$LEAVESYNC_CONFIG" \
+		"$BUILD_DIR/leavesync" serve >serve.out 2>>serve.err &
 	SERVE_PID=$!
 	# systemd-socket-activate starts the service at the first connection, as systemd does
 	SERVE_URL=https://127.0.0.1:$port &&

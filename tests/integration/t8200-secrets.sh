@@ -37,7 +37,7 @@ no_secret_in() {
 }
 
 refresh_tokens() {
-	sqlite3 leavesync.db "select refresh_token from token where refresh_token is not null" 2>/dev/null
+	sqlite3 leavesync-secrets.db "select refresh_token from token where refresh_token is not null" 2>/dev/null
 }
 
 WRONG_SECRET='wrong-secret~ZZZYYYXXX9876543210'
@@ -190,16 +190,18 @@ test_expect_success 'no secret, access token or refresh token in any output' '
 	no_secret_in out/*
 '
 
-test_expect_success 'no secret or token in the store outside the token table (run history, drift)' '
-	sqlite3 leavesync.db .dump | grep -v "^INSERT INTO \"\?token\"\? " >dump.sql &&
+test_expect_success 'no secret or token anywhere in the store (run history, drift, the file itself)' '
+	sqlite3 leavesync.db .dump >dump.sql &&
 	grep -q "INSERT INTO \"\?run\"\? \|INSERT INTO run" dump.sql &&
-	no_secret_in dump.sql
+	test_grep_not "CREATE TABLE \"\?token" dump.sql &&
+	no_secret_in dump.sql leavesync.db
 '
 
-test_expect_success 'the refresh token is only in the token table' '
-	sqlite3 leavesync.db .dump | grep "^INSERT INTO \"\?token\"\? " >tokens.sql &&
+test_expect_success 'the refresh tokens are in the secrets database beside it, mode 0600' '
+	sqlite3 leavesync-secrets.db .dump | grep "^INSERT INTO \"\?token\"\? " >tokens.sql &&
 	rt=$(refresh_tokens | head -n 1) && test -n "$rt" &&
-	grep -q -F -e "$rt" tokens.sql
+	grep -q -F -e "$rt" tokens.sql &&
+	test "$(stat -c %a leavesync-secrets.db)" = 600
 '
 
 # SQLite removes -wal and -shm when the last connection closes: look while a slowed sync runs.

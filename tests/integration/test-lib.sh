@@ -15,6 +15,9 @@
 #   validate_ews [-q] FILE...    m365sim --validate-ews: each EWS request as the simulator judges it
 #   ews_xsd_check FILE...        the same judged independently by python3-lxml (clients/ews_xsd_check.py)
 #   test_wait_for SECONDS CMD... polls CMD (every 0.1 s) until it succeeds, at most SECONDS
+#   default_config        a minimal leavesync.conf (the store in the trash directory); the
+#                         starting point of every script, since no config means exit 2
+#   test_skip 'what' 'why'  a test that cannot run on this machine, skipped visibly
 #   test_cmp, test_must_fail, test_expect_code, test_grep
 # Everything a test reads is in the repository: $SRC_DIR (the checkout), $DATA_DIR (tests/data).
 
@@ -29,8 +32,14 @@ test_name=$(basename "$0" .sh)
 TRASH=$TEST_DIR/trash.$test_name.$$
 rm -rf "$TRASH" && mkdir -p "$TRASH" && cd "$TRASH" || exit 1
 export HOME=$TRASH LEAVESYNC_CONFIG=$TRASH/leavesync.conf
-unset LEAVESYNC_EWS_CLIENT_SECRET LEAVESYNC_GRAPH_CLIENT_SECRET
+unset LEAVESYNC_EWS_CLIENT_SECRET LEAVESYNC_GRAPH_CLIENT_SECRET XDG_CONFIG_HOME JOURNAL_STREAM
 umask 022
+# leavesync needs a config (the current directory is never searched): a minimal one with the store
+# in the trash directory; write_config replaces it once a simulator runs.
+default_config() {
+	printf '[store]\npath = %s/leavesync.db\n' "$TRASH" >leavesync.conf && chmod 600 leavesync.conf
+}
+default_config
 
 test_count=0
 test_failures=0
@@ -60,6 +69,12 @@ test_expect_success() {
 
 test_run_body_() {
 	eval "$1"
+}
+
+# test_skip 'what' 'why': a test that cannot run here, shown as skipped with its reason.
+test_skip() {
+	test_count=$((test_count + 1))
+	echo "ok $test_count - $1 # SKIP $2"
 }
 
 test_done() {

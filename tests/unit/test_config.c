@@ -7,6 +7,7 @@
 #include "tests/unit/tap.h"
 #include "tests/unit/testdata.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,7 +29,7 @@ static int load(const char *text, struct config *cfg, struct error *err)
 {
 	write_text(conf, text, 0600);
 	error_clear(err);
-	return config_load(conf, false, cfg, err);
+	return config_load(conf, cfg, err);
 }
 
 /* text must fail at line with a message containing want. */
@@ -54,12 +55,16 @@ static void test_defaults(void)
 	struct error err = {{0}};
 	char missing[320];
 
-	snprintf(missing, sizeof missing, "%s/none.conf", dir);
-	setenv("LEAVESYNC_CONFIG", missing, 1);
-	ok(config_load(NULL, true, &cfg, &err) == 0,
-	   "a missing default file is fine for init/push");
-	is_str(cfg.path, missing, "$LEAVESYNC_CONFIG names the file");
-	is_str(cfg.store_path, "./leavesync.db", "store path default");
+	if (!ok(load("; nothing but a comment\n", &cfg, &err) == 0, "an empty file loads: %s",
+	        err.msg))
+		return;
+	is_str(cfg.path, conf, "the file read");
+	is_str(cfg.store_path, "/var/lib/leavesync/leavesync.db",
+	       "store path default: absolute, never the current directory");
+	ok(cfg.keep_history_days == 90, "keep_history_days default 90");
+	ok(cfg.store_group == NULL, "no group by default");
+	is_str(cfg.instance, "default", "instance default");
+	ok(cfg.stale_after == 0, "stale_after default: off");
 	is_str(cfg.backend, "graph", "backend default graph");
 	ok(cfg.concurrency == 4 && cfg.mailbox_concurrency == 1 && cfg.max_attempts == 8 &&
 	       cfg.max_leave_days == 366 && cfg.delete_min == 10 && cfg.delete_share == 0.5,
@@ -79,11 +84,139 @@ static void test_defaults(void)
 	is_str(cfg.default_time_zone, "UTC", "time_zone default");
 	ok(cfg.warnings == NULL, "no warnings");
 	config_free(&cfg);
-	ok(config_load(NULL, false, &cfg, &err) < 0 && strstr(err.msg, "none.conf") &&
-	       strstr(err.msg, "No such file"),
-	   "a missing file is an error unless allowed: %s", err.msg);
-	ok(config_load(missing, true, &cfg, &err) < 0, "a missing -c FILE is always an error");
+
+	snprintf(missing, sizeof missing, "%s/none.conf", dir);
+	setenv("LEAVESYNC_CONFIG", missing, 1);
+	ok(config_load(NULL, &cfg, &err) < 0 && strstr(err.msg, "none.conf") &&
+	       strstr(err.msg, "LEAVESYNC_CONFIG"),
+	   "a missing $LEAVESYNC_CONFIG file is an error naming it: %s", err.msg);
 	unsetenv("LEAVESYNC_CONFIG");
+	ok(config_load(missing, &cfg, &err) < 0 && strstr(err.msg, "-c"),
+	   "a missing -c FILE is an error: %s", err.msg);
+}
+
+/* -c, $LEAVESYNC_CONFIG, the user's file (not for root), /etc; never the current directory. */
+static void test_find(void)
+{
+	char cwd[PATH_MAX], user_dir[400], user_conf[450], *found = NULL;
+	struct error err = {{0}};
+	struct stat st;
+	bool system_conf = stat("/etc/leavesync/leavesync.conf", &st) == 0;
+
+	if (!getcwd(cwd, sizeof cwd))
+		cwd[0] = '\0';
+	write_text(conf, "[sync]\n", 0600);
+	ok(chdir(dir) == 0, "in a directory holding leavesync.conf");
+	unsetenv("LEAVESYNC_CONFIG");
+	setenv("HOME", dir, 1);
+	unsetenv("XDG_CONFIG_HOME");
+	if (!system_conf)
+		ok(config_find(NULL, &found, &err) < 0 &&
+		       strstr(err.msg, "/etc/leavesync/leavesync.conf") &&
+		       strstr(err.msg, "not searched"),
+		   "./leavesync.conf is not used; the message names the places searched: %s",
+		   err.msg);
+	else
+		ok(1, "# SKIP /etc/leavesync/leavesync.conf exists on this machine");
+	free(found);
+	found = NULL;
+	snprintf(user_dir, sizeof user_dir, "%s/xdg/leavesync", dir);
+	snprintf(user_conf, sizeof user_conf, "%s/leavesync.conf", user_dir);
+	{
+		char xdg[400];
+
+		snprintf(xdg, sizeof xdg, "%s/xdg", dir);
+		mkdir(xdg, 0700);
+		mkdir(user_dir, 0700);
+		write_text(user_conf, "[sync]\n", 0600);
+		setenv("XDG_CONFIG_HOME", xdg, 1);
+	}
+	if (geteuid() != 0) {
+		ok(config_find(NULL, &found, &err) == 0 && found && !strcmp(found, user_conf),
+		   "$XDG_CONFIG_HOME/leavesync/leavesync.conf is found: %s",
+		   found ? found : err.msg);
+	} else if (!system_conf) {
+		ok(config_find(NULL, &found, &err) < 0 && !strstr(err.msg, user_conf),
+		   "root does not read a user's file: %s", err.msg);
+	} else {
+		ok(1, "# SKIP /etc/leavesync/leavesync.conf exists on this machine");
+	}
+	free(found);
+	found = NULL;
+	setenv("LEAVESYNC_CONFIG", conf, 1);
+	ok(config_find(NULL, &found, &err) == 0 && found && !strcmp(found, conf),
+	   "$LEAVESYNC_CONFIG wins over the user's file");
+	free(found);
+	found = NULL;
+	ok(config_find(user_conf, &found, &err) == 0 && found && !strcmp(found, user_conf),
+	   "-c wins over $LEAVESYNC_CONFIG");
+	free(found);
+	unsetenv("LEAVESYNC_CONFIG");
+	unsetenv("XDG_CONFIG_HOME");
+	unlink(user_conf);
+	rmdir(user_dir);
+	snprintf(user_dir, sizeof user_dir, "%s/xdg", dir);
+	rmdir(user_dir);
+	if (cwd[0] && chdir(cwd) != 0)
+		printf("# cannot return to %s\n", cwd);
+}
+
+/* Every problem of a file in one run, in line order, each with its line. */
+static void test_all_errors(void)
+{
+	static const char text[] = "[sync]\n"
+	                           "concurrency = 0\n"  /* 2 */
+	                           "backend = caldav\n" /* 3 */
+	                           "[event]\n"
+	                           "show_as = away\n" /* 5 */
+	                           "[stroe]\n"        /* 6: its keys are not reported */
+	                           "path = x\n"
+	                           "just words\n"            /* 8 */
+	                           "[mailbox \"a@x.com\"]\n" /* 9: no backend */
+	                           "[sync]\n";               /* 10: repeated */
+	static const int lines[] = {2, 3, 5, 6, 8, 9, 10};
+	struct config cfg;
+	struct error err = {{0}};
+	char **errors = NULL, prefix[340];
+	size_t n = 0;
+	bool in_order = true;
+
+	write_text(conf, text, 0600);
+	ok(config_load_all(conf, &cfg, &errors, &err) < 0, "a file with seven problems fails");
+	while (errors && errors[n])
+		n++;
+	is_int((long long)n, 7, "all seven are reported");
+	for (size_t i = 0; i < n && i < 7; i++) {
+		snprintf(prefix, sizeof prefix, "%s:%d: ", conf, lines[i]);
+		in_order = in_order && !strncmp(errors[i], prefix, strlen(prefix));
+	}
+	ok(in_order, "each names its line, in line order");
+	snprintf(prefix, sizeof prefix, "%s:10: ", conf);
+	ok(strstr(err.msg, "1 to 64") && strstr(err.msg, "caldav") && strstr(err.msg, prefix),
+	   "err->msg holds them too, one per line");
+	config_errors_free(errors);
+}
+
+static void test_new_keys(void)
+{
+	struct config cfg;
+	struct error err = {{0}};
+
+	ok(load("[store]\npath = /srv/ls.db\nkeep_history_days = 0\ngroup = leavesync-hr\n"
+	        "[sync]\ninstance = Staging-2\nstale_after = 3600\n",
+	        &cfg, &err) == 0,
+	   "[store] group, keep_history_days, [sync] instance, stale_after load: %s", err.msg);
+	ok(cfg.keep_history_days == 0, "keep_history_days 0: keep forever");
+	is_str(cfg.store_group, "leavesync-hr", "group");
+	is_str(cfg.instance, "staging-2", "instance, lower-cased");
+	ok(cfg.stale_after == 3600, "stale_after");
+	config_free(&cfg);
+	bad("[sync]\ninstance = prod_1\n", 2, "letters, digits or '-'", "an instance with _");
+	bad("[sync]\ninstance = abcdefghijabcdefghijabcdefghijabc\n", 2, "1 to 32",
+	    "a 33-character instance");
+	bad("[store]\nkeep_history_days = -1\n", 2, "0 (keep forever)", "keep_history_days -1");
+	bad("[store]\ngroup = hr staff\n", 2, "group name", "a group with a space");
+	bad("[sync]\nstale_after = soon\n", 2, "whole number", "stale_after soon");
 }
 
 static const char full[] = "; a full configuration\n"
@@ -458,7 +591,7 @@ static void test_example(void)
 	src_path(path, sizeof path, "docs/examples/leavesync.conf");
 	if (!ok(access(path, R_OK) == 0, "%s readable (set LS_SRC_DIR to the source tree)", path))
 		return;
-	ok(config_load(path, false, &cfg, &err) == 0, "%s loads: %s", path, err.msg);
+	ok(config_load(path, &cfg, &err) == 0, "%s loads: %s", path, err.msg);
 	is_int((long long)cfg.nkinds, 3, "it defines three kinds");
 	config_free(&cfg);
 }
@@ -469,15 +602,19 @@ static void test_permissions(void)
 	struct error err = {{0}};
 
 	write_text(conf, "[store]\npath = x.db\n", 0644);
-	ok(config_load(conf, false, &cfg, &err) == 0, "a 0644 config loads");
+	ok(config_load(conf, &cfg, &err) == 0, "a 0644 config loads");
 	ok(cfg.warnings && cfg.warnings[0] && strstr(cfg.warnings[0], "chmod 600") &&
 	       strstr(cfg.warnings[0], conf) && !cfg.warnings[1],
 	   "with one warning naming the fix: %s", cfg.warnings ? cfg.warnings[0] : "(none)");
 	config_free(&cfg);
 	write_text(conf, "[store]\npath = x.db\n", 0640);
-	ok(config_load(conf, false, &cfg, &err) == 0 && cfg.warnings &&
-	       strstr(cfg.warnings[0], "group"),
-	   "group-readable is warned about too");
+	ok(config_load(conf, &cfg, &err) == 0 && !cfg.warnings,
+	   "group-readable without a secret is fine (0640 root:leavesync, docs/operations.md)");
+	config_free(&cfg);
+	unsetenv("LEAVESYNC_GRAPH_CLIENT_SECRET");
+	write_text(conf, "[graph]\nclient_secret = in-the-file\n", 0640);
+	ok(config_load(conf, &cfg, &err) == 0 && cfg.warnings && strstr(cfg.warnings[0], "group"),
+	   "group-readable with a secret in it is warned about");
 	config_free(&cfg);
 }
 
@@ -488,6 +625,9 @@ int main(void)
 	snprintf(conf, sizeof conf, "%s/leavesync.conf", dir);
 	unsetenv("LEAVESYNC_CONFIG");
 	test_defaults();
+	test_find();
+	test_all_errors();
+	test_new_keys();
 	test_full();
 	test_bad_values();
 	test_clouds();

@@ -306,14 +306,14 @@ static void test_patch_only_changes(void)
 	make_event(&written, "Europe/Riga", true, "2026-07-15", "2026-07-20");
 	free(ev.subject);
 	ev.subject = xstrdup("Annual leave");
-	p = graph_build_patch(&ev, &written, &err);
+	p = graph_build_patch(&ev, &written, "PROP", &err);
 	ok(nkeys(p) == 1 && jstr(p, "subject"), "PATCH after a subject change sends only subject");
 	json_decref(p);
 
 	free(ev.subject);
 	ev.subject = xstrdup(written.subject);
 	snprintf(ev.end, sizeof ev.end, "2026-07-21");
-	p = graph_build_patch(&ev, &written, &err);
+	p = graph_build_patch(&ev, &written, "PROP", &err);
 	ok(nkeys(p) == 3 && json_object_get(p, "start") && json_object_get(p, "end") &&
 	       json_object_get(p, "isAllDay"),
 	   "PATCH after an end change sends start, end and isAllDay together");
@@ -325,14 +325,14 @@ static void test_patch_only_changes(void)
 	ev.categories[0] = ev.categories[1];
 	ev.categories[1] = tmp;
 	ev.sensitivity = SENS_NORMAL;
-	p = graph_build_patch(&ev, &written, &err);
+	p = graph_build_patch(&ev, &written, "PROP", &err);
 	ok(nkeys(p) == 1 && jstr(p, "sensitivity"),
 	   "reordered categories are not a change; sensitivity is");
 	json_decref(p);
 
 	ev.sensitivity = written.sensitivity;
 	snprintf(ev.time_zone, sizeof ev.time_zone, "FLE Standard Time");
-	p = graph_build_patch(&ev, &written, &err);
+	p = graph_build_patch(&ev, &written, "PROP", &err);
 	ok(nkeys(p) > 3, "nothing differs (zone names of one zone): a resync rewrites every field");
 	ok(!json_object_get(p, "transactionId") &&
 	       !json_object_get(p, "singleValueExtendedProperties"),
@@ -340,8 +340,22 @@ static void test_patch_only_changes(void)
 	json_decref(p);
 
 	ev.body = xstrdup("note");
-	p = graph_build_patch(&ev, &written, &err);
+	p = graph_build_patch(&ev, &written, "PROP", &err);
 	ok(nkeys(p) == 1 && jstr(p, "body.content"), "a new note sends only body");
+	json_decref(p);
+
+	free(ev.body);
+	ev.body = NULL;
+	free(ev.sync_key);
+	ev.sync_key = xstrdup("staging:043066f4-730f-58e3-9efd-4c76ba87a565");
+	p = graph_build_patch(&ev, &written, "PROP", &err);
+	ok(json_array_size(json_object_get(p, "singleValueExtendedProperties")) == 1 &&
+	       !strcmp(jstr(json_array_get(json_object_get(p, "singleValueExtendedProperties"), 0),
+	                    "value")
+	                   ?: "",
+	               ev.sync_key) &&
+	       !json_object_get(p, "transactionId"),
+	   "a new tag (a renamed instance) is sent; transactionId still never");
 	json_decref(p);
 	event_free(&ev);
 	event_free(&written);

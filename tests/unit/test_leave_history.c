@@ -306,7 +306,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	snprintf(path, sizeof path, "%s/leavesync.db", dir);
-	if (store_open(path, true, &st, &err) < 0) {
+	if (store_open(path, true, NULL, &st, &err) < 0) {
 		printf("Bail out! %s\n", err.msg);
 		return 1;
 	}

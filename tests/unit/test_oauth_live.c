@@ -230,7 +230,7 @@ static void test_delegated_source(const char *store_path)
 	const char *at = NULL;
 	char *rt;
 
-	if (!ok(store_open(store_path, true, &st, &err) == 0, "store: %s", err.msg))
+	if (!ok(store_open(store_path, true, NULL, &st, &err) == 0, "store: %s", err.msg))
 		return;
 	if (!device_login("alice@contoso.com", &tok))
 		return;
@@ -365,7 +365,7 @@ static void check_stored(const char *store_path, const char *mailbox, const char
 	struct connection c;
 	struct error err;
 
-	store_open(store_path, false, &st, &err);
+	store_open(store_path, false, NULL, &st, &err);
 	is_int(store_get_connection(st, mailbox, &c, &err), 1, "%s: connection stored", what);
 	ok(c.refresh_token && !c.needs_login, "%s: refresh token, no needs_login", what);
 	is_str(c.user, user, "%s: the signed-in user (login_hint)", what);

@@ -22,7 +22,7 @@ static void load_config(const char *text, struct config *cfg)
 
 	snprintf(path, sizeof path, "%s/leavesync.conf", tmpdir);
 	if (write_file_atomic(path, text, strlen(text), 0600) < 0 ||
-	    config_load(path, false, cfg, &err) < 0) {
+	    config_load(path, cfg, &err) < 0) {
 		printf("Bail out! cannot load test config: %s\n", err.msg);
 		exit(1);
 	}
@@ -49,10 +49,10 @@ static struct leave make_leave(const char *id, const char *kind, const char *sta
 /* Renders or bails out; the caller frees. */
 static char *render(const struct config *cfg, const struct leave *lv)
 {
-	char key[37], *ics = NULL;
+	char key[SYNC_KEY_MAX], *ics = NULL;
 	struct error err = {{0}};
 
-	render_sync_key(lv->mailbox, lv->id, key);
+	render_sync_key(NULL, lv->mailbox, lv->id, key);
 	if (render_leave(cfg, lv, key, &ics, &err) < 0) {
 		printf("# render failed: %s\n", err.msg);
 		return NULL;
@@ -83,17 +83,34 @@ static bool has(const char *ics, const char *line)
 
 static void test_sync_key(void)
 {
-	char a[37], b[37], c[37];
+	char a[SYNC_KEY_MAX], b[SYNC_KEY_MAX], c[SYNC_KEY_MAX], inst[SYNC_KEY_INSTANCE_MAX];
 
-	render_sync_key("alice@contoso.com", "LV-1", a);
+	render_sync_key(NULL, "alice@contoso.com", "LV-1", a);
 	/* computed independently: python3 uuid.uuid5(UUID(ns), "alice@contoso.com\nLV-1") */
 	is_str(a, "043066f4-730f-58e3-9efd-4c76ba87a565", "sync key is UUID v5 of mailbox\\nid");
-	render_sync_key("Alice@Contoso.COM", "LV-1", b);
+	render_sync_key("default", "alice@contoso.com", "LV-1", b);
+	is_str(b, a, "the instance \"default\" keeps the keys written before instances existed");
+	render_sync_key(NULL, "Alice@Contoso.COM", "LV-1", b);
 	is_str(b, a, "the mailbox's case does not change the sync key");
-	render_sync_key("alice@contoso.com", "LV-2", c);
+	render_sync_key(NULL, "alice@contoso.com", "LV-2", c);
 	ok(strcmp(a, c) != 0, "another leave id gives another key");
-	render_sync_key("bob@contoso.com", "LV-1", c);
+	render_sync_key(NULL, "bob@contoso.com", "LV-1", c);
 	ok(strcmp(a, c) != 0, "another mailbox gives another key");
+	render_sync_key("staging", "alice@contoso.com", "LV-1", c);
+	is_str(c, "staging:043066f4-730f-58e3-9efd-4c76ba87a565",
+	       "another instance: its name, then the same UUID");
+	sync_key_instance(c, inst);
+	is_str(inst, "staging", "the instance is read back from the key");
+	sync_key_instance(a, inst);
+	is_str(inst, "default", "a bare UUID (every event before instances) is \"default\"");
+	ok(sync_key_in_instance(a, NULL) && sync_key_in_instance(a, "default") &&
+	       !sync_key_in_instance(a, "staging") && sync_key_in_instance(c, "staging") &&
+	       !sync_key_in_instance(c, "default") && !sync_key_in_instance(c, "staging2"),
+	   "each key belongs to its own instance only");
+	sync_key_for_instance(c, "default", b);
+	is_str(b, a, "renaming staging to default gives the default key");
+	sync_key_for_instance(a, "prod", b);
+	is_str(b, "prod:043066f4-730f-58e3-9efd-4c76ba87a565", "and default to prod");
 }
 
 static void test_privacy_defaults(const struct config *cfg)

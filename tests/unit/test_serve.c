@@ -173,7 +173,7 @@ static int load(const char *text, struct serve_config *sc, char *msg, size_t msg
 	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
 		return -2;
 	close(fd);
-	rc = config_load(path, false, &cfg, &err);
+	rc = config_load(path, &cfg, &err);
 	if (rc == 0) {
 		rc = serve_config_load(&cfg, sc, &err);
 		config_free(&cfg);

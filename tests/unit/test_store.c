@@ -10,6 +10,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,7 +22,7 @@ static struct store *open_store(void)
 	struct store *st = NULL;
 	struct error err = {""};
 
-	if (store_open(path, true, &st, &err) < 0)
+	if (store_open(path, true, NULL, &st, &err) < 0)
 		printf("# store_open: %s\n", err.msg);
 	return st;
 }
@@ -74,20 +75,22 @@ static void test_open_and_modes(void)
 	char wal[300];
 	mode_t old = umask(0);
 
-	ok(store_open(path, false, &st, &err) < 0 && strstr(err.msg, "does not exist") &&
+	ok(store_open(path, false, NULL, &st, &err) < 0 && strstr(err.msg, "does not exist") &&
 	       strstr(err.msg, "leavesync init"),
 	   "opening a missing store without create says to run init: %s", err.msg);
 	st = open_store();
 	umask(old);
 	ok(st != NULL, "a new store is created and migrated from empty");
-	is_int(store_schema_version(st), schema_latest_version(), "schema version is the latest after migration");
+	is_int(store_schema_version(st), schema_latest_version(),
+	       "schema version is the latest after migration");
 	is_int(file_mode(path), 0600, "the store file has mode 0600 even with umask 0");
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	ok(file_mode(wal) == 0600 || file_mode(wal) == -1, "the -wal file (if present) is 0600");
 	store_close(st);
 	st = NULL;
-	ok(store_open(path, false, &st, &err) == 0, "reopening an existing store works");
-	is_int(store_schema_version(st), schema_latest_version(), "reopening does not migrate again");
+	ok(store_open(path, false, NULL, &st, &err) == 0, "reopening an existing store works");
+	is_int(store_schema_version(st), schema_latest_version(),
+	       "reopening does not migrate again");
 	{
 		sqlite3 *db = raw();
 		sqlite3_stmt *s;
@@ -117,7 +120,7 @@ static void test_newer_schema_refused(void)
 	sqlite3_close(db);
 	snprintf(want, sizeof want, "store schema version 99 is newer than this leavesync (%d)",
 	         schema_latest_version());
-	ok(store_open(p2, false, &st, &err) < 0 && strstr(err.msg, want) &&
+	ok(store_open(p2, false, NULL, &st, &err) < 0 && strstr(err.msg, want) &&
 	       strstr(err.msg, "upgrade leavesync"),
 	   "a store from a newer leavesync is refused: %s", err.msg);
 }
@@ -133,17 +136,17 @@ static void test_foreign_files_refused(void)
 
 	snprintf(p2, sizeof p2, "%s/empty.db", dir);
 	write_file_atomic(p2, "", 0, 0600);
-	ok(store_open(p2, false, &st, &err) < 0 && strstr(err.msg, "empty file (0 bytes)"),
+	ok(store_open(p2, false, NULL, &st, &err) < 0 && strstr(err.msg, "empty file (0 bytes)"),
 	   "an empty file is refused: %s", err.msg);
-	ok(store_open(p2, true, &st, &err) < 0 && strstr(err.msg, "empty file"),
+	ok(store_open(p2, true, NULL, &st, &err) < 0 && strstr(err.msg, "empty file"),
 	   "also by init (create): %s", err.msg);
-	ok(store_open_readonly(p2, &st, &err) < 0 && strstr(err.msg, "empty file"),
+	ok(store_open_readonly(p2, NULL, false, &st, &err) < 0 && strstr(err.msg, "empty file"),
 	   "also read-only: %s", err.msg);
 	ok(stat(p2, &sb) == 0 && sb.st_size == 0, "and it stays empty (never initialised)");
 
 	snprintf(p2, sizeof p2, "%s/notes.txt", dir);
 	write_file_atomic(p2, "Dear diary,\n", 12, 0600);
-	ok(store_open(p2, true, &st, &err) < 0 && strstr(err.msg, "not an SQLite database"),
+	ok(store_open(p2, true, NULL, &st, &err) < 0 && strstr(err.msg, "not an SQLite database"),
 	   "a file that is not SQLite is refused: %s", err.msg);
 	ok(stat(p2, &sb) == 0 && sb.st_size == 12, "and left as it was");
 
@@ -151,24 +154,26 @@ static void test_foreign_files_refused(void)
 	sqlite3_open(p2, &db);
 	sql_ok(db, "CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)");
 	sqlite3_close(db);
-	ok(store_open(p2, true, &st, &err) < 0 && strstr(err.msg, "without leavesync's schema"),
+	ok(store_open(p2, true, NULL, &st, &err) < 0 &&
+	       strstr(err.msg, "without leavesync's schema"),
 	   "an SQLite database without leavesync's schema is refused: %s", err.msg);
 	db = NULL;
 	sqlite3_open(p2, &db);
 	is_int(sql_int(db, "SELECT count(*) FROM sqlite_master"), 1, "and gets no table of ours");
 	sql_ok(db, "PRAGMA user_version = 1");
 	sqlite3_close(db);
-	ok(store_open(p2, false, &st, &err) < 0 && strstr(err.msg, "lacks leavesync's tables"),
+	ok(store_open(p2, false, NULL, &st, &err) < 0 &&
+	       strstr(err.msg, "lacks leavesync's tables"),
 	   "a database claiming version 1 without our tables is refused: %s", err.msg);
 
 	snprintf(p2, sizeof p2, "%s/minus.db", dir);
 	sqlite3_open(p2, &db);
 	sql_ok(db, "PRAGMA user_version = -1");
 	sqlite3_close(db);
-	ok(store_open(p2, false, &st, &err) < 0 &&
+	ok(store_open(p2, false, NULL, &st, &err) < 0 &&
 	       strstr(err.msg, "store schema version -1 is invalid"),
 	   "user_version -1: a clear message: %s", err.msg);
-	ok(store_open_readonly(p2, &st, &err) < 0 &&
+	ok(store_open_readonly(p2, NULL, false, &st, &err) < 0 &&
 	       strstr(err.msg, "store schema version -1 is invalid"),
 	   "read-only too");
 }
@@ -182,7 +187,7 @@ static void test_wide_modes_fixed(void)
 
 	snprintf(wal, sizeof wal, "%s-wal", path);
 	chmod(path, 0666);
-	ok(store_open(path, false, &st, &err) == 0, "a store with mode 0666 opens");
+	ok(store_open(path, false, NULL, &st, &err) == 0, "a store with mode 0666 opens");
 	ok(st && strstr(store_warning(st), "had mode 0666 (readable by others)") &&
 	       strstr(store_warning(st), "changed to 0600"),
 	   "with a warning: %s", store_warning(st));
@@ -191,14 +196,63 @@ static void test_wide_modes_fixed(void)
 	store_close(st);
 	chmod(path, 0640);
 	st = NULL; /* (arguments are evaluated in any order: no stale handle in the message) */
-	ok(store_open_readonly(path, &st, &err) == 0, "a read-only open works");
+	ok(store_open_readonly(path, NULL, false, &st, &err) == 0, "a read-only open works");
 	ok(strstr(store_warning(st), "its group") != NULL, "and fixes the mode too: %s",
 	   store_warning(st));
 	is_int(file_mode(path), 0600, "0640 -> 0600");
 	store_close(st);
-	ok(store_open_readonly(path, &st, &err) == 0 && !*store_warning(st),
+	ok(store_open_readonly(path, NULL, false, &st, &err) == 0 && !*store_warning(st),
 	   "a 0600 store: no warning");
 	store_close(st);
+}
+
+/* [store] group: 0660 on a store of that group is right (HR's SQL access) and stays, for writing
+ * and read-only opens alike; a wider mode is narrowed to 0660; the secrets never get the group's
+ * bits. Without the group the same 0660 is narrowed to 0600. */
+static void test_group_modes(void)
+{
+	struct group *g = getgrgid(getegid());
+	char *secrets = store_secrets_path(path), group[64];
+	struct store *st = NULL;
+	struct error err = {""};
+
+	if (!g) {
+		ok(0, "the process's group has a name");
+		free(secrets);
+		return;
+	}
+	snprintf(group, sizeof group, "%s", g->gr_name);
+	chmod(path, 0660);
+	ok(store_open(path, false, group, &st, &err) == 0 && !*store_warning(st),
+	   "a 0660 store of the [store] group opens without a warning: %s",
+	   st ? store_warning(st) : err.msg);
+	is_int(file_mode(path), 0660, "and stays 0660");
+	store_close(st);
+	st = NULL;
+	ok(store_open_readonly(path, group, true, &st, &err) == 0 && !*store_warning(st),
+	   "a read-only open keeps it too: %s", st ? store_warning(st) : err.msg);
+	is_int(file_mode(path), 0660, "still 0660");
+	store_close(st);
+	st = NULL;
+	chmod(path, 0664);
+	ok(store_open(path, false, group, &st, &err) == 0 &&
+	       strstr(store_warning(st), "had mode 0664 (readable by others)") &&
+	       strstr(store_warning(st), "changed to 0660"),
+	   "0664 is narrowed to 0660: %s", st ? store_warning(st) : err.msg);
+	is_int(file_mode(path), 0660, "0664 -> 0660");
+	store_close(st);
+	st = NULL;
+	chmod(secrets, 0660);
+	ok(store_open(path, false, group, &st, &err) == 0, "the secrets file 0660: opens");
+	is_int(file_mode(secrets), 0600, "but never keeps the group's bits");
+	store_close(st);
+	st = NULL;
+	ok(store_open(path, false, NULL, &st, &err) == 0 &&
+	       strstr(store_warning(st), "changed to 0600"),
+	   "without [store] group 0660 is narrowed to 0600: %s", st ? store_warning(st) : err.msg);
+	is_int(file_mode(path), 0600, "0660 -> 0600");
+	store_close(st);
+	free(secrets);
 }
 
 static int count_dirty(struct store *st, size_t *n_deleted)
@@ -584,6 +638,52 @@ static void test_connections(void)
 	store_close(st);
 }
 
+/* Read-only opens that read connections attach the secrets read-only; a store without a secrets
+ * file has none (an empty stand-in), and nothing is created beside it. */
+static void test_readonly_secrets(void)
+{
+	char *secrets = store_secrets_path(path), copy[300], *copy_secrets;
+	struct store *st = NULL;
+	struct error err = {""};
+	struct connection c = {.mailbox = "ro@contoso.com", .refresh_token = "rt-ro"};
+	struct connection got = {0};
+	struct buf b = BUF_INIT;
+
+	st = open_store();
+	ok(store_put_connection(st, &c, &err) == 0, "a connection to read back");
+	store_close(st);
+	st = NULL;
+	ok(store_open_readonly(path, NULL, true, &st, &err) == 0, "read-only with the secrets: %s",
+	   err.msg);
+	ok(store_get_connection(st, "ro@contoso.com", &got, &err) == 1 &&
+	       strcmp(got.refresh_token, "rt-ro") == 0,
+	   "reads the connection");
+	connection_free(&got);
+	ok(store_put_connection(st, &c, &err) < 0, "and cannot write it");
+	store_close(st);
+	st = NULL;
+	ok(store_open_readonly(path, NULL, false, &st, &err) == 0 &&
+	       store_get_connection(st, "ro@contoso.com", &got, &err) < 0,
+	   "without the secrets there is no token table to read");
+	store_close(st);
+	st = NULL;
+	snprintf(copy, sizeof copy, "%s/no-secrets.db", dir);
+	copy_secrets = store_secrets_path(copy);
+	st = open_store();
+	ok(store_backup(st, copy, true, &err) == 0 && unlink(copy_secrets) == 0,
+	   "a store copy without its secrets database");
+	store_close(st);
+	st = NULL;
+	ok(store_open_readonly(copy, NULL, true, &st, &err) == 0, "opens read-only: %s", err.msg);
+	ok(store_each_connection(st, conn_cb, &b, &err) == 0 && b.len == 0,
+	   "with no connection (%s)", b.data ? b.data : "");
+	ok(access(copy_secrets, F_OK) < 0, "and no secrets file created beside it");
+	store_close(st);
+	buf_free(&b);
+	free(copy_secrets);
+	free(secrets);
+}
+
 static int drift_cb(void *arg, const struct drift_record *d)
 {
 	buf_printf(arg, "%s/%s/%s/%s;", d->mailbox, d->kind, d->action, d->result);
@@ -725,31 +825,41 @@ static void test_mailbox_user_ids(void)
 	   "a forgotten id is resolved again next time");
 }
 
-/* Schema 5 (issue 12): a store of schema 4 keeps the old rule for creates in doubt. */
-static void test_migration_to_5(void)
+/* A store of schema 4 migrates to the latest: step 5 (issue 12) keeps the old rule for creates in
+ * doubt; step 6 (issue 15) moves the refresh tokens out to the secrets database. */
+static void test_migration_from_4(void)
 {
-	char old_path[300];
+	char old_path[300], secrets[320];
 	struct store *st = NULL;
 	struct error err = {""};
 	sqlite3 *db;
 
-	snprintf(old_path, sizeof old_path, "%s/v1.db", dir);
-	ok(store_open(old_path, true, &st, &err) == 0, "a store to turn into schema 4");
+	snprintf(old_path, sizeof old_path, "%s/v4.db", dir);
+	snprintf(secrets, sizeof secrets, "%s/v4-secrets.db", dir);
+	ok(store_open(old_path, true, NULL, &st, &err) == 0, "a store to turn into schema 4");
 	store_close(st);
 	st = NULL;
 	sqlite3_open(old_path, &db);
 	ok(sql_ok(db, "ALTER TABLE target DROP COLUMN create_sent_at;"
-	              "ALTER TABLE target DROP COLUMN unrenderable; PRAGMA user_version = 4;"
+	              "ALTER TABLE target DROP COLUMN unrenderable;"
+	              "DROP INDEX target_problems; DROP TABLE notice; DROP TABLE meta;"
+	              "CREATE TABLE token (mailbox TEXT PRIMARY KEY NOT NULL, refresh_token TEXT,"
+	              "  scope TEXT, user TEXT, needs_login INTEGER NOT NULL DEFAULT 0, reason TEXT,"
+	              "  updated_at TEXT NOT NULL);"
+	              "INSERT INTO token (mailbox, refresh_token, updated_at)"
+	              " VALUES ('a@b.cd', 'RT-SECRET-4', '2026-01-01T00:00:00Z');"
+	              "PRAGMA user_version = 4;"
 	              "INSERT INTO target (leave_id, mailbox, sync_key, desired, state, attempts)"
 	              " VALUES ('A', 'a@b.cd', 'k-creating', 'V', 'creating', 0),"
 	              "        ('B', 'a@b.cd', 'k-tried', 'V', 'pending', 2),"
 	              "        ('C', 'a@b.cd', 'k-new', 'V', 'pending', 0);"
 	              "INSERT INTO target (leave_id, mailbox, sync_key, desired, remote_id, state,"
 	              "  attempts) VALUES ('D', 'a@b.cd', 'k-synced', 'V', 'R', 'failed', 3)"),
-	   "schema 4 rows: creating, tried, new, written");
+	   "schema 4 rows: creating, tried, new, written, and a refresh token in the store");
 	sqlite3_close(db);
-	ok(store_open(old_path, false, &st, &err) == 0 && store_schema_version(st) == 5,
-	   "opening migrates schema 4 to 5");
+	ok(store_open(old_path, false, NULL, &st, &err) == 0 &&
+	       store_schema_version(st) == schema_latest_version(),
+	   "opening migrates schema 4 to the latest");
 	sqlite3_open(old_path, &db);
 	is_int(sql_int(db, "SELECT create_sent_at FROM target WHERE sync_key = 'k-creating'"), -1,
 	       "a row in creating has a create in doubt (sent by a run that did not finish)");
@@ -758,6 +868,12 @@ static void test_migration_to_5(void)
 	is_int(sql_int(db, "SELECT create_sent_at + unrenderable FROM target"
 	                   " WHERE sync_key IN ('k-new', 'k-synced')"),
 	       0, "new and written rows have none");
+	is_int(sql_int(db, "SELECT count(*) FROM sqlite_schema WHERE name = 'token'"), 0,
+	       "the store keeps no token table");
+	sqlite3_close(db);
+	sqlite3_open(secrets, &db);
+	is_int(sql_int(db, "SELECT count(*) FROM token WHERE refresh_token = 'RT-SECRET-4'"), 1,
+	       "the refresh token moved to the secrets database");
 	sqlite3_close(db);
 	store_close(st);
 }
@@ -830,6 +946,121 @@ static void test_create_in_doubt_and_unrenderable(void)
 	store_close(st);
 }
 
+struct groups_seen {
+	int n;
+	long long count[8];
+	char state[8][16];
+	char first[8][40];
+};
+
+static int collect_group(void *arg, const struct problem_group *g)
+{
+	struct groups_seen *s = arg;
+
+	if (s->n < 8) {
+		s->count[s->n] = g->count;
+		snprintf(s->state[s->n], sizeof s->state[0], "%s", g->state);
+		snprintf(s->first[s->n], sizeof s->first[0], "%s %s", g->mailbox[0],
+		         g->leave_id[0]);
+		s->n++;
+	}
+	return 0;
+}
+
+/* Problems grouped by reason (per-request ids do not split a group), a resync's target, notices
+ * once per interval, history pruning, the health summary, the secrets file, backups. */
+static void test_reports(void)
+{
+	struct store *st = open_store();
+	sqlite3 *db = raw();
+	struct error err = {""};
+	struct store_health h;
+	struct groups_seen seen = {0};
+	char *secrets = store_secrets_path(path), backup[300], *bsecrets;
+	int64_t more = -1, pruned = 0, now = 2000000000;
+	bool known = false, due = false;
+
+	ok(sql_ok(db, "DELETE FROM target; DELETE FROM leave_dirty;"
+	              "INSERT INTO target (leave_id, mailbox, sync_key, desired, state, dirty, "
+	              "last_error) VALUES "
+	              "('g-1', 'a@x.com', 'gk-1', 'x', 'failed', 0, 'HTTP 404 [request-id "
+	              "11111111-2222-3333-4444-555555555555]'),"
+	              "('g-2', 'a@x.com', 'gk-2', 'x', 'failed', 0, 'HTTP 404 [request-id "
+	              "66666666-2222-3333-4444-555555555555]'),"
+	              "('g-3', 'b@x.com', 'gk-3', 'x', 'failed', 0, 'HTTP 404 [request-id "
+	              "77777777-2222-3333-4444-555555555555]'),"
+	              "('g-4', 'b@x.com', 'gk-4', 'x', 'failed', 0, 'HTTP 404 [request-id "
+	              "88888888-2222-3333-4444-555555555555]'),"
+	              "('g-5', 'c@x.com', 'gk-5', 'x', 'waiting', 0, 'needs login'),"
+	              "('g-6', 'c@x.com', 'gk-6', 'x', 'pending', 1, 'throttled'),"
+	              "('g-7', 'c@x.com', 'gk-7', 'x', 'synced', 0, NULL)"),
+	   "targets with problems inserted");
+	ok(store_problem_groups(st, 2, collect_group, &seen, &more, &err) == 0,
+	   "problem groups read: %s", err.msg);
+	ok(seen.n == 2 && seen.count[0] == 4 && !strcmp(seen.state[0], "failed") &&
+	       !strcmp(seen.first[0], "a@x.com g-1"),
+	   "four failures differing only in their request ids are one group, naming the first");
+	ok(!strcmp(seen.state[1], "waiting") && seen.count[1] == 1 && more == 1,
+	   "then waiting; the retrying group is beyond max_groups and counted (%lld)",
+	   (long long)more);
+
+	ok(store_resync_known(st, "g-1", NULL, &known, &err) == 0 && known, "a known leave id");
+	ok(store_resync_known(st, "nope", NULL, &known, &err) == 0 && !known, "an unknown one");
+	ok(store_resync_known(st, NULL, "C@X.com", &known, &err) == 0 && known,
+	   "a known mailbox, in any case");
+
+	ok(store_notice_due(st, "k", now, 86400, &due, &err) == 0 && due, "a new notice is due");
+	ok(store_notice_due(st, "k", now + 3600, 86400, &due, &err) == 0 && !due,
+	   "not again within the interval");
+	ok(store_notice_due(st, "k", now + 86400, 86400, &due, &err) == 0 && due, "again after it");
+
+	ok(sql_ok(db, "DELETE FROM drift; DELETE FROM run; INSERT INTO run (id, command, "
+	              "started_at, finished_at, "
+	              "exit_code) VALUES (1, 'sync', 100, 100, 0), (2, 'sync', 200, 200, 1),"
+	              "(3, 'reconcile', 300, NULL, NULL);"
+	              "INSERT INTO drift (run_id, at, mailbox, kind, action, result)"
+	              " VALUES (1, 100, 'a@x.com', 'missing', 'recreated', 'ok')"),
+	   "runs inserted");
+	ok(store_health(st, &h, &err) == 0 && h.failed == 4 && h.waiting == 1 && h.retrying == 1 &&
+	       h.synced == 1 && h.last_exit == 1 && h.last_success == 200,
+	   "health: counts, the last exit and the last run that ran to its end");
+	ok(store_prune_history(st, 150, &pruned, &err) == 0 && pruned == 1 &&
+	       sql_int(db, "SELECT count(*) FROM drift") == 0 &&
+	       sql_int(db, "SELECT count(*) FROM run") == 2,
+	   "pruning deletes finished runs before the date, with their drift; a running one stays");
+	ok(sql_ok(db, "INSERT INTO leave_revision (leave_id, seen_at, outcome) VALUES"
+	              " ('p-1', 120, 'deleted'), ('p-2', 400, 'deleted');"
+	              "INSERT INTO target_event (leave_id, mailbox, at, action) VALUES"
+	              " ('p-1', 'a@x.com', 120, 'deleted'), ('p-2', 'a@x.com', 400, 'deleted')"),
+	   "a leave story with rows before and after the date");
+	ok(store_prune_history(st, 150, &pruned, &err) == 0 && pruned == 0 &&
+	       sql_int(db, "SELECT count(*) FROM leave_revision WHERE leave_id LIKE 'p-%'") == 1 &&
+	       sql_int(db, "SELECT count(*) FROM target_event WHERE leave_id LIKE 'p-%'") == 1 &&
+	       sql_int(db, "SELECT count(*) FROM leave_revision WHERE leave_id = 'p-2'") == 1,
+	   "the leave story before the date goes with the run history, even with no run to prune");
+
+	is_int(file_mode(secrets), 0600, "the secrets database is 0600");
+	ok(sql_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'token'") == 0,
+	   "the store itself has no token table");
+	chmod(secrets, 0644);
+	store_close(st);
+	st = open_store();
+	is_int(file_mode(secrets), 0600, "a wider secrets file is narrowed again on open");
+
+	snprintf(backup, sizeof backup, "%s/copy.db", dir);
+	bsecrets = store_secrets_path(backup);
+	ok(store_backup(st, backup, false, &err) == 0, "backup: %s", err.msg);
+	ok(file_mode(backup) == 0600 && file_mode(bsecrets) == 0600,
+	   "both copies are 0600 (%o, %o)", file_mode(backup), file_mode(bsecrets));
+	ok(store_backup(st, backup, false, &err) < 0 && strstr(err.msg, "--force"),
+	   "an existing backup is refused: %s", err.msg);
+	ok(store_backup(st, backup, true, &err) == 0, "replaced with overwrite");
+	free(bsecrets);
+	free(secrets);
+	sqlite3_close(db);
+	store_close(st);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -839,18 +1070,21 @@ int main(void)
 	test_newer_schema_refused();
 	test_foreign_files_refused();
 	test_wide_modes_fixed();
+	test_group_modes();
 	test_direct_sql_and_dirty_queue();
 	test_each_leave();
 	test_target_lifecycle();
 	test_pagination();
 	test_requeue_and_counts();
 	test_connections();
+	test_readonly_secrets();
 	test_mailbox_user_ids();
 	test_history();
 	test_lock_and_concurrent_push();
 	test_transactions();
-	test_migration_to_5();
+	test_migration_from_4();
 	test_create_in_doubt_and_unrenderable();
+	test_reports();
 	{
 		char cmd[300];
 		snprintf(cmd, sizeof cmd, "rm -rf %s", dir);

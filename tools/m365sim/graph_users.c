@@ -5,9 +5,10 @@
  * filter-directory-objects.md], joined by `or`. Anything else in $filter is refused the way Graph
  * refuses an unsupported clause (Request_UnsupportedQuery). Permissions [doc:
  * permissions-reference]: app-only User.Read.All, User.ReadBasic.All or Directory.Read.All;
- * delegated /me with User.Read (or those), other users with User.ReadBasic.All, User.Read.All or
- * Directory.Read.All; otherwise 403 Authorization_RequestDenied "Insufficient privileges to
- * complete the operation." (the recorded body in samples/graph/graph-batch-response-mixed.json). */
+ * delegated /me with User.Read or User.ReadWrite (or those), other users with User.ReadBasic.All,
+ * User.Read.All or Directory.Read.All; otherwise 403 Authorization_RequestDenied "Insufficient
+ * privileges to complete the operation." (the recorded body in
+ * samples/graph/graph-batch-response-mixed.json). */
 #include "graph.h"
 
 #include "common/buf.h"
@@ -35,7 +36,8 @@ static bool may_read_users(const struct graph_ctx *c, bool self)
 {
 	const char *granted = c->app_only ? c->claims.roles : c->claims.scp;
 
-	if (!c->app_only && self && has_word(granted, "User.Read"))
+	if (!c->app_only && self &&
+	    (has_word(granted, "User.Read") || has_word(granted, "User.ReadWrite")))
 		return true;
 	return has_word(granted, "User.Read.All") || has_word(granted, "User.ReadBasic.All") ||
 	       has_word(granted, "Directory.Read.All");
