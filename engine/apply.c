@@ -394,12 +394,20 @@ static void resolve_lookup(struct write_job *wj, struct be_session *s, struct wo
 		int64_t left = grace_left(wj, it);
 		if (left > 0) {
 			/* too early to trust "nothing": look again once the grace is over */
+			char sent[21], cause[sizeof it->message];
+
 			it->retry = true;
 			it->ready_at_ms = now_ms() + left * 1000;
+			format_utc(sent, it->doubt_at);
+			/* keep what made the create doubtful (a dropped answer, a refused field): the
+			 * admin needs it more than the protocol step */
+			snprintf(cause, sizeof cause, "%s%s",
+			         it->message[0] && !strstr(it->message, "may still land") ? it->message : "",
+			         it->message[0] && !strstr(it->message, "may still land") ? "; " : "");
 			snprintf(it->message, sizeof it->message,
-			         "a create sent at %lld may still land: looked up again "
+			         "%sthe create sent at %s may still land: looked up again "
 			         "[sync] create_grace after it",
-			         (long long)it->doubt_at);
+			         cause, sent);
 			return;
 		}
 		it->doubt_at = 0; /* nothing was created, nothing is in flight */

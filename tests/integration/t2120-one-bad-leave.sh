@@ -46,11 +46,11 @@ for backend in ews graph; do
 		test_expect_code 1 leavesync sync >out 2>err &&
 		cat out err &&
 		test_grep "2 created, 0 updated, 0 deleted, 0 adopted, 0 unchanged, 2 failed" out &&
-		test_grep "alice@contoso.com GAP: failed: the leave cannot be rendered: start \"2027-03-28T02:30\": this local time does not exist in Europe/Berlin" err &&
-		test_grep "alice@contoso.com MARS: failed: the leave cannot be rendered: unknown IANA time zone \"Mars/Base\"" err &&
+		test_grep "1 item failed: alice@contoso.com GAP: the leave cannot be rendered: start \"2027-03-28T02:30\": this local time does not exist in Europe/Berlin" err &&
+		test_grep "1 item failed: alice@contoso.com MARS: the leave cannot be rendered: unknown IANA time zone \"Mars/Base\"" err &&
 		tagged alice@contoso.com | jq -e "length == 1" && tagged bob@contoso.com | jq -e "length == 2" &&
 		leavesync status >st && cat st && test_grep "failed 2" st &&
-		test_grep "alice@contoso.com MARS: failed" st && test_grep "Mars/Base" st &&
+		test_grep "1 failed: alice@contoso.com MARS: the leave cannot be rendered" st && test_grep "Mars/Base" st &&
 		problem GAP | jq -e ".mailbox == \"alice@contoso.com\" and .state == \"failed\" and (.reason | test(\"Europe/Berlin on 2027-03-28\"))" &&
 		problem MARS | jq -e ".mailbox == \"alice@contoso.com\" and (.reason | test(\"Mars/Base\"))"
 	'
@@ -66,11 +66,11 @@ for backend in ews graph; do
 		ev=$(tagged alice@contoso.com | jq -c ".[0] | [.ews_id, .start, .end]") &&
 		sqlite3 leavesync.db "update leave set time_zone = \"Mars/Base\" where id = \"OK-1\"" &&
 		test_expect_code 1 leavesync sync >out 2>err &&
-		test_grep "alice@contoso.com OK-1: failed: the leave cannot be rendered: unknown IANA time zone" err &&
+		test_grep "1 item failed: alice@contoso.com OK-1: the leave cannot be rendered: unknown IANA time zone" err &&
 		test "$(tagged alice@contoso.com | jq -c ".[0] | [.ews_id, .start, .end]")" = "$ev" &&
 		problem OK-1 | jq -e ".state == \"failed\"" &&
 		test_expect_code 1 leavesync resync --all >out 2>err &&
-		test_grep "OK-1: failed" err &&
+		test_grep "1 item failed: alice@contoso.com OK-1: " err &&
 		test "$(tagged alice@contoso.com | jq -c ".[0] | [.ews_id, .start, .end]")" = "$ev" &&
 		leavesync reconcile --from 2027-01-01 --to 2027-12-31 >rec.out 2>&1; test $? -le 1 &&
 		test "$(tagged alice@contoso.com | jq -c ".[0] | [.ews_id, .start, .end]")" = "$ev" &&

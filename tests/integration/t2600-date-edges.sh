@@ -85,7 +85,7 @@ test_expect_success "$BACKEND: a row written by SQL in year 0001 fails at render
 	sqlite3 leavesync.db "insert into leave (id, mailbox, kind, starts, ends, time_zone, status) values (\"Y1\", \"alice@contoso.com\", \"Annual leave\", \"0001-01-01T00:00\", \"0001-01-01T08:00\", \"Pacific/Kiritimati\", \"approved\")" &&
 	test_expect_code 1 leavesync sync >out 2>&1 &&
 	cat out &&
-	test_grep "alice@contoso.com Y1: failed: the leave cannot be rendered: start \"0001-01-01T00:00\" or end \"0001-01-01T08:00\" is outside the dates leavesync supports, 1970-01-01 to 2199-12-31" out &&
+	test_grep "1 item failed: alice@contoso.com Y1: the leave cannot be rendered: start \"0001-01-01T00:00\" or end \"0001-01-01T08:00\" is outside the dates leavesync supports, 1970-01-01 to 2199-12-31" out &&
 	calendar alice@contoso.com >cal.json &&
 	test "$(jq length cal.json)" = 2 &&
 	test "$(jq "[.[] | select(.start | startswith(\"20\") | not)] | length" cal.json)" = 0 &&

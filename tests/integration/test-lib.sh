@@ -41,6 +41,15 @@ default_config() {
 }
 default_config
 
+# Some scripts drop to uid 65534 (setpriv) to test file modes as another user: that user must reach the
+# binary and the trash directory, so every parent directory needs o+x. Say so once, rather than let
+# those tests fail with a bare "Permission denied".
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
+	! setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$BUILD_DIR/leavesync" -a -x "$TRASH" 2>/dev/null; then
+	echo "# note: uid 65534 cannot reach $BUILD_DIR/leavesync or $TRASH: the tests that run as an" \
+		"unprivileged user will fail; make each parent directory searchable (chmod o+x), as .ci/run does" >&2
+fi
+
 test_count=0
 test_failures=0
 SIM_PID=

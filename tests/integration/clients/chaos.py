@@ -131,6 +131,7 @@ class Leavesync:
         self.bin = os.path.join(build, "leavesync")
         self.work = work
         self.db = os.path.join(work, "leavesync.db")
+        self.secrets = os.path.join(work, "leavesync-secrets.db")  # delegated connections
         self.conf = os.path.join(work, "leavesync.conf")
         mode = "delegated" if backend == "graph-delegated" else "application"
         with open(self.conf, "w") as f:
@@ -547,8 +548,12 @@ def converge(sim, ls, args, mailboxes, stats):
         db = sqlite3.connect(ls.db, timeout=60)
         db.execute("UPDATE target SET next_attempt = 0 WHERE dirty")
         db.commit()
-        need = [r[0] for r in db.execute("SELECT mailbox FROM token WHERE needs_login")]
         db.close()
+        need = []
+        if os.path.exists(ls.secrets):
+            db = sqlite3.connect(ls.secrets, timeout=60)
+            need = [r[0] for r in db.execute("SELECT mailbox FROM token WHERE needs_login")]
+            db.close()
         for mb in need:
             ls.login(sim, mb)
             stats["logins again"] += 1
