@@ -399,11 +399,13 @@ static void resolve_lookup(struct write_job *wj, struct be_session *s, struct wo
 			it->retry = true;
 			it->ready_at_ms = now_ms() + left * 1000;
 			format_utc(sent, it->doubt_at);
-			/* keep what made the create doubtful (a dropped answer, a refused field): the
-			 * admin needs it more than the protocol step */
-			snprintf(cause, sizeof cause, "%s%s",
-			         it->message[0] && !strstr(it->message, "may still land") ? it->message : "",
-			         it->message[0] && !strstr(it->message, "may still land") ? "; " : "");
+			/* keep what made the create doubtful (a dropped answer, a refused field):
+			 * the admin needs it more than the protocol step */
+			snprintf(
+			    cause, sizeof cause, "%s%s",
+			    it->message[0] && !strstr(it->message, "may still land") ? it->message
+			                                                             : "",
+			    it->message[0] && !strstr(it->message, "may still land") ? "; " : "");
 			snprintf(it->message, sizeof it->message,
 			         "%sthe create sent at %s may still land: looked up again "
 			         "[sync] create_grace after it",

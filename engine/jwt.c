@@ -1,7 +1,7 @@
 /* JWT pieces for OAuth: base64url, the certificate client assertion (RS256 or PS256 with
  * libcrypto), PKCE, and decoding a token's payload for diagnostics. Certificate credentials:
- * https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials ("alg: Should be
- * PS256", "x5t#S256", "Use PSS padding"; earlier versions: RS256 with x5t); the thumbprint is
+ * https://learn.microsoft.com/en-us/entra/identity-platform/certificate-credentials ("alg: Should
+ * be PS256", "x5t#S256", "Use PSS padding"; earlier versions: RS256 with x5t); the thumbprint is
  * base64url of the binary hash of the DER certificate, not of the hex string the portal shows. */
 #include "engine/oauth.h"
 

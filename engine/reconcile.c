@@ -273,8 +273,8 @@ static void apply_comparison(struct reconcile_report *r, struct list_job *lj,
 			t->state = TS_PENDING;
 			t->dirty = true;
 			/* Missing from the window only: a person may have moved it out. The repair
-			 * looks the sync key up over the whole calendar before creating (1: no grace
-			 * needed, no create of ours is in flight; docs/sync-states.md). */
+			 * looks the sync key up over the whole calendar before creating (1: no
+			 * grace needed, no create of ours is in flight; docs/sync-states.md). */
 			t->create_sent_at = 1;
 			changed[i] = true;
 		}

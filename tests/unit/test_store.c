@@ -840,21 +840,22 @@ static void test_migration_from_4(void)
 	store_close(st);
 	st = NULL;
 	sqlite3_open(old_path, &db);
-	ok(sql_ok(db, "ALTER TABLE target DROP COLUMN create_sent_at;"
-	              "ALTER TABLE target DROP COLUMN unrenderable;"
-	              "DROP INDEX target_problems; DROP TABLE notice; DROP TABLE meta;"
-	              "CREATE TABLE token (mailbox TEXT PRIMARY KEY NOT NULL, refresh_token TEXT,"
-	              "  scope TEXT, user TEXT, needs_login INTEGER NOT NULL DEFAULT 0, reason TEXT,"
-	              "  updated_at TEXT NOT NULL);"
-	              "INSERT INTO token (mailbox, refresh_token, updated_at)"
-	              " VALUES ('a@b.cd', 'RT-SECRET-4', '2026-01-01T00:00:00Z');"
-	              "PRAGMA user_version = 4;"
-	              "INSERT INTO target (leave_id, mailbox, sync_key, desired, state, attempts)"
-	              " VALUES ('A', 'a@b.cd', 'k-creating', 'V', 'creating', 0),"
-	              "        ('B', 'a@b.cd', 'k-tried', 'V', 'pending', 2),"
-	              "        ('C', 'a@b.cd', 'k-new', 'V', 'pending', 0);"
-	              "INSERT INTO target (leave_id, mailbox, sync_key, desired, remote_id, state,"
-	              "  attempts) VALUES ('D', 'a@b.cd', 'k-synced', 'V', 'R', 'failed', 3)"),
+	ok(sql_ok(db,
+	          "ALTER TABLE target DROP COLUMN create_sent_at;"
+	          "ALTER TABLE target DROP COLUMN unrenderable;"
+	          "DROP INDEX target_problems; DROP TABLE notice; DROP TABLE meta;"
+	          "CREATE TABLE token (mailbox TEXT PRIMARY KEY NOT NULL, refresh_token TEXT,"
+	          "  scope TEXT, user TEXT, needs_login INTEGER NOT NULL DEFAULT 0, reason TEXT,"
+	          "  updated_at TEXT NOT NULL);"
+	          "INSERT INTO token (mailbox, refresh_token, updated_at)"
+	          " VALUES ('a@b.cd', 'RT-SECRET-4', '2026-01-01T00:00:00Z');"
+	          "PRAGMA user_version = 4;"
+	          "INSERT INTO target (leave_id, mailbox, sync_key, desired, state, attempts)"
+	          " VALUES ('A', 'a@b.cd', 'k-creating', 'V', 'creating', 0),"
+	          "        ('B', 'a@b.cd', 'k-tried', 'V', 'pending', 2),"
+	          "        ('C', 'a@b.cd', 'k-new', 'V', 'pending', 0);"
+	          "INSERT INTO target (leave_id, mailbox, sync_key, desired, remote_id, state,"
+	          "  attempts) VALUES ('D', 'a@b.cd', 'k-synced', 'V', 'R', 'failed', 3)"),
 	   "schema 4 rows: creating, tried, new, written, and a refresh token in the store");
 	sqlite3_close(db);
 	ok(store_open(old_path, false, NULL, &st, &err) == 0 &&
