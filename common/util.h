@@ -3,6 +3,7 @@
 #ifndef COMMON_UTIL_H
 #define COMMON_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -28,6 +29,13 @@ void uuid_v5(char out[37], const char *namespace_uuid, const void *name, size_t 
 /* Monotonic milliseconds, and wall-clock Unix seconds. */
 int64_t now_ms(void);
 int64_t now_unix(void);
+
+/* A config file's yes/no word: true, yes, on, 1 / false, no, off, 0 (any case). Returns 0, or -1
+ * for any other word. */
+int parse_yes_no(const char *v, bool *out);
+
+/* Appends s (owned by the vector from now on) to the NULL-terminated vector *v (NULL: empty). */
+void strv_push(char ***v, char *s);
 
 /* "2026-11-25T13:34:53Z" for a Unix time. */
 void format_utc(char out[21], int64_t unix_seconds);

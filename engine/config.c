@@ -43,20 +43,6 @@ static int parse_long(const char *v, long min, long max, long *out)
 	return 0;
 }
 
-static int parse_bool(const char *v, bool *out)
-{
-	static const char *const yes[] = {"true", "yes", "on", "1"}, *const no[] = {"false", "no",
-	                                                                            "off", "0"};
-
-	for (size_t i = 0; i < 4; i++) {
-		if (strcasecmp(v, yes[i]) == 0)
-			return *out = true, 0;
-		if (strcasecmp(v, no[i]) == 0)
-			return *out = false, 0;
-	}
-	return -1;
-}
-
 static bool is_loopback_host(const char *host, size_t n)
 {
 	return (n == 9 && strncasecmp(host, "localhost", 9) == 0) ||
@@ -398,7 +384,7 @@ static int set_policy(struct parse_ctx *x, struct event_policy *pol, unsigned *m
 	long n;
 
 	if (strcmp(key, "sync") == 0) {
-		if (parse_bool(v, &pol->sync) < 0)
+		if (parse_yes_no(v, &pol->sync) < 0)
 			return config_fail(x, "[%s] sync = %s: expected true or false", sec, v);
 		*mask |= POLICY_SET_SYNC;
 	} else if (strcmp(key, "subject") == 0) {
@@ -436,7 +422,7 @@ static int set_policy(struct parse_ctx *x, struct event_policy *pol, unsigned *m
 		set_str(&pol->categories, *v ? v : NULL);
 		*mask |= POLICY_SET_CATEGORIES;
 	} else if (strcmp(key, "include_note") == 0) {
-		if (parse_bool(v, &pol->include_note) < 0)
+		if (parse_yes_no(v, &pol->include_note) < 0)
 			return config_fail(x, "[%s] include_note = %s: expected true or false", sec,
 			                   v);
 		*mask |= POLICY_SET_INCLUDE_NOTE;
@@ -584,17 +570,6 @@ static void config_defaults(struct config *c)
 	c->default_time_zone = xstrdup("UTC");
 }
 
-static void add_warning(struct config *c, char *msg)
-{
-	size_t n = 0;
-
-	while (c->warnings && c->warnings[n])
-		n++;
-	c->warnings = xrealloc(c->warnings, (n + 2) * sizeof *c->warnings);
-	c->warnings[n] = msg;
-	c->warnings[n + 1] = NULL;
-}
-
 static void warn_if_readable(struct config *c, const char *what, const char *path, int fd,
                              bool group_too)
 {
@@ -608,7 +583,7 @@ static void warn_if_readable(struct config *c, const char *what, const char *pat
 	           "%s %s is readable by %s (mode %04o) and may hold secrets: run `chmod 600 %s`",
 	           what, path, (st.st_mode & S_IROTH) ? "others" : "its group",
 	           (unsigned)(st.st_mode & 07777), path);
-	add_warning(c, buf_steal(&b));
+	strv_push(&c->warnings, buf_steal(&b));
 }
 
 static char *trimmed(const char *s, size_t len)

@@ -131,13 +131,7 @@ static int int_key(struct kctx *k, long min, long max, long *out)
 
 static int bool_key(struct kctx *k, bool *out)
 {
-	const char *v = k->e->value;
-
-	if (!strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "on") || !strcmp(v, "1"))
-		*out = true;
-	else if (!strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "off") || !strcmp(v, "0"))
-		*out = false;
-	else
+	if (parse_yes_no(k->e->value, out) < 0)
 		return bad(k, "expected yes or no");
 	return 0;
 }
@@ -151,17 +145,6 @@ static int file_key(struct kctx *k, char **dst)
 	free(*dst);
 	*dst = xstrdup(k->e->value);
 	return 0;
-}
-
-static void add_warning(struct serve_config *c, char *msg)
-{
-	size_t n = 0;
-
-	while (c->warnings && c->warnings[n])
-		n++;
-	c->warnings = xrealloc(c->warnings, (n + 2) * sizeof *c->warnings);
-	c->warnings[n] = msg;
-	c->warnings[n + 1] = NULL;
 }
 
 static int set_secret(struct kctx *k, struct serve_config *c, const char *v, size_t len)
@@ -198,7 +181,7 @@ static int secret_file(struct kctx *k, struct serve_config *c)
 		         "[serve] hmac_secret_file %s is readable by others (mode %03o): chmod 600 "
 		         "it",
 		         k->e->value, (unsigned)(sb.st_mode & 0777));
-		add_warning(c, xstrdup(msg));
+		strv_push(&c->warnings, xstrdup(msg));
 	}
 	return rc;
 }
