@@ -278,12 +278,10 @@ int cmd_reconcile(const struct cli *cli, int argc, char **argv)
 		rec.started_at = started;
 		rec.finished_at = now_unix();
 		rec.exit_code = rc;
-		rec.created = r.sync.stats.created;
-		rec.updated = r.sync.stats.updated;
-		rec.deleted = r.sync.stats.deleted;
-		rec.failed = r.sync.stats.failed;
+		sync_stats_to_run(&r.sync.stats, &rec);
 		rec.summary = summary;
-		store_run_end(st, &rec, &err);
+		if (store_run_end(st, &rec, &err) < 0)
+			cli_warn("could not record the run: %s", err.msg);
 	}
 	if (!a.opt.dry_run)
 		cli_prune_history(&cfg, st);

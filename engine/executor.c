@@ -576,6 +576,17 @@ int sync_run(const struct config *cfg, struct store *st, const struct sync_optio
 	return rc;
 }
 
+void sync_stats_to_run(const struct sync_stats *s, struct run_record *rec)
+{
+	rec->created = s->created;
+	rec->updated = s->updated;
+	rec->deleted = s->deleted;
+	rec->adopted = s->adopted;
+	rec->unchanged = s->unchanged;
+	rec->failed = s->failed;
+	rec->waiting = s->waiting;
+}
+
 void sync_result_free(struct sync_result *r)
 {
 	for (size_t i = 0; i < r->nkept; i++) {

@@ -46,6 +46,9 @@ struct sync_result {
 	bool deadline_hit; /* the run deadline stopped it: stats.stopped items stay queued */
 };
 void sync_result_free(struct sync_result *r);
+/* The counts of a finished run into its history record (store_run_end); id, command, times, exit
+ * code and summary stay the caller's. */
+void sync_stats_to_run(const struct sync_stats *s, struct run_record *rec);
 
 struct sync_options {
 	const char *resync_leave;   /* resync --leave ID */

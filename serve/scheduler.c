@@ -176,13 +176,7 @@ static void record_run(struct store *st, int64_t run_id, const char *cmd, int64_
 	rec.started_at = started;
 	rec.finished_at = now_unix();
 	rec.exit_code = exit_code;
-	rec.created = r->stats.created;
-	rec.updated = r->stats.updated;
-	rec.deleted = r->stats.deleted;
-	rec.adopted = r->stats.adopted;
-	rec.unchanged = r->stats.unchanged;
-	rec.failed = r->stats.failed;
-	rec.waiting = r->stats.waiting;
+	sync_stats_to_run(&r->stats, &rec);
 	rec.summary = (char *)summary;
 	if (store_run_end(st, &rec, &err) < 0)
 		log_msg(LOG_WARNING, "leavesync serve: scheduler: could not record the run: %s",
