@@ -154,7 +154,7 @@ test_expect_success "$BACKEND: TLS with a certificate for another host name fail
 	printf "subjectAltName=DNS:wrong.example\nbasicConstraints=CA:FALSE\n" >tls/wrong.cnf &&
 	openssl x509 -req -in tls/wrong.csr -CA tls/ca.pem -CAkey tls/ca.key -CAcreateserial \
 		-days 2 -extfile tls/wrong.cnf -out tls/wrong.pem >/dev/null 2>&1 &&
-	# (the loop runs this twice: remove the first run's output, or the wait below may read it before
+	# (the loop runs this twice: remove the output of the first, or the wait below may read it before
 	# the background shell truncates it)
 	rm -f wrong-sim.out wrong-sim.pid &&
 	{ "$BUILD_DIR/m365sim" --port 0 --tls-cert tls/wrong.pem --tls-key tls/wrong.key \
