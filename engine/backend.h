@@ -197,6 +197,16 @@ struct backend {
 	                                      int64_t from, int64_t to, remote_event_cb cb,
 	                                      void *arg, int64_t *untagged, struct error *err);
 
+	/* list_events for n mailboxes (n <= max_batch) in as few requests as the service allows:
+	 * Graph app-only puts one calendarView per mailbox in a $batch and follows each mailbox's
+	 * nextLink in later batches; delegated tokens are per user, so it lists one by one. Events
+	 * of mailboxes[i] go to cb(args[i], ...); status[i] and errs[i] are that mailbox's outcome
+	 * (no retries: the engine retries a retryable mailbox alone through list_events). NULL: the
+	 * engine calls list_events per mailbox. */
+	void (*list_events_many)(struct be_session *s, const char *const *mailboxes, size_t n,
+	                         int64_t from, int64_t to, remote_event_cb cb, void *const *args,
+	                         enum be_status *status, struct error *errs);
+
 	/* A harmless read proving access to mailbox's calendar (doctor). */
 	enum be_status (*probe_mailbox)(struct be_session *s, const char *mailbox,
 	                                struct error *err);

@@ -230,3 +230,40 @@ enum be_status list_mailbox(const struct backend *be, struct be_session *s, cons
 	*n = c.n;
 	return st;
 }
+
+void list_mailboxes(const struct backend *be, struct be_session *s, struct mailbox_listing *l,
+                    size_t n, int64_t from, int64_t to)
+{
+	struct collected *c = xcalloc(n ? n : 1, sizeof *c);
+	const char **names = xcalloc(n ? n : 1, sizeof *names);
+	void **args = xcalloc(n ? n : 1, sizeof *args);
+	enum be_status *status = xcalloc(n ? n : 1, sizeof *status);
+	struct error *errs = xcalloc(n ? n : 1, sizeof *errs);
+
+	for (size_t i = 0; i < n; i++) {
+		names[i] = l[i].mailbox;
+		args[i] = &c[i];
+		status[i] = BE_RETRY_NOW; /* listed alone below unless the shared call lists it */
+	}
+	if (be->list_events_many && n > 1)
+		be->list_events_many(s, names, n, from, to, collect_event, args, status, errs);
+	for (size_t i = 0; i < n; i++) {
+		if (retryable(status[i])) {
+			for (size_t k = 0; k < c[i].n; k++)
+				remote_event_free(&c[i].ev[k]);
+			free(c[i].ev);
+			l[i].status = list_mailbox(be, s, l[i].mailbox, from, to, &l[i].ev, &l[i].n,
+			                           NULL, &l[i].err);
+			continue;
+		}
+		l[i].status = status[i];
+		l[i].err = errs[i];
+		l[i].ev = c[i].ev;
+		l[i].n = c[i].n;
+	}
+	free(c);
+	free(names);
+	free(args);
+	free(status);
+	free(errs);
+}

@@ -45,18 +45,42 @@ static bool retryable(enum be_status st)
 	return st == BE_RETRY_NOW || st == BE_RETRY_LATER;
 }
 
-static void list_job_run(struct job *job, struct be_session *s, enum be_status open_status,
-                         const struct error *open_err)
-{
-	struct list_job *lj = (struct list_job *)job;
+/* The listings of up to max_batch mailboxes of one backend, run as one job: a backend that lists
+ * several mailboxes per request (Graph app-only: calendarView in $batch) does so. */
+#define GROUP_MAX 20
 
-	if (!s) {
-		lj->status = open_status;
-		lj->err = *open_err;
-		return;
+struct list_group {
+	struct job job; /* first */
+	size_t n;
+	struct list_job *members[GROUP_MAX];
+	const char *names[GROUP_MAX];
+};
+
+static void list_group_run(struct job *job, struct be_session *s, enum be_status open_status,
+                           const struct error *open_err)
+{
+	struct list_group *g = (struct list_group *)job;
+	struct mailbox_listing l[GROUP_MAX];
+
+	memset(l, 0, sizeof l);
+	for (size_t i = 0; i < g->n; i++) {
+		struct list_job *lj = g->members[i];
+		if (!s) {
+			lj->status = open_status;
+			lj->err = *open_err;
+		}
+		l[i].mailbox = lj->mailbox;
 	}
-	lj->status = list_mailbox(job->be, s, lj->mailbox, lj->from, lj->to, &lj->ev, &lj->n, NULL,
-	                          &lj->err);
+	if (!s)
+		return;
+	list_mailboxes(job->be, s, l, g->n, g->members[0]->from, g->members[0]->to);
+	for (size_t i = 0; i < g->n; i++) {
+		struct list_job *lj = g->members[i];
+		lj->ev = l[i].ev;
+		lj->n = l[i].n;
+		lj->status = l[i].status;
+		lj->err = l[i].err;
+	}
 }
 
 /* One pass over the deletions still to do; returns the longest server back-off hint (ms). */
@@ -273,8 +297,8 @@ static void apply_comparison(struct reconcile_report *r, struct list_job *lj,
 			t->state = TS_PENDING;
 			t->dirty = true;
 			/* Missing from the window only: a person may have moved it out. The repair
-			 * looks the sync key up over the whole calendar before creating (1: no grace
-			 * needed, no create of ours is in flight; docs/sync-states.md). */
+			 * looks the sync key up over the whole calendar before creating (1: no
+			 * grace needed, no create of ours is in flight; docs/sync-states.md). */
 			t->create_sent_at = 1;
 			changed[i] = true;
 		}
@@ -290,6 +314,8 @@ struct rec_ctx {
 	int64_t done, total;
 	struct error err;
 	int failed;
+	struct list_group *open[2]; /* per backend: the group being filled */
+	const struct backend *open_be[2];
 	struct list_job **deletes; /* second-phase jobs */
 	size_t ndeletes;
 	char **skip;
@@ -406,30 +432,66 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 static void collect_lists(struct rec_ctx *x, size_t keep_in_flight)
 {
 	while (pool_pending(x->pool) > keep_in_flight) {
-		struct job *j = pool_wait(x->pool);
-		if (!j)
+		struct list_group *g = (struct list_group *)pool_wait(x->pool);
+		if (!g)
 			break;
-		mailbox_compared(x, (struct list_job *)j);
-		x->done++;
-		if (x->opt->progress.update)
-			x->opt->progress.update(x->opt->progress.arg, x->done, x->total);
+		for (size_t i = 0; i < g->n; i++) {
+			mailbox_compared(x, g->members[i]);
+			x->done++;
+			if (x->opt->progress.update)
+				x->opt->progress.update(x->opt->progress.arg, x->done, x->total);
+		}
+		free(g);
 	}
 }
 
+static void submit_group(struct rec_ctx *x, struct list_group *g)
+{
+	g->job.mailboxes = g->names;
+	g->job.nmailboxes = g->n;
+	g->job.run = list_group_run;
+	pool_submit(x->pool, &g->job);
+	collect_lists(x, (size_t)x->cfg->concurrency * 4);
+}
+
+/* Adds mailbox to its backend's open group; a full group is submitted. */
 static void submit_list(struct rec_ctx *x, const char *mailbox)
 {
 	struct list_job *lj = xcalloc(1, sizeof *lj);
+	const struct backend *be = backend_by_name(config_backend_for(x->cfg, mailbox));
+	size_t slot = be == x->open_be[0] || !x->open_be[0] ? 0 : 1;
+	size_t max = be->list_events_many ? be->max_batch : 1;
+	struct list_group *g;
 
 	lj->mailbox = xstrdup(mailbox);
 	lj->mailboxes[0] = lj->mailbox;
 	lj->from = x->opt->from;
 	lj->to = x->opt->to;
-	lj->job.be = backend_by_name(config_backend_for(x->cfg, mailbox));
+	lj->job.be = be;
 	lj->job.mailboxes = lj->mailboxes;
 	lj->job.nmailboxes = 1;
-	lj->job.run = list_job_run;
-	pool_submit(x->pool, &lj->job);
-	collect_lists(x, (size_t)x->cfg->concurrency * 4);
+	x->open_be[slot] = be;
+	if (!x->open[slot]) {
+		x->open[slot] = xcalloc(1, sizeof *x->open[slot]);
+		x->open[slot]->job.be = be;
+	}
+	g = x->open[slot];
+	g->members[g->n] = lj;
+	g->names[g->n++] = lj->mailbox;
+	if (g->n >= max || g->n >= GROUP_MAX) {
+		x->open[slot] = NULL;
+		submit_group(x, g);
+	}
+}
+
+static void flush_groups(struct rec_ctx *x)
+{
+	for (size_t i = 0; i < 2; i++)
+		if (x->open[i]) {
+			struct list_group *g = x->open[i];
+			x->open[i] = NULL;
+			submit_group(x, g);
+		}
 }
 
 static struct finding *finding_for_remote(struct reconcile_report *r, const char *mailbox,
@@ -524,6 +586,7 @@ static int list_and_compare(struct rec_ctx *x)
 	x->total = (int64_t)n;
 	for (size_t i = 0; i < n && !x->failed; i++)
 		submit_list(x, mailboxes[i]);
+	flush_groups(x);
 	collect_lists(x, 0);
 	for (size_t i = 0; i < n; i++)
 		free(mailboxes[i]);
