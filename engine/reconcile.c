@@ -21,6 +21,13 @@ struct list_job {
 	char *mailbox;
 	const char *mailboxes[1];
 	int64_t from, to;
+	/* the mailbox's targets, loaded before listing for a backend with list_events_known (NULL:
+	 * loaded when compared), and what of them the backend may take as known */
+	struct target *ts;
+	size_t nts;
+	bool have_ts;
+	struct known_item *known;
+	size_t nknown;
 	struct remote_event *ev;
 	size_t n;
 	enum be_status status;
@@ -70,6 +77,8 @@ static void list_group_run(struct job *job, struct be_session *s, enum be_status
 			lj->err = *open_err;
 		}
 		l[i].mailbox = lj->mailbox;
+		l[i].known = lj->known;
+		l[i].nknown = lj->nknown;
 	}
 	if (!s)
 		return;
@@ -156,6 +165,9 @@ static void list_job_free(struct list_job *lj)
 	free(lj->delete_status);
 	free(lj->delete_msg);
 	free(lj->ev);
+	if (lj->have_ts)
+		targets_free(lj->ts, lj->nts);
+	free(lj->known);
 	free(lj->mailbox);
 	free(lj);
 }
@@ -386,7 +398,16 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 		return;
 	}
 	x->r->listed += (int64_t)lj->n;
-	if (store_mailbox_targets(x->st, lj->mailbox, &ts, &nts, &x->err) < 0) {
+	if (lj->have_ts) { /* moved out: freed below */
+		ts = lj->ts;
+		nts = lj->nts;
+		lj->ts = NULL;
+		lj->nts = 0;
+		lj->have_ts = false;
+		free(lj->known);
+		lj->known = NULL;
+		lj->nknown = 0;
+	} else if (store_mailbox_targets(x->st, lj->mailbox, &ts, &nts, &x->err) < 0) {
 		x->failed = 1;
 		list_job_free(lj);
 		return;
@@ -454,6 +475,32 @@ static void submit_group(struct rec_ctx *x, struct list_group *g)
 	collect_lists(x, (size_t)x->cfg->concurrency * 4);
 }
 
+static int by_remote_id(const void *a, const void *b)
+{
+	return strcmp(((const struct known_item *)a)->remote_id,
+	              ((const struct known_item *)b)->remote_id);
+}
+
+/* The targets of lj's mailbox, and as known the items this store wrote through lj's backend and
+ * still holds the id and change key of: the backend need not read their fields again. */
+static void load_known(struct rec_ctx *x, struct list_job *lj)
+{
+	if (store_mailbox_targets(x->st, lj->mailbox, &lj->ts, &lj->nts, &x->err) < 0) {
+		x->failed = 1;
+		return;
+	}
+	lj->have_ts = true;
+	lj->known = xcalloc(lj->nts + 1, sizeof *lj->known);
+	for (size_t i = 0; i < lj->nts; i++) {
+		const struct target *t = &lj->ts[i];
+		if (t->remote_id && t->change_key && t->synced &&
+		    strcmp_null(t->backend, lj->job.be->name) == 0)
+			lj->known[lj->nknown++] = (struct known_item){.remote_id = t->remote_id,
+			                                              .change_key = t->change_key};
+	}
+	qsort(lj->known, lj->nknown, sizeof *lj->known, by_remote_id);
+}
+
 /* Adds mailbox to its backend's open group; a full group is submitted. */
 static void submit_list(struct rec_ctx *x, const char *mailbox)
 {
@@ -470,6 +517,8 @@ static void submit_list(struct rec_ctx *x, const char *mailbox)
 	lj->job.be = be;
 	lj->job.mailboxes = lj->mailboxes;
 	lj->job.nmailboxes = 1;
+	if (be->list_events_known)
+		load_known(x, lj);
 	x->open_be[slot] = be;
 	if (!x->open[slot]) {
 		x->open[slot] = xcalloc(1, sizeof *x->open[slot]);

@@ -184,7 +184,9 @@ enum be_status list_mailbox(const struct backend *be, struct be_session *s, cons
 
 /* One mailbox's listing in list_mailboxes. */
 struct mailbox_listing {
-	const char *mailbox;     /* in, borrowed */
+	const char *mailbox;            /* in, borrowed */
+	const struct known_item *known; /* in, borrowed: for list_events_known (sorted), or NULL */
+	size_t nknown;
 	struct remote_event *ev; /* out: as list_mailbox's *out */
 	size_t n;
 	enum be_status status;
