@@ -131,6 +131,16 @@ struct remote_event {
 	char *remote_id;
 	char *change_key;
 	struct event ev; /* owned fields as read back; ev.sync_key from the extended property */
+	/* list_events_known: the item carries the id and change key the engine gave as known, so it
+	 * is unchanged since the engine wrote it (the service changes the key on every change) and
+	 * its owned fields were not read: ev holds only sync_key. */
+	bool fields_unread;
+};
+
+/* An item as the engine last wrote it: id and change key. */
+struct known_item {
+	const char *remote_id;
+	const char *change_key;
 };
 
 void remote_event_free(struct remote_event *re);
@@ -196,6 +206,27 @@ struct backend {
 	enum be_status (*list_events_counted)(struct be_session *s, const char *mailbox,
 	                                      int64_t from, int64_t to, remote_event_cb cb,
 	                                      void *arg, int64_t *untagged, struct error *err);
+
+	/* list_events, except that an event whose id and change key are one of known[0..nknown-1]
+	 * (sorted by remote_id, strcmp) may be delivered with fields_unread instead of being read:
+	 * EWS's FindItem cannot return the body ([EWS finditem-operation]), so reading the fields
+	 * takes a GetItem, which an unchanged item does not need. NULL: the engine uses
+	 * list_events.
+	 */
+	enum be_status (*list_events_known)(struct be_session *s, const char *mailbox, int64_t from,
+	                                    int64_t to, const struct known_item *known,
+	                                    size_t nknown, remote_event_cb cb, void *arg,
+	                                    struct error *err);
+
+	/* list_events for n mailboxes (n <= max_batch) in as few requests as the service allows:
+	 * Graph app-only puts one calendarView per mailbox in a $batch and follows each mailbox's
+	 * nextLink in later batches; delegated tokens are per user, so it lists one by one. Events
+	 * of mailboxes[i] go to cb(args[i], ...); status[i] and errs[i] are that mailbox's outcome
+	 * (no retries: the engine retries a retryable mailbox alone through list_events). NULL: the
+	 * engine calls list_events per mailbox. */
+	void (*list_events_many)(struct be_session *s, const char *const *mailboxes, size_t n,
+	                         int64_t from, int64_t to, remote_event_cb cb, void *const *args,
+	                         enum be_status *status, struct error *errs);
 
 	/* A harmless read proving access to mailbox's calendar (doctor). */
 	enum be_status (*probe_mailbox)(struct be_session *s, const char *mailbox,

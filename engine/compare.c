@@ -6,6 +6,7 @@
 #include "engine/sync.h"
 #include "engine/tz.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -81,6 +82,18 @@ static void classify_event(struct mailbox_comparison *m, const struct target *ts
 	}
 }
 
+static void compare_fields(struct target_cmp *c, const struct target *t, const struct event *have,
+                           const struct event *want)
+{
+	if (!event_owned_equal(have, want)) {
+		c->fields_differ = true;
+		event_owned_diff(have, want, c->diff, sizeof c->diff);
+		c->edited = t->state == TS_SYNCED && strcmp_null(t->synced, t->desired) == 0;
+	} else if (t->state != TS_SYNCED || strcmp_null(t->synced, t->desired) != 0) {
+		c->adopt_as_is = true;
+	}
+}
+
 /* Second pass, a target and its event: ids to adopt, fields a person changed. */
 static void compare_kept(struct target_cmp *c, const struct target *t,
                          const struct remote_event *re, const char *backend)
@@ -108,13 +121,25 @@ static void compare_kept(struct target_cmp *c, const struct target *t,
 		c->unreadable = true;
 		return;
 	}
-	if (!event_owned_equal(&re->ev, &want)) {
-		c->fields_differ = true;
-		event_owned_diff(&re->ev, &want, c->diff, sizeof c->diff);
-		c->edited = t->state == TS_SYNCED && strcmp_null(t->synced, t->desired) == 0;
-	} else if (t->state != TS_SYNCED || strcmp_null(t->synced, t->desired) != 0) {
-		c->adopt_as_is = true;
+	if (re->fields_unread) {
+		/* Unchanged since the engine wrote t->synced (same id and change key): its fields
+		 * are that text's. Listed as known only with both keys equal and synced set; if
+		 * not, it is treated as differing, which rewrites it. */
+		struct event written;
+		bool same_write = t->synced && strcmp_null(t->remote_id, re->remote_id) == 0 &&
+		                  strcmp_null(t->change_key, re->change_key) == 0 &&
+		                  event_from_vevent(t->synced, &written, &err) == 0;
+		if (!same_write) {
+			c->fields_differ = true;
+			snprintf(c->diff, sizeof c->diff, "unread");
+		} else {
+			compare_fields(c, t, &written, &want);
+			event_free(&written);
+		}
+		event_free(&want);
+		return;
 	}
+	compare_fields(c, t, &re->ev, &want);
 	event_free(&want);
 }
 
@@ -198,9 +223,24 @@ static bool retryable(enum be_status st)
 	return st == BE_RETRY_NOW || st == BE_RETRY_LATER;
 }
 
+static enum be_status list_known(const struct backend *be, struct be_session *s,
+                                 const char *mailbox, int64_t from, int64_t to,
+                                 const struct known_item *known, size_t nknown,
+                                 struct remote_event **out, size_t *n, int64_t *untagged,
+                                 struct error *err);
+
 enum be_status list_mailbox(const struct backend *be, struct be_session *s, const char *mailbox,
                             int64_t from, int64_t to, struct remote_event **out, size_t *n,
                             int64_t *untagged, struct error *err)
+{
+	return list_known(be, s, mailbox, from, to, NULL, 0, out, n, untagged, err);
+}
+
+static enum be_status list_known(const struct backend *be, struct be_session *s,
+                                 const char *mailbox, int64_t from, int64_t to,
+                                 const struct known_item *known, size_t nknown,
+                                 struct remote_event **out, size_t *n, int64_t *untagged,
+                                 struct error *err)
 {
 	struct collected c = {0};
 	enum be_status st = BE_OK;
@@ -212,10 +252,14 @@ enum be_status list_mailbox(const struct backend *be, struct be_session *s, cons
 		error_clear(err);
 		if (untagged)
 			*untagged = 0;
-		st = untagged && be->list_events_counted
-		         ? be->list_events_counted(s, mailbox, from, to, collect_event, &c,
-		                                   untagged, err)
-		         : be->list_events(s, mailbox, from, to, collect_event, &c, err);
+		if (untagged && be->list_events_counted)
+			st = be->list_events_counted(s, mailbox, from, to, collect_event, &c,
+			                             untagged, err);
+		else if (known && be->list_events_known)
+			st = be->list_events_known(s, mailbox, from, to, known, nknown,
+			                           collect_event, &c, err);
+		else
+			st = be->list_events(s, mailbox, from, to, collect_event, &c, err);
 		if (!retryable(st))
 			break;
 		for (size_t i = 0; i < c.n; i++)
@@ -229,4 +273,41 @@ enum be_status list_mailbox(const struct backend *be, struct be_session *s, cons
 	*out = c.ev;
 	*n = c.n;
 	return st;
+}
+
+void list_mailboxes(const struct backend *be, struct be_session *s, struct mailbox_listing *l,
+                    size_t n, int64_t from, int64_t to)
+{
+	struct collected *c = xcalloc(n ? n : 1, sizeof *c);
+	const char **names = xcalloc(n ? n : 1, sizeof *names);
+	void **args = xcalloc(n ? n : 1, sizeof *args);
+	enum be_status *status = xcalloc(n ? n : 1, sizeof *status);
+	struct error *errs = xcalloc(n ? n : 1, sizeof *errs);
+
+	for (size_t i = 0; i < n; i++) {
+		names[i] = l[i].mailbox;
+		args[i] = &c[i];
+		status[i] = BE_RETRY_NOW; /* listed alone below unless the shared call lists it */
+	}
+	if (be->list_events_many && n > 1)
+		be->list_events_many(s, names, n, from, to, collect_event, args, status, errs);
+	for (size_t i = 0; i < n; i++) {
+		if (retryable(status[i])) {
+			for (size_t k = 0; k < c[i].n; k++)
+				remote_event_free(&c[i].ev[k]);
+			free(c[i].ev);
+			l[i].status = list_known(be, s, l[i].mailbox, from, to, l[i].known,
+			                         l[i].nknown, &l[i].ev, &l[i].n, NULL, &l[i].err);
+			continue;
+		}
+		l[i].status = status[i];
+		l[i].err = errs[i];
+		l[i].ev = c[i].ev;
+		l[i].n = c[i].n;
+	}
+	free(c);
+	free(names);
+	free(args);
+	free(status);
+	free(errs);
 }

@@ -21,6 +21,13 @@ struct list_job {
 	char *mailbox;
 	const char *mailboxes[1];
 	int64_t from, to;
+	/* the mailbox's targets, loaded before listing for a backend with list_events_known (NULL:
+	 * loaded when compared), and what of them the backend may take as known */
+	struct target *ts;
+	size_t nts;
+	bool have_ts;
+	struct known_item *known;
+	size_t nknown;
 	struct remote_event *ev;
 	size_t n;
 	enum be_status status;
@@ -45,18 +52,44 @@ static bool retryable(enum be_status st)
 	return st == BE_RETRY_NOW || st == BE_RETRY_LATER;
 }
 
-static void list_job_run(struct job *job, struct be_session *s, enum be_status open_status,
-                         const struct error *open_err)
-{
-	struct list_job *lj = (struct list_job *)job;
+/* The listings of up to max_batch mailboxes of one backend, run as one job: a backend that lists
+ * several mailboxes per request (Graph app-only: calendarView in $batch) does so. */
+#define GROUP_MAX 20
 
-	if (!s) {
-		lj->status = open_status;
-		lj->err = *open_err;
-		return;
+struct list_group {
+	struct job job; /* first */
+	size_t n;
+	struct list_job *members[GROUP_MAX];
+	const char *names[GROUP_MAX];
+};
+
+static void list_group_run(struct job *job, struct be_session *s, enum be_status open_status,
+                           const struct error *open_err)
+{
+	struct list_group *g = (struct list_group *)job;
+	struct mailbox_listing l[GROUP_MAX];
+
+	memset(l, 0, sizeof l);
+	for (size_t i = 0; i < g->n; i++) {
+		struct list_job *lj = g->members[i];
+		if (!s) {
+			lj->status = open_status;
+			lj->err = *open_err;
+		}
+		l[i].mailbox = lj->mailbox;
+		l[i].known = lj->known;
+		l[i].nknown = lj->nknown;
 	}
-	lj->status = list_mailbox(job->be, s, lj->mailbox, lj->from, lj->to, &lj->ev, &lj->n, NULL,
-	                          &lj->err);
+	if (!s)
+		return;
+	list_mailboxes(job->be, s, l, g->n, g->members[0]->from, g->members[0]->to);
+	for (size_t i = 0; i < g->n; i++) {
+		struct list_job *lj = g->members[i];
+		lj->ev = l[i].ev;
+		lj->n = l[i].n;
+		lj->status = l[i].status;
+		lj->err = l[i].err;
+	}
 }
 
 /* One pass over the deletions still to do; returns the longest server back-off hint (ms). */
@@ -132,6 +165,9 @@ static void list_job_free(struct list_job *lj)
 	free(lj->delete_status);
 	free(lj->delete_msg);
 	free(lj->ev);
+	if (lj->have_ts)
+		targets_free(lj->ts, lj->nts);
+	free(lj->known);
 	free(lj->mailbox);
 	free(lj);
 }
@@ -290,6 +326,8 @@ struct rec_ctx {
 	int64_t done, total;
 	struct error err;
 	int failed;
+	struct list_group *open[2]; /* per backend: the group being filled */
+	const struct backend *open_be[2];
 	struct list_job **deletes; /* second-phase jobs */
 	size_t ndeletes;
 	char **skip;
@@ -360,7 +398,16 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 		return;
 	}
 	x->r->listed += (int64_t)lj->n;
-	if (store_mailbox_targets(x->st, lj->mailbox, &ts, &nts, &x->err) < 0) {
+	if (lj->have_ts) { /* moved out: freed below */
+		ts = lj->ts;
+		nts = lj->nts;
+		lj->ts = NULL;
+		lj->nts = 0;
+		lj->have_ts = false;
+		free(lj->known);
+		lj->known = NULL;
+		lj->nknown = 0;
+	} else if (store_mailbox_targets(x->st, lj->mailbox, &ts, &nts, &x->err) < 0) {
 		x->failed = 1;
 		list_job_free(lj);
 		return;
@@ -406,30 +453,94 @@ static void mailbox_compared(struct rec_ctx *x, struct list_job *lj)
 static void collect_lists(struct rec_ctx *x, size_t keep_in_flight)
 {
 	while (pool_pending(x->pool) > keep_in_flight) {
-		struct job *j = pool_wait(x->pool);
-		if (!j)
+		struct list_group *g = (struct list_group *)pool_wait(x->pool);
+		if (!g)
 			break;
-		mailbox_compared(x, (struct list_job *)j);
-		x->done++;
-		if (x->opt->progress.update)
-			x->opt->progress.update(x->opt->progress.arg, x->done, x->total);
+		for (size_t i = 0; i < g->n; i++) {
+			mailbox_compared(x, g->members[i]);
+			x->done++;
+			if (x->opt->progress.update)
+				x->opt->progress.update(x->opt->progress.arg, x->done, x->total);
+		}
+		free(g);
 	}
 }
 
+static void submit_group(struct rec_ctx *x, struct list_group *g)
+{
+	g->job.mailboxes = g->names;
+	g->job.nmailboxes = g->n;
+	g->job.run = list_group_run;
+	pool_submit(x->pool, &g->job);
+	collect_lists(x, (size_t)x->cfg->concurrency * 4);
+}
+
+static int by_remote_id(const void *a, const void *b)
+{
+	return strcmp(((const struct known_item *)a)->remote_id,
+	              ((const struct known_item *)b)->remote_id);
+}
+
+/* The targets of lj's mailbox, and as known the items this store wrote through lj's backend and
+ * still holds the id and change key of: the backend need not read their fields again. */
+static void load_known(struct rec_ctx *x, struct list_job *lj)
+{
+	if (store_mailbox_targets(x->st, lj->mailbox, &lj->ts, &lj->nts, &x->err) < 0) {
+		x->failed = 1;
+		return;
+	}
+	lj->have_ts = true;
+	lj->known = xcalloc(lj->nts + 1, sizeof *lj->known);
+	for (size_t i = 0; i < lj->nts; i++) {
+		const struct target *t = &lj->ts[i];
+		if (t->remote_id && t->change_key && t->synced &&
+		    strcmp_null(t->backend, lj->job.be->name) == 0)
+			lj->known[lj->nknown++] = (struct known_item){.remote_id = t->remote_id,
+			                                              .change_key = t->change_key};
+	}
+	qsort(lj->known, lj->nknown, sizeof *lj->known, by_remote_id);
+}
+
+/* Adds mailbox to its backend's open group; a full group is submitted. */
 static void submit_list(struct rec_ctx *x, const char *mailbox)
 {
 	struct list_job *lj = xcalloc(1, sizeof *lj);
+	const struct backend *be = backend_by_name(config_backend_for(x->cfg, mailbox));
+	size_t slot = be == x->open_be[0] || !x->open_be[0] ? 0 : 1;
+	size_t max = be->list_events_many ? be->max_batch : 1;
+	struct list_group *g;
 
 	lj->mailbox = xstrdup(mailbox);
 	lj->mailboxes[0] = lj->mailbox;
 	lj->from = x->opt->from;
 	lj->to = x->opt->to;
-	lj->job.be = backend_by_name(config_backend_for(x->cfg, mailbox));
+	lj->job.be = be;
 	lj->job.mailboxes = lj->mailboxes;
 	lj->job.nmailboxes = 1;
-	lj->job.run = list_job_run;
-	pool_submit(x->pool, &lj->job);
-	collect_lists(x, (size_t)x->cfg->concurrency * 4);
+	if (be->list_events_known)
+		load_known(x, lj);
+	x->open_be[slot] = be;
+	if (!x->open[slot]) {
+		x->open[slot] = xcalloc(1, sizeof *x->open[slot]);
+		x->open[slot]->job.be = be;
+	}
+	g = x->open[slot];
+	g->members[g->n] = lj;
+	g->names[g->n++] = lj->mailbox;
+	if (g->n >= max || g->n >= GROUP_MAX) {
+		x->open[slot] = NULL;
+		submit_group(x, g);
+	}
+}
+
+static void flush_groups(struct rec_ctx *x)
+{
+	for (size_t i = 0; i < 2; i++)
+		if (x->open[i]) {
+			struct list_group *g = x->open[i];
+			x->open[i] = NULL;
+			submit_group(x, g);
+		}
 }
 
 static struct finding *finding_for_remote(struct reconcile_report *r, const char *mailbox,
@@ -524,6 +635,7 @@ static int list_and_compare(struct rec_ctx *x)
 	x->total = (int64_t)n;
 	for (size_t i = 0; i < n && !x->failed; i++)
 		submit_list(x, mailboxes[i]);
+	flush_groups(x);
 	collect_lists(x, 0);
 	for (size_t i = 0; i < n; i++)
 		free(mailboxes[i]);

@@ -185,6 +185,23 @@ enum be_status list_mailbox(const struct backend *be, struct be_session *s, cons
                             int64_t from, int64_t to, struct remote_event **out, size_t *n,
                             int64_t *untagged, struct error *err);
 
+/* One mailbox's listing in list_mailboxes. */
+struct mailbox_listing {
+	const char *mailbox;            /* in, borrowed */
+	const struct known_item *known; /* in, borrowed: for list_events_known (sorted), or NULL */
+	size_t nknown;
+	struct remote_event *ev; /* out: as list_mailbox's *out */
+	size_t n;
+	enum be_status status;
+	struct error err;
+};
+
+/* list_mailbox for several mailboxes (n <= be->max_batch) in one call where the backend can
+ * (list_events_many: Graph app-only $batch); a mailbox whose shared listing failed retryably is
+ * listed again alone through list_mailbox, with its retries. */
+void list_mailboxes(const struct backend *be, struct be_session *s, struct mailbox_listing *l,
+                    size_t n, int64_t from, int64_t to);
+
 /* The safety valve (engine/valve.c): true when deleting `deletions` of a mailbox's `owned` events
  * needs --force; msg then says so. */
 bool valve_blocks(const struct config *cfg, const char *mailbox, int64_t deletions, int64_t owned,

@@ -540,12 +540,40 @@ static enum be_status ews_find_by_sync_keys(struct be_session *s, const char *ma
 	return st;
 }
 
-/* Collects the tagged ids of a CalendarView over [from, to) (and the untagged ones into untagged,
- * when not NULL: to count them); a truncated or over-limit view is split in two (CalendarView has
- * no paging, [EWS ref calendarview]). */
+/* One listing's state: tagged ids to read with GetItem, untagged ids (counted), and the known
+ * items delivered unread (list_events_known). Sets, since an item crossing a split view comes back
+ * twice. */
+struct listing {
+	struct id_set tagged, untagged, unread;
+	bool count_untagged;
+	const struct known_item *known;
+	size_t nknown;
+	remote_event_cb cb;
+	void *arg;
+	bool stopped;
+};
+
+static int by_known_id(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct known_item *)elem)->remote_id);
+}
+
+/* True when re is an item the engine wrote and nobody changed since: its change key is the one
+ * the engine holds (Exchange gives an item a new ChangeKey on every change, [EWS ref itemid]). */
+static bool known_unchanged(const struct listing *ls, const struct remote_event *re)
+{
+	const struct known_item *k = ls->nknown ? bsearch(re->remote_id, ls->known, ls->nknown,
+	                                                  sizeof *ls->known, by_known_id)
+	                                        : NULL;
+
+	return k && re->change_key && strcmp(k->change_key, re->change_key) == 0;
+}
+
+/* Collects the tagged ids of a CalendarView over [from, to) (and the untagged ones, when counted);
+ * known unchanged items go to the callback unread. A truncated or over-limit view is split in two
+ * (CalendarView has no paging, [EWS ref calendarview]). */
 static enum be_status view_range(struct be_session *s, const char *mailbox, int64_t from,
-                                 int64_t to, struct id_set *tagged, struct id_set *untagged,
-                                 struct error *err)
+                                 int64_t to, struct listing *ls, struct error *err)
 {
 	struct ews_target tg = {s->version, mailbox};
 	struct ews_read_list l = {0};
@@ -560,8 +588,8 @@ static enum be_status view_range(struct be_session *s, const char *mailbox, int6
 		int64_t mid = from + (to - from) / 2;
 		ews_read_list_free(&l);
 		error_clear(err);
-		st = view_range(s, mailbox, from, mid, tagged, untagged, err);
-		return st == BE_OK ? view_range(s, mailbox, mid, to, tagged, untagged, err) : st;
+		st = view_range(s, mailbox, from, mid, ls, err);
+		return st == BE_OK ? view_range(s, mailbox, mid, to, ls, err) : st;
 	}
 	if (too_many) {
 		ews_read_list_free(&l);
@@ -571,15 +599,53 @@ static enum be_status view_range(struct be_session *s, const char *mailbox, int6
 		                 EWS_VIEW_MAX_ENTRIES),
 		       BE_FINAL;
 	}
-	for (size_t i = 0; st == BE_OK && i < l.n; i++) {
-		if (!l.v[i].re.remote_id)
+	for (size_t i = 0; st == BE_OK && i < l.n && !ls->stopped; i++) {
+		struct remote_event *re = &l.v[i].re;
+
+		if (!re->remote_id)
 			continue;
-		if (be_tag_accepted(s->env, l.v[i].re.ev.sync_key))
-			id_set_add(tagged, l.v[i].re.remote_id);
-		else if (untagged) /* (an item crossing a split comes back twice: a set) */
-			id_set_add(untagged, l.v[i].re.remote_id);
+		if (!be_tag_accepted(s->env, re->ev.sync_key)) {
+			if (ls->count_untagged)
+				id_set_add(&ls->untagged, re->remote_id);
+		} else if (known_unchanged(ls, re)) {
+			if (id_set_add(&ls->unread, re->remote_id)) {
+				re->fields_unread = true;
+				ls->stopped = ls->cb(ls->arg, re) != 0;
+			}
+		} else {
+			id_set_add(&ls->tagged, re->remote_id);
+		}
 	}
 	ews_read_list_free(&l);
+	return st;
+}
+
+/* Windows of at most EWS_VIEW_MAX_SECONDS, then one batched GetItem of the tagged items not known
+ * unchanged (FindItem cannot return the body, [EWS finditem-operation]). */
+static enum be_status list_calendar(struct be_session *s, const char *mailbox, int64_t from,
+                                    int64_t to, struct listing *ls, int64_t *untagged,
+                                    struct error *err)
+{
+	enum be_status st = BE_OK;
+
+	if (!mailbox_ok(mailbox))
+		return error_set(err, "'%s' is not a usable SMTP address", mailbox ? mailbox : ""),
+		       BE_FINAL;
+	ls->count_untagged = untagged != NULL;
+	for (int64_t a = from; a < to && st == BE_OK && !ls->stopped; a += EWS_VIEW_MAX_SECONDS) {
+		int64_t b = to - a > EWS_VIEW_MAX_SECONDS ? a + EWS_VIEW_MAX_SECONDS : to;
+		st = view_range(s, mailbox, a, b, ls, err);
+	}
+	if (untagged)
+		*untagged = (int64_t)ls->untagged.n;
+	if (st == BE_OK && ls->tagged.n && !ls->stopped)
+		st = get_items(s, mailbox, (const char *const *)ls->tagged.v, ls->tagged.n, ls->cb,
+		               ls->arg, &ls->stopped, err);
+	if (st != BE_OK && !strstr(err->msg, mailbox))
+		error_prefix(err, "mailbox %s: ", mailbox);
+	id_set_free(&ls->tagged);
+	id_set_free(&ls->untagged);
+	id_set_free(&ls->unread);
 	return st;
 }
 
@@ -587,27 +653,19 @@ static enum be_status ews_list_events_counted(struct be_session *s, const char *
                                               int64_t from, int64_t to, remote_event_cb cb,
                                               void *arg, int64_t *untagged, struct error *err)
 {
-	struct id_set tagged = {0}, others = {0};
-	enum be_status st = BE_OK;
-	bool stopped = false;
+	struct listing ls = {.cb = cb, .arg = arg};
 
-	if (!mailbox_ok(mailbox))
-		return error_set(err, "'%s' is not a usable SMTP address", mailbox ? mailbox : ""),
-		       BE_FINAL;
-	for (int64_t a = from; a < to && st == BE_OK; a += EWS_VIEW_MAX_SECONDS) {
-		int64_t b = to - a > EWS_VIEW_MAX_SECONDS ? a + EWS_VIEW_MAX_SECONDS : to;
-		st = view_range(s, mailbox, a, b, &tagged, untagged ? &others : NULL, err);
-	}
-	if (untagged)
-		*untagged = (int64_t)others.n;
-	if (st == BE_OK && tagged.n)
-		st = get_items(s, mailbox, (const char *const *)tagged.v, tagged.n, cb, arg,
-		               &stopped, err);
-	if (st != BE_OK && !strstr(err->msg, mailbox))
-		error_prefix(err, "mailbox %s: ", mailbox);
-	id_set_free(&tagged);
-	id_set_free(&others);
-	return st;
+	return list_calendar(s, mailbox, from, to, &ls, untagged, err);
+}
+
+static enum be_status ews_list_events_known(struct be_session *s, const char *mailbox, int64_t from,
+                                            int64_t to, const struct known_item *known,
+                                            size_t nknown, remote_event_cb cb, void *arg,
+                                            struct error *err)
+{
+	struct listing ls = {.cb = cb, .arg = arg, .known = known, .nknown = nknown};
+
+	return list_calendar(s, mailbox, from, to, &ls, NULL, err);
 }
 
 static enum be_status ews_list_events(struct be_session *s, const char *mailbox, int64_t from,
@@ -707,5 +765,6 @@ const struct backend ews_backend = {
     .find_by_sync_keys = ews_find_by_sync_keys,
     .list_events = ews_list_events,
     .list_events_counted = ews_list_events_counted,
+    .list_events_known = ews_list_events_known,
     .probe_mailbox = ews_probe_mailbox,
 };

@@ -41,8 +41,10 @@
  * truncated view is split in two. Exchange refuses any view of more than 1000 items
  * (EWSFindCountLimit). */
 #define EWS_VIEW_MAX_ENTRIES 500
-/* A CalendarView range may not exceed two years (ErrorCalendarViewRangeTooBig); we ask for one. */
-#define EWS_VIEW_MAX_SECONDS (366LL * 86400)
+/* A CalendarView range may not exceed two years (ErrorCalendarViewRangeTooBig, [EWS ref
+ * responsecode]); 730 days stay within two years whatever the leap days: a 2-year reconcile window
+ * is one FindItem per mailbox. */
+#define EWS_VIEW_MAX_SECONDS (730LL * 86400)
 /* Keys per FindItem restriction: each key is an IsEqualTo with two operands under one Or; Exchange
  * refuses restrictions of more than 255 nodes (ErrorRestrictionTooLong, [EWS ref responsecode]). */
 #define EWS_FIND_KEYS_PER_REQUEST 50

@@ -470,6 +470,102 @@ static enum be_status graph_list_events(struct be_session *s, const char *mailbo
 	return graph_list_events_counted(s, mailbox, from, to, cb, arg, NULL, err);
 }
 
+/* The URL of a nextLink relative to the version root, as a $batch sub-request needs it ("url:
+ * relative resource URL", [Graph json-batching]); NULL when it is not under base. */
+static char *relative_link(const struct be_session *s, const char *link)
+{
+	size_t n = strlen(s->base);
+
+	if (strncmp(link, s->base, n) != 0 || link[n] != '/')
+		return NULL;
+	return xstrdup(link + n);
+}
+
+/* One $batch of up to 20 calendarView requests, one per mailbox (so one per mailbox at a time,
+ * within Outlook's 4 concurrent requests per app and mailbox [Graph throttling-limits]); each
+ * mailbox's @odata.nextLink goes into the next batch ([Graph json-batching]: a batch answers each
+ * sub-request with its page, links absolute). A batch of N mailboxes with one page each is one
+ * HTTP request instead of N. Delegated tokens are per user: one by one. */
+static void graph_list_events_many(struct be_session *s, const char *const *mailboxes, size_t n,
+                                   int64_t from, int64_t to, remote_event_cb cb, void *const *args,
+                                   enum be_status *status, struct error *errs)
+{
+	struct graph_subreq *reqs = xcalloc(n ? n : 1, sizeof *reqs);
+	size_t *owner = xcalloc(n ? n : 1, sizeof *owner), k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *user;
+
+		error_clear(&errs[i]);
+		if (!s->app_only) {
+			status[i] = graph_list_events_counted(s, mailboxes[i], from, to, cb,
+			                                      args[i], NULL, &errs[i]);
+			continue;
+		}
+		status[i] = graph_user_key(s, mailboxes[i], &user, &errs[i]);
+		if (status[i] != BE_OK)
+			continue;
+		reqs[k].op = GRAPH_OP_FIND;
+		reqs[k].mailbox = mailboxes[i];
+		reqs[k].url = graph_build_calendar_view(user, s->prop_id, from, to);
+		owner[k++] = i;
+	}
+	while (k > 0) {
+		struct error batch_err;
+		size_t next = 0;
+
+		error_clear(&batch_err);
+		graph_batch_run(s, reqs, k, true, &batch_err);
+		for (size_t j = 0; j < k; j++) {
+			struct graph_subreq *r = &reqs[j];
+			size_t i = owner[j];
+			struct graph_page p;
+			char *rel;
+			int stop;
+
+			if (r->be != BE_OK) {
+				status[i] = r->be;
+				error_set(&errs[i], "listing the calendar of %s: %s", mailboxes[i],
+				          r->message);
+				graph_subreq_free(r);
+				continue;
+			}
+			if (graph_parse_page(r->answer, &p, &errs[i]) < 0) {
+				status[i] = BE_RETRY_NOW;
+				graph_subreq_free(r);
+				continue;
+			}
+			stop = deliver_page(s, &p, NULL, cb, args[i], NULL, &errs[i]);
+			if (stop != 0 || !p.next_link) {
+				status[i] = stop < 0 ? BE_FINAL : BE_OK;
+				graph_subreq_free(r);
+				continue;
+			}
+			rel = graph_check_link(p.next_link, s->base, &errs[i]) == 0
+			          ? relative_link(s, p.next_link)
+			          : NULL;
+			if (!rel) {
+				if (!errs[i].msg[0])
+					error_set(&errs[i],
+					          "refusing to follow a nextLink outside %s: %s",
+					          s->base, p.next_link);
+				status[i] = BE_FINAL;
+				graph_subreq_free(r);
+				continue;
+			}
+			graph_subreq_free(r);
+			memset(&reqs[next], 0, sizeof reqs[next]);
+			reqs[next].op = GRAPH_OP_FIND;
+			reqs[next].mailbox = mailboxes[i];
+			reqs[next].url = rel;
+			owner[next++] = i;
+		}
+		k = next;
+	}
+	free(reqs);
+	free(owner);
+}
+
 static enum be_status graph_probe_mailbox(struct be_session *s, const char *mailbox,
                                           struct error *err)
 {
@@ -513,5 +609,6 @@ const struct backend graph_backend = {
     .find_by_sync_keys = graph_find_by_sync_keys,
     .list_events = graph_list_events,
     .list_events_counted = graph_list_events_counted,
+    .list_events_many = graph_list_events_many,
     .probe_mailbox = graph_probe_mailbox,
 };

@@ -121,6 +121,7 @@ json_t *graph_batch_body(struct graph_subreq *reqs, size_t n, bool sequential, b
 		json_object_set_new(h, "Prefer",
 		                    json_string(read_prefs ? GRAPH_PREFER_IMMUTABLE
 		                                    ", " GRAPH_PREFER_UTC ", " GRAPH_PREFER_TEXT
+		                                    ", " GRAPH_PREFER_PAGE
 		                                           : GRAPH_PREFER_IMMUTABLE));
 		if (reqs[i].if_match)
 			json_object_set_new(h, "If-Match", json_string(reqs[i].if_match));

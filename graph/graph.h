@@ -35,6 +35,9 @@
 #define GRAPH_PREFER_IMMUTABLE "IdType=\"ImmutableId\""
 #define GRAPH_PREFER_UTC "outlook.timezone=\"UTC\""
 #define GRAPH_PREFER_TEXT "outlook.body-content-type=\"text\""
+/* GRAPH_PAGE_SIZE for listings inside $batch (documented for delta; a service that ignores it
+ * pages by 10) */
+#define GRAPH_PREFER_PAGE "odata.maxpagesize=100"
 
 struct http_client;
 struct graph_users;

@@ -270,9 +270,10 @@ counter() {
 	sim_ctl GET /_sim/counters | jq -r --arg k "$1" '.[$k] // 0'
 }
 
-# write_requests: EWS/Graph write operations the simulator served (creates, updates, deletes, batches).
+# write_requests: EWS/Graph write operations the simulator served (creates, updates, deletes, and
+# $batch requests holding a write).
 write_requests() {
-	sim_ctl GET /_sim/counters | jq '[to_entries[] | select(.key | test("CreateItem|UpdateItem|DeleteItem|POST events|PATCH|DELETE event|batch"; "i")) | .value] | add // 0'
+	sim_ctl GET /_sim/counters | jq '[to_entries[] | select(.key | test("CreateItem|UpdateItem|DeleteItem|POST events|PATCH|DELETE event|batch with writes"; "i")) | .value] | add // 0'
 }
 
 # config_set SECTION KEY VALUE: sets a key in a section of leavesync.conf (the section must exist).

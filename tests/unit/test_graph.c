@@ -1170,6 +1170,63 @@ static void test_list_and_find(void)
 	world_close(&w);
 }
 
+/* Reconcile's listing of several mailboxes: one $batch, each mailbox's nextLink in the next one
+ * (relative to the version root), a failed sub-request and a foreign link fail their own mailbox
+ * only. */
+static void test_list_many(void)
+{
+	struct world w = {0};
+	const char *mailboxes[] = {"alice@contoso.com", "bob@contoso.com", "carol@contoso.com"};
+	int n[3] = {0};
+	void *args[] = {&n[0], &n[1], &n[2]};
+	enum be_status status[3];
+	struct error errs[3];
+	char round1[4096];
+
+	w.fake.nanswers = 2;
+	world_open(&w, "application");
+	snprintf(
+	    round1, sizeof round1,
+	    OK200
+	    "{\"responses\":[{\"id\":\"2\",\"status\":403,\"body\":{\"error\":{\"code\":"
+	    "\"ErrorAccessDenied\",\"message\":\"Access is denied.\"}}},"
+	    "{\"id\":\"1\",\"status\":200,\"body\":{\"value\":[" TAGGED(
+	        "T1",
+	        "k1") "," UNTAGGED "],\"@odata.nextLink\":\"http://127.0.0.1:%d/"
+	              "v1.0/users/alice%%40contoso.com/calendarView?"
+	              "$skiptoken=abc\"}},"
+	              "{\"id\":\"3\",\"status\":200,\"body\":{\"value\":[],\"@odata.nextLink\":"
+	              "\"http://127.0.0.2:%d/v1.0/users/carol/calendarView?$skiptoken=x\"}}]}",
+	    w.fake.port, w.fake.port);
+	w.fake.answers[0] = round1;
+	w.fake.answers[1] =
+	    OK200 "{\"responses\":[{\"id\":\"1\",\"status\":200,\"body\":{\"value\":"
+	          "[" TAGGED("T2", "k2") "]}}]}";
+	graph_backend.list_events_many(w.s, mailboxes, 3, 1798070400, 1798675200, count_cb, args,
+	                               status, errs);
+	is_int(w.fake.served, 2, "three mailboxes and a second page: two $batch requests");
+	ok(w.fake.requests[0] && strstr(w.fake.requests[0], "POST /v1.0/$batch") &&
+	       strstr(w.fake.requests[0], "\"url\":\"/users/alice%40contoso.com/calendarView?") &&
+	       strstr(w.fake.requests[0], "\"url\":\"/users/bob%40contoso.com/calendarView?") &&
+	       strstr(w.fake.requests[0], "\"url\":\"/users/carol%40contoso.com/calendarView?") &&
+	       !strstr(w.fake.requests[0], "dependsOn") &&
+	       strstr(w.fake.requests[0], "odata.maxpagesize=100"),
+	   "one parallel $batch with a calendarView per mailbox");
+	ok(w.fake.requests[1] &&
+	       strstr(w.fake.requests[1],
+	              "\"url\":\"/users/alice%40contoso.com/calendarView?$skiptoken=abc\"") &&
+	       !strstr(w.fake.requests[1], "bob") && !strstr(w.fake.requests[1], "carol"),
+	   "the second $batch follows alice's nextLink, relative to the version root");
+	ok(status[0] == BE_OK && n[0] == 2, "alice: both pages listed (%d events, %s)", n[0],
+	   errs[0].msg);
+	ok(status[1] != BE_OK && status[1] != BE_RETRY_NOW && status[1] != BE_RETRY_LATER &&
+	       strstr(errs[1].msg, "ErrorAccessDenied") && strstr(errs[1].msg, "bob@contoso.com"),
+	   "bob: his sub-request's error, named: %s", errs[1].msg);
+	ok(status[2] == BE_FINAL && strstr(errs[2].msg, "another host"),
+	   "carol: a nextLink to another host is refused: %s", errs[2].msg);
+	world_close(&w);
+}
+
 int main(void)
 {
 	test_all_day_zones();
@@ -1191,5 +1248,6 @@ int main(void)
 	test_wait_cap_and_refresh();
 	test_delegated_splits_mailboxes();
 	test_list_and_find();
+	test_list_many();
 	return done_testing();
 }

@@ -63,6 +63,7 @@ struct sim_user {
 	char *object_id; /* GUID */
 	char *time_zone; /* Windows id */
 	bool has_mailbox;
+	struct sim_mailbox *mailbox; /* when has_mailbox (sim_mailbox_of) */
 	char **delegates; /* users whose calendars this user may write (shared with it) */
 };
 
