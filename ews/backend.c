@@ -21,7 +21,8 @@ struct be_session {
 	const struct backend_env *env;
 	char *url;
 	char *version;
-	size_t batch; /* items per request ([ews] batch_size) */
+	size_t batch;       /* items per request ([ews] batch_size) */
+	bool password_auth; /* on-premises sign-in (ntlm, negotiate, basic): no token to renew */
 	struct http_client *http;
 };
 
@@ -73,6 +74,9 @@ static enum be_status http_status(const struct be_session *s, const struct http_
 		const char *reason = strstr(wa, "error=");
 		char diag[160];
 		snprintf(diag, sizeof(diag), "%s", reason ? reason : wa);
+		if (s->password_auth)
+			return from_table("HTTP 401 sign-in", err,
+			                  " with WWW-Authenticate: ", s->url, st, wa);
 		return from_table("HTTP 401", err, " with WWW-Authenticate: ", s->url, st, diag);
 	}
 	if (st == 403) /* EWS blocked by policy ([EWS how-to-control-access-to-ews-in-exchange]):
@@ -148,7 +152,7 @@ static enum be_status post_req(struct be_session *s, const char *mailbox, const 
 		if (f != HTTP_OK)
 			return BE_RETRY_NOW; /* the engine looks creates up by sync key before
 			                        resending */
-		if (resp->status != 401 || attempt > 0)
+		if (resp->status != 401 || attempt > 0 || s->password_auth)
 			break;
 		http_response_free(
 		    resp); /* 401: the token may have expired; fetch a new one once */
@@ -647,10 +651,14 @@ static enum be_status ews_session_open(const struct backend_env *env, struct be_
 {
 	const struct service_config *c = env->cfg ? &env->cfg->ews : NULL;
 	const char *url = c && c->url ? c->url : EWS_DEFAULT_URL;
+	bool password_auth = c && config_ews_password_auth(c);
 	struct http_options opt = {.ca_file = env->ca_file,
 	                           .limits = env->cfg ? &env->cfg->limits.http : NULL,
 	                           .deadline_ms = env->deadline_ms,
-	                           .log = env->cfg ? &env->cfg->http_log : NULL};
+	                           .log = env->cfg ? &env->cfg->http_log : NULL,
+	                           .auth = password_auth ? c->auth : NULL,
+	                           .username = password_auth ? c->username : NULL,
+	                           .password = password_auth ? c->password : NULL};
 
 	*out = NULL;
 	if (!http_url_allowed(url))
@@ -680,6 +688,7 @@ static enum be_status ews_session_open(const struct backend_env *env, struct be_
 	s->version = xstrdup(version);
 	s->batch = c && c->batch_size ? c->batch_size : EWS_DEFAULT_BATCH;
 	s->http = http;
+	s->password_auth = password_auth;
 	*out = s;
 	return BE_OK;
 }

@@ -62,7 +62,11 @@ static const struct ews_error_info table[] = {
     {"ErrorImpersonateUserDenied", BE_FINAL, MAILBOX,
      "The application may not act on this mailbox.",
      "Grant full_access_as_app with admin consent and include the mailbox in the app's RBAC for "
-     "Applications scope (docs/ews.md); on-premises, assign ApplicationImpersonation."},
+     "Applications scope (docs/ews.md); on-premises (Exchange Server): the service account needs "
+     "the ApplicationImpersonation role and the mailbox must be in the role assignment's scope: "
+     "New-ManagementRoleAssignment -Name leavesync-impersonation -Role ApplicationImpersonation "
+     "-User <svc> [-CustomRecipientWriteScope <scope>] (docs/onprem.md; `leavesync doctor` "
+     "prints the commands)."},
     {"ErrorImpersonationDenied", BE_FINAL, MAILBOX,
      "The account may not impersonate users on this server.",
      "Grant impersonation rights (docs/ews.md)."},
@@ -140,6 +144,15 @@ static const struct ews_error_info table[] = {
     {"HTTP 401", BE_BLOCKED, 0, "Exchange refused the access token, also a freshly fetched one.",
      "x-ms-diagnostics 2000008: grant admin consent for full_access_as_app; 2000003: the scope "
      "must be https://outlook.office365.com/.default; run `leavesync doctor`."},
+    {"HTTP 401 sign-in", BE_BLOCKED, 0,
+     "Exchange Server refused the service account's sign-in ([ews] auth = ntlm, negotiate or "
+     "basic): a wrong username or password, a locked-out or disabled account, an expired "
+     "password, or a method the EWS virtual directory does not offer (WWW-Authenticate lists "
+     "what it offers).",
+     "check [ews] username (DOMAIN\\user or user@domain) and the password file; on a domain "
+     "controller: Get-ADUser <svc> -Properties LockedOut,Enabled,PasswordExpired; on Exchange: "
+     "Get-WebServicesVirtualDirectory | Format-List *Authentication* and pick an offered method; "
+     "run `leavesync doctor`."},
     {"HTTP 403", BE_FINAL, MAILBOX,
      "Exchange Online refuses EWS to this app or mailbox: EWS disabled for the tenant (off by "
      "default since 1 October 2026 unless allow-listed), the app's RBAC or access-policy scope, "
