@@ -170,6 +170,36 @@ test_expect_success 'a server that offers only NTLMv1 gets no answer to its chal
 	sim_ctl POST /_sim/onprem/config "{\"legacy_ntlm\": false}"
 '
 
+test_expect_success 'doctor: the impersonated read works for alice' '
+	onprem_config ntlm &&
+	leavesync doctor --mailbox alice@contoso.com >out 2>&1 &&
+	test_grep "✓ \[ews\] read the calendar of alice@contoso.com" out
+'
+
+test_expect_success 'doctor: outside the role scope, it prints the role and scope commands' '
+	test_expect_code 1 leavesync doctor --mailbox dave@contoso.com >out 2>&1 &&
+	test_grep "may not impersonate dave@contoso.com" out &&
+	test_grep "New-ManagementRoleAssignment -Name \"leavesync-impersonation\" -Role ApplicationImpersonation -User \"svc-leavesync\"" out &&
+	test_grep "New-ManagementScope -Name \"leavesync-mailboxes\" -RecipientRestrictionFilter" out &&
+	test_grep "CustomRecipientWriteScope \"leavesync-mailboxes\"" out
+'
+
+test_expect_success 'doctor: an unknown mailbox, a wrong password, a locked account, an NTLMv1-only server' '
+	test_expect_code 1 leavesync doctor --mailbox nobody@contoso.com >out 2>&1 &&
+	test_grep "no mailbox nobody@contoso.com (ErrorNonExistentMailbox)" out &&
+	printf "wrong\n" >svc.password &&
+	test_expect_code 1 leavesync doctor --mailbox alice@contoso.com >out 2>&1 &&
+	test_grep "refused the sign-in of CONTOSO.svc-leavesync with NTLM" out &&
+	test_grep "Get-ADUser svc-leavesync -Properties LockedOut" out &&
+	onprem_config ntlm "CONTOSO\\svc-locked" && printf "Locked-2026!\n" >svc.password &&
+	test_expect_code 1 leavesync doctor --mailbox alice@contoso.com >out 2>&1 &&
+	test_grep "Unlock-ADAccount svc-locked" out &&
+	onprem_config ntlm && sim_ctl POST /_sim/onprem/config "{\"legacy_ntlm\": true}" &&
+	test_expect_code 1 leavesync doctor --mailbox alice@contoso.com >out 2>&1 &&
+	sim_ctl POST /_sim/onprem/config "{\"legacy_ntlm\": false}" &&
+	test_grep "Send NTLMv2 response only" out
+'
+
 test_expect_success 'config: auth needs a username and a password; Basic needs https' '
 	onprem_config ntlm && sed -i "/^username/d" leavesync.conf &&
 	test_expect_code 2 leavesync sync 2>err && test_grep "needs username" err &&
