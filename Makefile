@@ -23,7 +23,7 @@ WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 CFLAGS   ?= -O2 -g
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -DLEAVESYNC_VERSION='"$(VERSION)"' -I. -MMD -MP
 ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS) $(SIM_PKGS))
-LIBS      = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+LIBS      = $(shell pkg-config --libs $(PKGS)) -lresolv -lpthread -lm
 SIM_LIBS  = $(shell pkg-config --libs $(SIM_PKGS)) -lpthread -lm
 
 # The sync core and its backends (a library the tests link); the command line lives in cli/.

@@ -784,6 +784,7 @@ static void service_free(struct service_config *s)
 	free(s->password);
 	free(s->password_source);
 	free(s->autodiscover_srv_override);
+	free(s->connect_to);
 	free(s->mode);
 	free(s->redirect_uri);
 }

@@ -70,6 +70,7 @@ struct service_config {
 	char *password;        /* never printed */
 	char *password_source; /* "environment ...", "file /x", "config line 7" */
 	char *autodiscover_srv_override; /* tests: "host:port" instead of the SRV lookup */
+	char *connect_to; /* "HOST:PORT:CONNECT_HOST:CONNECT_PORT,...": tests, split-horizon DNS */
 };
 
 /* True when [ews] signs in with a password (ntlm, negotiate, basic) rather than OAuth. */

@@ -87,6 +87,25 @@ int config_onprem_key(struct parse_ctx *x, const char *key, const char *v)
 		set(&s->autodiscover_srv_override, v);
 		return 1;
 	}
+	if (strcmp(key, "connect_to") == 0) {
+		/* HOST:PORT:CONNECT_HOST:CONNECT_PORT, comma-separated: four fields each */
+		char *copy = xstrdup(v), *save = NULL;
+		bool ok = true;
+		for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+			int colons = 0;
+			for (const char *p = t; *p; p++)
+				colons += *p == ':';
+			ok = ok && colons == 3 && !strpbrk(t, "/@");
+		}
+		free(copy);
+		if (!ok)
+			return config_fail(x,
+			                   "[ews] connect_to = %s: expected "
+			                   "HOST:PORT:CONNECT_HOST:CONNECT_PORT, comma-separated",
+			                   v);
+		set(&s->connect_to, v);
+		return 1;
+	}
 	return -1;
 }
 

@@ -37,6 +37,7 @@ struct http_client {
 	const struct http_log *log; /* borrowed; may be NULL */
 	long auth;                  /* CURLAUTH_*; 0: none (bearer tokens) */
 	char *username, *password;
+	struct curl_slist *connect_to; /* CURLOPT_CONNECT_TO entries, or NULL */
 };
 
 /* What the callbacks collect during one transfer. */
@@ -176,6 +177,12 @@ struct http_client *http_client_new(const struct http_options *opt, struct error
 		c->username = xstrdup(opt->username ? opt->username : "");
 		c->password = xstrdup(opt->password ? opt->password : "");
 	}
+	if (opt && opt->connect_to) {
+		char *copy = xstrdup(opt->connect_to), *save = NULL;
+		for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+			c->connect_to = curl_slist_append(c->connect_to, t);
+		free(copy);
+	}
 	if (c->ca_file && build_ca_bundle(c->curl, c->ca_file, &c->ca_bundle, err)) {
 		http_client_free(c);
 		return NULL;
@@ -192,6 +199,7 @@ void http_client_free(struct http_client *c)
 	free(c->user_agent);
 	buf_free(&c->ca_bundle);
 	free(c->username);
+	curl_slist_free_all(c->connect_to);
 	if (c->password)
 		memset(c->password, 0, strlen(c->password));
 	free(c->password);
@@ -466,6 +474,7 @@ static void set_options(struct http_client *c, const struct http_request *req, s
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, on_prereq);
 	curl_easy_setopt(curl, CURLOPT_PREREQDATA, t);
+	curl_easy_setopt(curl, CURLOPT_CONNECT_TO, c->connect_to);
 	curl_easy_setopt(curl, CURLOPT_HTTPAUTH, c->auth ? c->auth : (long)CURLAUTH_BASIC);
 	curl_easy_setopt(curl, CURLOPT_USERNAME, c->auth ? c->username : NULL);
 	curl_easy_setopt(curl, CURLOPT_PASSWORD, c->auth ? c->password : NULL);

@@ -63,6 +63,10 @@ struct http_options {
 	const char *auth;
 	const char *username; /* copied */
 	const char *password; /* copied, wiped on free, never in a message */
+	/* "HOST:PORT:CONNECT_HOST:CONNECT_PORT[,...]": connect there instead of resolving HOST
+	 * (libcurl's CURLOPT_CONNECT_TO; the certificate is still checked against HOST). For tests
+	 * and split-horizon DNS ([ews] connect_to). NULL: none. */
+	const char *connect_to;
 };
 
 struct http_request {

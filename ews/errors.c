@@ -29,7 +29,12 @@ static const struct ews_error_info table[] = {
      "Exchange failed internally (an inner error code, when given, is mapped instead).",
      "Retried with back-off."},
     {"ErrorMailboxMoveInProgress", BE_RETRY_LATER, MAILBOX, "The mailbox is being moved.",
-     "Nothing: retried later."},
+     "Nothing: retried later (on Exchange Server without [ews] url, after Autodiscover is asked "
+     "again)."},
+    {"ErrorMailboxFailover", BE_RETRY_LATER, MAILBOX,
+     "The mailbox's database is failing over to another server.",
+     "Nothing: retried later (on Exchange Server without [ews] url, after Autodiscover is asked "
+     "again)."},
     {"ErrorMailboxStoreUnavailable", BE_RETRY_LATER, MAILBOX,
      "The mailbox database is unavailable.", "Nothing: retried later."},
     {"ErrorConnectionFailed", BE_RETRY_LATER, 0, "Exchange could not reach a back-end server.",

@@ -262,4 +262,26 @@ char *ews_attr_dup(xmlNodePtr node, const char *name);
 /* True when node is an element in ns with local name name. */
 bool ews_is(xmlNodePtr node, const char *ns, const char *name);
 
+/* ---- autodiscover.c: SOAP Autodiscover for Exchange Server ([MS-OXWSADISC]) ---- */
+
+struct ews_discovery {
+	char *ews_url;      /* https URL of EWS for the mailbox (owned) */
+	char *server_build; /* "15.1.2507.6" from Autodiscover's ServerVersionInfo, or NULL */
+	char *mailbox;      /* the address finally asked for (after RedirectAddress) */
+	bool redirected;    /* a RedirectAddress was followed: the answer is this mailbox's, not
+	                       its domain's */
+};
+
+struct http_client;
+
+/* Finds mailbox's EWS URL through the documented candidates, following redirects over https only,
+ * at most 10 (the file's comment has the rules and sources); http signs in as EWS does.
+ * srv_override: "host:port" instead of the DNS SRV lookup (tests). BE_OK with *out filled (free
+ * with ews_discovery_free), else BE_FINAL (no such mailbox, a refused redirect), BE_BLOCKED
+ * (nothing answered: setup, the sign-in, TLS) or BE_RETRY_LATER (ServerBusy), err saying why. */
+enum be_status ews_autodiscover(struct http_client *http, const char *mailbox,
+                                const char *srv_override, struct ews_discovery *out,
+                                struct error *err);
+void ews_discovery_free(struct ews_discovery *d);
+
 #endif

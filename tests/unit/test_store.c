@@ -825,8 +825,38 @@ static void test_mailbox_user_ids(void)
 	   "a forgotten id is resolved again next time");
 }
 
+/* The autodiscover table (issue 18): a domain's EWS URL and build, kept, replaced, forgotten. */
+static void test_autodiscover_cache(void)
+{
+	struct store *st = open_store();
+	struct error err = {""};
+	char *url = NULL, *build = NULL;
+
+	ok(store_get_ews_url(st, "contoso.com", &url, &build, &err) == 0 && !url && !build,
+	   "no EWS URL before Autodiscover answered");
+	ok(store_set_ews_url(st, "Contoso.com", "https://mail.contoso.com/EWS/Exchange.asmx",
+	                     "15.1.2507.6", &err) == 0 &&
+	       store_get_ews_url(st, "contoso.com", &url, &build, &err) == 1 && url && build &&
+	       strcmp(url, "https://mail.contoso.com/EWS/Exchange.asmx") == 0 &&
+	       strcmp(build, "15.1.2507.6") == 0,
+	   "a discovered URL and build are kept (the domain compares lower-case)");
+	free(url), free(build);
+	ok(store_set_ews_url(st, "contoso.com", "https://ex2.contoso.com/EWS/Exchange.asmx", NULL,
+	                     &err) == 0 &&
+	       store_get_ews_url(st, "contoso.com", &url, &build, &err) == 1 &&
+	       strcmp(url, "https://ex2.contoso.com/EWS/Exchange.asmx") == 0 && build &&
+	       strcmp(build, "15.1.2507.6") == 0,
+	   "a new URL replaces the old; a build not given keeps the one known");
+	free(url), free(build);
+	ok(store_set_ews_url(st, "contoso.com", NULL, NULL, &err) == 0 &&
+	       store_get_ews_url(st, "contoso.com", &url, &build, &err) == 0 && !url,
+	   "a forgotten domain is discovered again");
+	store_close(st);
+}
+
 /* A store of schema 4 migrates to the latest: step 5 (issue 12) keeps the old rule for creates in
- * doubt; step 6 (issue 15) moves the refresh tokens out to the secrets database. */
+ * doubt; step 6 (issue 15) moves the refresh tokens out to the secrets database; step 7 (issue
+ * 18) adds the autodiscover table. */
 static void test_migration_from_4(void)
 {
 	char old_path[300], secrets[320];
@@ -840,21 +870,23 @@ static void test_migration_from_4(void)
 	store_close(st);
 	st = NULL;
 	sqlite3_open(old_path, &db);
-	ok(sql_ok(db, "ALTER TABLE target DROP COLUMN create_sent_at;"
-	              "ALTER TABLE target DROP COLUMN unrenderable;"
-	              "DROP INDEX target_problems; DROP TABLE notice; DROP TABLE meta;"
-	              "CREATE TABLE token (mailbox TEXT PRIMARY KEY NOT NULL, refresh_token TEXT,"
-	              "  scope TEXT, user TEXT, needs_login INTEGER NOT NULL DEFAULT 0, reason TEXT,"
-	              "  updated_at TEXT NOT NULL);"
-	              "INSERT INTO token (mailbox, refresh_token, updated_at)"
-	              " VALUES ('a@b.cd', 'RT-SECRET-4', '2026-01-01T00:00:00Z');"
-	              "PRAGMA user_version = 4;"
-	              "INSERT INTO target (leave_id, mailbox, sync_key, desired, state, attempts)"
-	              " VALUES ('A', 'a@b.cd', 'k-creating', 'V', 'creating', 0),"
-	              "        ('B', 'a@b.cd', 'k-tried', 'V', 'pending', 2),"
-	              "        ('C', 'a@b.cd', 'k-new', 'V', 'pending', 0);"
-	              "INSERT INTO target (leave_id, mailbox, sync_key, desired, remote_id, state,"
-	              "  attempts) VALUES ('D', 'a@b.cd', 'k-synced', 'V', 'R', 'failed', 3)"),
+	ok(sql_ok(db,
+	          "ALTER TABLE target DROP COLUMN create_sent_at;"
+	          "ALTER TABLE target DROP COLUMN unrenderable;"
+	          "DROP INDEX target_problems; DROP TABLE notice; DROP TABLE meta;"
+	          "DROP TABLE autodiscover;"
+	          "CREATE TABLE token (mailbox TEXT PRIMARY KEY NOT NULL, refresh_token TEXT,"
+	          "  scope TEXT, user TEXT, needs_login INTEGER NOT NULL DEFAULT 0, reason TEXT,"
+	          "  updated_at TEXT NOT NULL);"
+	          "INSERT INTO token (mailbox, refresh_token, updated_at)"
+	          " VALUES ('a@b.cd', 'RT-SECRET-4', '2026-01-01T00:00:00Z');"
+	          "PRAGMA user_version = 4;"
+	          "INSERT INTO target (leave_id, mailbox, sync_key, desired, state, attempts)"
+	          " VALUES ('A', 'a@b.cd', 'k-creating', 'V', 'creating', 0),"
+	          "        ('B', 'a@b.cd', 'k-tried', 'V', 'pending', 2),"
+	          "        ('C', 'a@b.cd', 'k-new', 'V', 'pending', 0);"
+	          "INSERT INTO target (leave_id, mailbox, sync_key, desired, remote_id, state,"
+	          "  attempts) VALUES ('D', 'a@b.cd', 'k-synced', 'V', 'R', 'failed', 3)"),
 	   "schema 4 rows: creating, tried, new, written, and a refresh token in the store");
 	sqlite3_close(db);
 	ok(store_open(old_path, false, NULL, &st, &err) == 0 &&
@@ -1079,6 +1111,7 @@ int main(void)
 	test_connections();
 	test_readonly_secrets();
 	test_mailbox_user_ids();
+	test_autodiscover_cache();
 	test_history();
 	test_lock_and_concurrent_push();
 	test_transactions();

@@ -318,6 +318,15 @@ static void handle(struct sim *s, const struct sim_request *req, struct sim_resp
 		ews_envelope_free(&env);
 		return;
 	}
+	if (account && ews_version_rank(env.version) > sim_onprem_max_version_rank(s)) {
+		/* an on-premises server refuses a version newer than itself ([EWS ref
+		 * requestserverversion]; [EWS ref responsecode] ErrorInvalidServerVersion) */
+		sim_count(s, "ews.rejected_version");
+		ews_fault(resp, "ErrorInvalidServerVersion",
+		          "The specified server version is invalid.", NULL, NULL, NULL);
+		ews_envelope_free(&env);
+		return;
+	}
 	char tzbuf[128];
 	struct ews_ctx c = {.s = s,
 	                    .env = &env,
@@ -335,6 +344,8 @@ static void handle(struct sim *s, const struct sim_request *req, struct sim_resp
 	 * above). */
 	if (account && env.impersonation && !account->impersonation && !err)
 		err = "ErrorImpersonateUserDenied";
+	if (account && !err && c.caller && sim_onprem_moving(s, c.caller))
+		err = "ErrorMailboxMoveInProgress"; /* [EWS ref responsecode] */
 	if (account && !env.impersonation) {
 		/* the account acts as itself (its own mailbox, if it has one; ConvertId and other
 		 * mailbox-less operations work without one, which exchangelib's version probe uses)

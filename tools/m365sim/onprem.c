@@ -20,6 +20,7 @@
 #include "tools/m365sim/onprem.h"
 
 #include "common/util.h"
+#include "tools/m365sim/ews_int.h"
 #include "tools/m365sim/sim_core.h"
 
 #include <openssl/evp.h>
@@ -181,12 +182,7 @@ int sim_onprem_load(struct sim *s, json_t *o, char *why, size_t whylen)
 		snprintf(why, whylen, "onprem.build: expected MAJOR.MINOR.BUILD.REVISION");
 		return -1;
 	}
-	ews_set_server_version(op->build,
-	                       op->build[0] >= 15 && op->build[1] >= 1     ? "V2017_07_11"
-	                       : op->build[0] == 15 && op->build[2] >= 847 ? "Exchange2013_SP1"
-	                       : op->build[0] == 15                        ? "Exchange2013"
-	                       : op->build[0] == 14 && op->build[1] >= 2   ? "Exchange2010_SP2"
-	                                                                   : "Exchange2010");
+	sim_onprem_set_build(s, op->build);
 	methods = json_object_get(o, "methods");
 	if (!methods) {
 		op->negotiate = op->ntlm = op->basic = true;
@@ -260,8 +256,50 @@ void sim_onprem_free(struct sim *s)
 	free(op->dns_domain);
 	free(op->server);
 	json_decref(op->autodiscover);
+	json_decref(op->moving);
 	free(op);
 	s->onprem = NULL;
+}
+
+bool sim_onprem_moving(struct sim *s, const struct sim_user *u)
+{
+	size_t i;
+	json_t *v;
+
+	if (!s->onprem || !s->onprem->moving)
+		return false;
+	json_array_foreach(s->onprem->moving, i, v)
+	{
+		if (json_string_value(v) && sim_user_has_address(u, json_string_value(v)))
+			return true;
+	}
+	return false;
+}
+
+void sim_onprem_set_build(struct sim *s, const int build[4])
+{
+	struct sim_onprem *op = s->onprem;
+	const int *b = build;
+
+	memmove(op->build, build, sizeof op->build);
+	ews_set_server_version(b, b[0] == 15 && b[1] >= 1     ? "V2017_07_11"
+	                          : b[0] == 15 && b[2] >= 847 ? "Exchange2013_SP1"
+	                          : b[0] == 15                ? "Exchange2013"
+	                          : b[0] == 14 && b[1] >= 2   ? "Exchange2010_SP2"
+	                          : b[0] == 14 && b[1] == 1   ? "Exchange2010_SP1"
+	                                                      : "Exchange2010");
+}
+
+int sim_onprem_max_version_rank(struct sim *s)
+{
+	const int *b = s->onprem->build;
+	const char *v = b[0] > 15 || (b[0] == 15 && b[1] >= 1) ? "Exchange2016"
+	                : b[0] == 15 && b[2] >= 847            ? "Exchange2013_SP1"
+	                : b[0] == 15                           ? "Exchange2013"
+	                : b[0] == 14 && b[1] >= 2              ? "Exchange2010_SP2"
+	                : b[0] == 14 && b[1] == 1              ? "Exchange2010_SP1"
+	                                                       : "Exchange2010";
+	return ews_version_rank(v);
 }
 
 const char *sim_onprem_tenant(struct sim *s)

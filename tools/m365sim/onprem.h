@@ -37,6 +37,7 @@ struct sim_onprem {
 	int build[4];                /* 15.1.2507.6 (Exchange 2016 CU23) ... */
 	bool ntlm, negotiate, basic; /* methods the EWS virtual directory offers */
 	bool legacy_ntlm; /* challenges without NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY */
+	json_t *moving;   /* addresses whose mailbox is being moved (array, owned) */
 	struct sim_onprem_account *accounts;
 	size_t naccounts;
 	json_t *autodiscover; /* the fixture's "autodiscover" object (owned) or NULL */
@@ -45,6 +46,17 @@ struct sim_onprem {
 /* fixture.c calls this for the "onprem" object; 0, or -1 with why. */
 int sim_onprem_load(struct sim *s, json_t *o, char *why, size_t whylen);
 void sim_onprem_free(struct sim *s);
+
+/* ews.c: true while u's mailbox is being moved (/_sim/onprem/config "moving"): EWS answers
+ * ErrorMailboxMoveInProgress. */
+bool sim_onprem_moving(struct sim *s, const struct sim_user *u);
+
+/* ews.c: the newest RequestServerVersion the configured build accepts, as ews_version_rank ranks
+ * it (Exchange2016 for 15.1/15.2, Exchange2013_SP1 for 15.0.847+, Exchange2010_SP2 for 14.3). */
+int sim_onprem_max_version_rank(struct sim *s);
+
+/* The server's build (ServerVersionInfo of EWS and Autodiscover). */
+void sim_onprem_set_build(struct sim *s, const int build[4]);
 
 /* The tenant whose mailboxes the on-premises server holds; NULL: not in on-premises mode. */
 const char *sim_onprem_tenant(struct sim *s);
@@ -56,7 +68,9 @@ struct sim_onprem_account *sim_onprem_authorize(struct sim *s, const struct sim_
 
 /* onprem_ad.c: POST /autodiscover/autodiscover.svc (SOAP GetUserSettings), and the control call
  * POST /_sim/onprem/config {"legacy_ntlm": true}: NTLM challenges without extended session
- * security, as a server that still allows NTLMv1 sends them. */
+ * security, as a server that still allows NTLMv1 sends them; {"autodiscover_hosts": [...]}: the
+ * host names Autodiscover answers under; {"moving": ["addr", ...]}: mailboxes being moved;
+ * {"build": "15.0.847.32"}: another server version. */
 bool sim_onprem_handle(struct sim *s, const struct sim_request *req, struct sim_response *resp);
 
 /* ews_xml.c: the ServerVersionInfo every EWS response carries (default: Exchange Online's). */

@@ -3,8 +3,13 @@
 here wrote: NTLM (requests_ntlm / ntlm-auth, NTLMv2) or Basic, with impersonation.
 
 usage: exchangelib_onprem.py EWS_URL CA_FILE AUTH USERNAME PASSWORD MAILBOX [EXPECT]
+       exchangelib_onprem.py autodiscover:PORT:HOST,... CA_FILE AUTH USERNAME PASSWORD MAILBOX [EXPECT]
 
-AUTH is NTLM or basic. EXPECT "ok" (default): negotiates the version, finds the calendar, creates an
+AUTH is NTLM or basic. With autodiscover:PORT, exchangelib finds the EWS URL itself through SOAP
+Autodiscover (autodiscover="soap"); the HOSTs listed are connected to 127.0.0.1:PORT and every
+other name is refused (the test has no DNS: the names are mapped in urllib3's connection function,
+as curl's --connect-to does, and exchangelib's DNS-only host name check is skipped; TLS still
+verifies the names). EXPECT "ok" (default): negotiates the version, finds the calendar, creates an
 item, reads it back and deletes it; "denied": the request must fail with ErrorImpersonateUserDenied;
 "unauthorized": the sign-in must be refused. Prints one "ok - ..." line per step; exits 1 at the
 first failure.
@@ -28,6 +33,21 @@ from exchangelib import (  # noqa: E402
     EWSTimeZone,
 )
 from exchangelib.errors import ErrorImpersonateUserDenied, UnauthorizedError  # noqa: E402
+
+AUTODISCOVER_PORT = int(EWS_URL.split(":")[1]) if EWS_URL.startswith("autodiscover:") else None
+if AUTODISCOVER_PORT:
+    MAPPED = set(EWS_URL.split(":")[2].split(","))
+    import urllib3.util.connection  # noqa: E402
+    from exchangelib.autodiscover.discovery.base import BaseAutodiscovery  # noqa: E402
+
+    _connect = urllib3.util.connection.create_connection
+
+    def _to_simulator(address, *args, **kwargs):
+        port = AUTODISCOVER_PORT if address[0] in MAPPED else 1  # port 1: connection refused
+        return _connect(("127.0.0.1", port), *args, **kwargs)
+
+    urllib3.util.connection.create_connection = _to_simulator
+    BaseAutodiscovery._ensure_valid_hostname = lambda self, url: None
 from exchangelib.items import SEND_TO_NONE  # noqa: E402
 
 
@@ -40,10 +60,16 @@ def check(cond, what):
 
 def main():
     auth_type = {"NTLM": NTLM, "basic": BASIC}[AUTH]
-    config = Configuration(service_endpoint=EWS_URL, credentials=Credentials(USERNAME, PASSWORD),
-                           auth_type=auth_type)
+    credentials = Credentials(USERNAME, PASSWORD)
     try:
-        account = Account(MAILBOX, config=config, autodiscover=False, access_type=IMPERSONATION)
+        if AUTODISCOVER_PORT:
+            account = Account(MAILBOX, credentials=credentials, autodiscover="soap",
+                              access_type=IMPERSONATION)
+            check(account.protocol.service_endpoint.startswith("https://"),
+                  f"autodiscover found {account.protocol.service_endpoint}")
+        else:
+            config = Configuration(service_endpoint=EWS_URL, credentials=credentials, auth_type=auth_type)
+            account = Account(MAILBOX, config=config, autodiscover=False, access_type=IMPERSONATION)
         cal = account.calendar
         cal.refresh()
     except ErrorImpersonateUserDenied as e:
