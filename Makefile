@@ -83,9 +83,9 @@ test: all $(UNIT_BIN)
 	    $(sort $(wildcard tests/integration/t[0-9]*.sh))
 
 # The randomized crash and fault test over many seeds (tests/integration/clients/chaos.py), with
-# totals: make soak SEEDS=200 [BACKENDS="ews graph graph-delegated"] [SOAK_ARGS="--first 1"].
+# totals: make soak SEEDS=200 [BACKENDS="ews ews-ntlm graph graph-delegated"] [SOAK_ARGS="--first 1"].
 SEEDS    ?= 20
-BACKENDS ?= ews graph graph-delegated
+BACKENDS ?= ews ews-ntlm graph graph-delegated
 soak: all
 	tools/soak --build $(BUILD) --seeds $(SEEDS) --backends "$(BACKENDS)" $(SOAK_ARGS)
 
