@@ -8,7 +8,7 @@ CC       ?= cc
 TEST_JOBS ?= 2
 PKGS      = libcurl libxml-2.0 jansson libical sqlite3 icu-uc icu-i18n inih libcrypto libmicrohttpd \
             gnutls
-SIM_PKGS  = libmicrohttpd libxml-2.0 jansson libcrypto icu-uc icu-i18n
+SIM_PKGS  = libmicrohttpd libxml-2.0 jansson libcrypto icu-uc icu-i18n krb5-gssapi
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build/asan

@@ -188,8 +188,9 @@ void config_onprem_resolve(struct parse_ctx *x)
 	const char *auth = s->auth ? s->auth : "oauth";
 
 	resolve_password(x, s);
-	if (strcmp(auth, "oauth") == 0)
-		return;
+	if (strcmp(auth, "oauth") == 0 || strcmp(auth, "negotiate") == 0)
+		return; /* negotiate: the process's Kerberos ticket (kinit, a keytab), no password
+		         */
 	if (!s->username) {
 		x->line = x->auth_line;
 		config_fail(x,

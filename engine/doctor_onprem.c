@@ -26,6 +26,7 @@ static void explain(struct doctor_report *rep, const char *name, const struct se
                     const char *mailbox, const char *msg)
 {
 	const char *svc = account_of(sc->username);
+	const char *who = sc->username ? sc->username : "the service account";
 	char cause[1600], fix[1400];
 
 	if (strstr(msg, "ErrorImpersonateUserDenied") || strstr(msg, "ErrorImpersonationDenied")) {
@@ -33,7 +34,7 @@ static void explain(struct doctor_report *rep, const char *name, const struct se
 		    cause, sizeof cause,
 		    "%s may not impersonate %s: it lacks the ApplicationImpersonation role, or "
 		    "the mailbox is outside the role assignment's management scope",
-		    sc->username, mailbox);
+		    who, mailbox);
 		snprintf(fix, sizeof fix,
 		         "in the Exchange Management Shell, for every mailbox: "
 		         "New-ManagementRoleAssignment -Name \"leavesync-impersonation\" -Role "
@@ -71,8 +72,16 @@ static void explain(struct doctor_report *rep, const char *name, const struct se
 		                                                        : "Basic";
 		bool offered = wa && strstr(wa, want);
 		snprintf(cause, sizeof cause, "Exchange refused the sign-in of %s with %s (%.300s)",
-		         sc->username, want, wa ? wa : "no WWW-Authenticate");
-		if (!offered)
+		         who, want, wa ? wa : "no WWW-Authenticate");
+		if (offered && strcmp(want, "Negotiate") == 0)
+			snprintf(
+			    fix, sizeof fix,
+			    "leavesync signs in with the Kerberos ticket of its process: check it "
+			    "with klist (as the service user), get one with kinit -k -t KEYTAB "
+			    "PRINCIPAL, and check that the service principal HTTP/<EWS host> "
+			    "exists "
+			    "(setspn -L <Exchange computer or its ASA account>)");
+		else if (!offered)
 			snprintf(
 			    fix, sizeof fix,
 			    "the EWS virtual directory does not offer %s: pick a method it "

@@ -823,6 +823,7 @@ static void test_mailbox_user_ids(void)
 	ok(store_set_graph_user_id(st, "alice@contoso.com", NULL, &err) == 0 &&
 	       store_get_graph_user_id(st, "alice@contoso.com", &id, &err) == 0 && !id,
 	   "a forgotten id is resolved again next time");
+	store_close(st);
 }
 
 /* The autodiscover table (issue 18): a domain's EWS URL and build, kept, replaced, forgotten. */

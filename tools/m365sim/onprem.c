@@ -23,6 +23,7 @@
 #include "tools/m365sim/ews_int.h"
 #include "tools/m365sim/sim_core.h"
 
+#include <gssapi/gssapi.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -617,6 +618,68 @@ static struct sim_onprem_account *basic(struct sim *s, const struct sim_request 
 	return &s->onprem->accounts[account]; /* Basic signs in a request, not a connection */
 }
 
+/* ---- Negotiate (SPNEGO, RFC 4559) with Kerberos through GSS-API ---- */
+
+/* Authorization: Negotiate <token> that is not NTLM: accepted with the keytab of $KRB5_KTNAME
+ * (the HTTP/host service principal), the client principal "user@REALM" mapped to the account
+ * "user" when REALM is the upper-case DNS domain. The connection stays signed in (as NTLM). The
+ * final token, if any, goes back in WWW-Authenticate for mutual authentication (RFC 4559 §5). */
+static struct sim_onprem_account *negotiate(struct sim *s, const struct sim_request *req,
+                                            struct sim_response *resp, const char *token)
+{
+	struct sim_onprem *op = s->onprem;
+	size_t len;
+	unsigned char *raw = unb64(token, &len);
+	OM_uint32 major, minor, flags = 0;
+	gss_ctx_id_t ctx = GSS_C_NO_CONTEXT;
+	gss_name_t client = GSS_C_NO_NAME;
+	gss_buffer_desc in = {0}, out = {0}, name = {0};
+	int account = -1;
+
+	if (!raw) {
+		unauthorized(s, req, resp, NULL);
+		return NULL;
+	}
+	in.length = len;
+	in.value = raw;
+	major = gss_accept_sec_context(&minor, &ctx, GSS_C_NO_CREDENTIAL, &in,
+	                               GSS_C_NO_CHANNEL_BINDINGS, &client, NULL, &out, &flags, NULL,
+	                               NULL);
+	free(raw);
+	if (major == GSS_S_COMPLETE &&
+	    gss_display_name(&minor, client, &name, NULL) == GSS_S_COMPLETE) {
+		char principal[300], *at;
+		snprintf(principal, sizeof principal, "%.*s", (int)name.length, (char *)name.value);
+		at = strrchr(principal, '@');
+		if (at && strcasecmp(at + 1, op->dns_domain) == 0) {
+			*at = '\0';
+			account = find_account(op, NULL, principal);
+		}
+		gss_release_buffer(&minor, &name);
+	}
+	if (client != GSS_C_NO_NAME)
+		gss_release_name(&minor, &client);
+	if (ctx != GSS_C_NO_CONTEXT)
+		gss_delete_sec_context(&minor, &ctx, GSS_C_NO_BUFFER);
+	if (account < 0 || op->accounts[account].locked) {
+		gss_release_buffer(&minor, &out);
+		sim_count(s, "onprem.negotiate.refused");
+		unauthorized(s, req, resp, NULL);
+		return NULL;
+	}
+	if (out.length) {
+		char *b = b64(out.value, out.length);
+		char *v = xmalloc(strlen(b) + 12);
+		sprintf(v, "Negotiate %s", b);
+		sim_resp_header_add(resp, "WWW-Authenticate", v);
+		free(v);
+		free(b);
+	}
+	gss_release_buffer(&minor, &out);
+	sim_count(s, "onprem.negotiate.signed_in");
+	return signed_in(s, req->conn, account);
+}
+
 struct sim_onprem_account *sim_onprem_authorize(struct sim *s, const struct sim_request *req,
                                                 struct sim_response *resp)
 {
@@ -638,9 +701,7 @@ struct sim_onprem_account *sim_onprem_authorize(struct sim *s, const struct sim_
 	if (op->negotiate && strncasecmp(authz, "Negotiate ", 10) == 0) {
 		if (strncmp(authz + 10, "TlRMTVNTUA", 10) == 0) /* base64 of "NTLMSSP" */
 			return ntlm(s, req, resp, authz + 10);
-		sim_count(s, "onprem.negotiate.refused"); /* Kerberos: no KDC here */
-		unauthorized(s, req, resp, NULL);
-		return NULL;
+		return negotiate(s, req, resp, authz + 10);
 	}
 	if (op->basic && req->tls && strncasecmp(authz, "Basic ", 6) == 0)
 		return basic(s, req, resp, authz + 6);
