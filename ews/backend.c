@@ -126,22 +126,9 @@ static enum be_status get_token(struct be_session *s, const char *mailbox, bool 
 
 /* ---- the server's version (Exchange Server) ---- */
 
-/* RequestServerVersion for a build (https://learn.microsoft.com/en-us/exchange/new-features/
- * build-numbers-and-release-dates: 15.0 is Exchange 2013, SP1 from build 847; 15.1 2016; 15.2 2019
- * and SE; 15.20 Exchange Online), or NULL for Exchange 2010 (14.x) and older, which leavesync does
- * not support: its EWS lacks what the engine relies on, and it is out of support since 2020. */
-static const char *version_of_build(int major, int minor, int build)
-{
-	if (major > 15 || (major == 15 && minor >= 1))
-		return "Exchange2016";
-	if (major == 15)
-		return build >= 847 ? "Exchange2013_SP1" : "Exchange2013";
-	return NULL;
-}
-
 static void set_version(struct be_session *s, int major, int minor, int build)
 {
-	const char *v = version_of_build(major, minor, build);
+	const char *v = ews_version_of_build(major, minor, build);
 
 	s->version_learned = true;
 	if (!v) {
@@ -162,28 +149,13 @@ static void learn_build(struct be_session *s, const char *build)
 		set_version(s, p[0], p[1], p[2]);
 }
 
-static int attr_int(const char *from, const char *name)
-{
-	char key[40];
-	const char *p;
-
-	snprintf(key, sizeof key, "%s=\"", name);
-	p = strstr(from, key);
-	return p && p - from < 600 ? atoi(p + strlen(key)) : -1;
-}
-
-/* The t:ServerVersionInfo of a response's SOAP header (MajorVersion, MinorVersion and
- * MajorBuildNumber attributes, [EWS ref serverversioninfo]). */
+/* The t:ServerVersionInfo of a response (soap.c). */
 static void learn_from_response(struct be_session *s, const char *body)
 {
-	const char *svi = strstr(body, "ServerVersionInfo ");
 	int major, minor, build;
 
-	if (!svi || (major = attr_int(svi, "MajorVersion")) < 0 ||
-	    (minor = attr_int(svi, "MinorVersion")) < 0 ||
-	    (build = attr_int(svi, "MajorBuildNumber")) < 0)
-		return;
-	set_version(s, major, minor, build);
+	if (ews_server_version_info(body, &major, &minor, &build) == 0)
+		set_version(s, major, minor, build);
 }
 
 static enum be_status refuse_old(const struct be_session *s, struct error *err)
@@ -324,9 +296,6 @@ use:
 	return BE_OK;
 }
 
-/* POSTs one SOAP request for mailbox. BE_OK: *resp holds a SOAP document to parse (any status).
- * Otherwise resp is freed and err/retry_ms say why. once: a create, never sent twice by the
- * transport (engine/http.h). */
 /* One POST of body as it is. */
 static enum be_status send_body(struct be_session *s, const char *mailbox, const char *body,
                                 size_t len, bool once, struct http_response *resp, int *retry_ms,
@@ -374,23 +343,6 @@ static enum be_status send_body(struct be_session *s, const char *mailbox, const
 	return st;
 }
 
-/* body with its RequestServerVersion Version="..." (soap.c writes it first in the header) set to
- * version; NULL when body has none. Caller frees. */
-static char *with_version(const char *body, const char *version, size_t *len)
-{
-	static const char key[] = "RequestServerVersion Version=\"";
-	const char *at = strstr(body, key), *end;
-	struct buf b = BUF_INIT;
-
-	if (!at || !(end = strchr(at + sizeof key - 1, '"')))
-		return NULL;
-	buf_append(&b, body, (size_t)(at - body) + sizeof key - 1);
-	buf_puts(&b, version);
-	buf_puts(&b, end);
-	*len = b.len;
-	return buf_steal(&b);
-}
-
 /* POSTs one SOAP request for mailbox. BE_OK: *resp holds a SOAP document to parse (any status).
  * Otherwise resp is freed and err/retry_ms say why. once: a create, never sent twice by the
  * transport (engine/http.h). On Exchange Server (a password sign-in) the URL may come from
@@ -415,7 +367,7 @@ static enum be_status post_req(struct be_session *s, const char *mailbox, const 
 			st = refuse_old(s, err);
 			break;
 		}
-		if (s->password_auth && (next = with_version(body, s->version, &n))) {
+		if (s->password_auth && (next = ews_with_version(body, s->version, &n))) {
 			free(rewritten);
 			rewritten = next;
 			body = next;

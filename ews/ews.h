@@ -65,6 +65,16 @@ struct ews_request {
  * an empty operation element m:<op> in the body (r->op). */
 void ews_request_start(struct ews_request *r, const char *server_version, const char *mailbox,
                        const char *tz_context, const char *op);
+/* RequestServerVersion for an Exchange build: "Exchange2016" (15.1 and later), "Exchange2013_SP1"
+ * (15.0.847+), "Exchange2013"; NULL for Exchange 2010 (14.x) and older (refused). */
+const char *ews_version_of_build(int major, int minor, int build);
+/* The MajorVersion, MinorVersion and MajorBuildNumber attributes of the t:ServerVersionInfo in a
+ * response's SOAP header ([EWS ref serverversioninfo]); 0, or -1 when absent. */
+int ews_server_version_info(const char *body, int *major, int *minor, int *build);
+/* body with the Version of its RequestServerVersion (the first one ews_request_start writes) set to
+ * version; NULL when body has none. Caller frees. */
+char *ews_with_version(const char *body, const char *version, size_t *len);
+
 /* Serializes the document (UTF-8, with XML declaration), frees it; returns heap text, *len set. */
 char *ews_request_finish(struct ews_request *r, size_t *len);
 void ews_request_discard(struct ews_request *r);
