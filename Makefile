@@ -8,7 +8,7 @@ CC       ?= cc
 TEST_JOBS ?= 2
 PKGS      = libcurl libxml-2.0 jansson libical sqlite3 icu-uc icu-i18n inih libcrypto libmicrohttpd \
             gnutls
-SIM_PKGS  = libmicrohttpd libxml-2.0 jansson libcrypto icu-uc icu-i18n
+SIM_PKGS  = libmicrohttpd libxml-2.0 jansson libcrypto icu-uc icu-i18n krb5-gssapi
 
 ifeq ($(SANITIZE),1)
 BUILD    ?= build/asan
@@ -23,7 +23,7 @@ WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 CFLAGS   ?= -O2 -g
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -DLEAVESYNC_VERSION='"$(VERSION)"' -I. -MMD -MP
 ALL_CFLAGS = $(CPPFLAGS) $(CFLAGS) $(WARN) $(SANFLAGS) $(shell pkg-config --cflags $(PKGS) $(SIM_PKGS))
-LIBS      = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+LIBS      = $(shell pkg-config --libs $(PKGS)) -lresolv -lpthread -lm
 SIM_LIBS  = $(shell pkg-config --libs $(SIM_PKGS)) -lpthread -lm
 
 # The sync core and its backends (a library the tests link); the command line lives in cli/.
@@ -83,9 +83,9 @@ test: all $(UNIT_BIN)
 	    $(sort $(wildcard tests/integration/t[0-9]*.sh))
 
 # The randomized crash and fault test over many seeds (tests/integration/clients/chaos.py), with
-# totals: make soak SEEDS=200 [BACKENDS="ews graph graph-delegated"] [SOAK_ARGS="--first 1"].
+# totals: make soak SEEDS=200 [BACKENDS="ews ews-ntlm graph graph-delegated"] [SOAK_ARGS="--first 1"].
 SEEDS    ?= 20
-BACKENDS ?= ews graph graph-delegated
+BACKENDS ?= ews ews-ntlm graph graph-delegated
 soak: all
 	tools/soak --build $(BUILD) --seeds $(SEEDS) --backends "$(BACKENDS)" $(SOAK_ARGS)
 

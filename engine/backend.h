@@ -78,6 +78,13 @@ struct mailbox_directory {
 	/* Stores it; user_id NULL forgets it (it stopped working: resolve again). 0 or -1. */
 	int (*remember)(struct mailbox_directory *d, const char *mailbox, const char *user_id,
 	                struct error *err);
+	/* EWS on Exchange Server: the EWS URL Autodiscover found for a mail domain, and the
+	 * server's build ("15.1.2507.6"); NULL when not known. Heap copies; 0 or -1. */
+	int (*ews_url_lookup)(struct mailbox_directory *d, const char *domain, char **ews_url,
+	                      char **server_build, struct error *err);
+	/* Stores them; ews_url NULL forgets the domain (the mailbox moved: discover again). */
+	int (*ews_url_remember)(struct mailbox_directory *d, const char *domain,
+	                        const char *ews_url, const char *server_build, struct error *err);
 	void *ctx;
 };
 

@@ -289,6 +289,8 @@ static int set_service(struct parse_ctx *x, const char *key, const char *v)
 	char why[160];
 	long n;
 
+	if (ews && (n = config_onprem_key(x, key, v)) >= 0)
+		return (int)n;
 	if (strcmp(key, "tenant_id") == 0 || strcmp(key, "client_id") == 0) {
 		set_str(key[0] == 't' ? &s->tenant_id : &s->client_id, v);
 		return 1;
@@ -364,7 +366,9 @@ static int set_service(struct parse_ctx *x, const char *key, const char *v)
 	    "unknown key \"%s\" in [%s]: expected tenant_id, client_id, client_secret, "
 	    "client_secret_file, client_secret_expires, cert_file, key_file, cert_algorithm, "
 	    "cloud, url, authority, batch_size%s",
-	    key, sec, ews ? ", server_version" : ", mode, redirect_uri");
+	    key, sec,
+	    ews ? ", server_version, auth, username, password_file, password"
+	        : ", mode, redirect_uri");
 }
 
 static int set_tls(struct parse_ctx *x, const char *key, const char *v)
@@ -570,7 +574,7 @@ static void config_defaults(struct config *c)
 	c->default_time_zone = xstrdup("UTC");
 }
 
-static void warn_if_readable(struct config *c, const char *what, const char *path, int fd,
+void config_warn_if_readable(struct config *c, const char *what, const char *path, int fd,
                              bool group_too)
 {
 	struct stat st;
@@ -637,7 +641,7 @@ static int resolve_secret(struct parse_ctx *x, struct service_config *s, struct 
 	}
 	snprintf(src, sizeof src, "file %s", sp->file);
 	set_str(&s->client_secret_source, src);
-	warn_if_readable(x->cfg, "client secret file", sp->file, -1, true);
+	config_warn_if_readable(x->cfg, "client secret file", sp->file, -1, true);
 	return 0;
 }
 
@@ -652,6 +656,7 @@ static void parse_ctx_free(struct parse_ctx *x)
 	free(x->linebuf);
 	free(x->secret[0].file);
 	free(x->secret[1].file);
+	free(x->password.file);
 	config_errors_free(x->errors);
 	free(x->error_lines);
 }
@@ -661,6 +666,7 @@ static void register_secrets(const struct config *c)
 {
 	redact_add_secret(c->ews.client_secret);
 	redact_add_secret(c->graph.client_secret);
+	redact_add_secret(c->ews.password);
 }
 
 static int parse_file(struct parse_ctx *x, struct error *err)
@@ -669,6 +675,7 @@ static int parse_file(struct parse_ctx *x, struct error *err)
 		return -1; /* an I/O failure, err set */
 	resolve_secret(x, &x->cfg->ews, &x->secret[0], "ews", "LEAVESYNC_EWS_CLIENT_SECRET");
 	resolve_secret(x, &x->cfg->graph, &x->secret[1], "graph", "LEAVESYNC_GRAPH_CLIENT_SECRET");
+	config_onprem_resolve(x);
 	if (!x->nerrors) {
 		register_secrets(x->cfg);
 		return 0;
@@ -708,8 +715,9 @@ int config_load_all(const char *given, struct config *cfg, char ***errors, struc
 	/* readable by others: always worth a warning; by its group only when it holds a secret (a
 	 * config without one may be 0640 root:leavesync, docs/operations.md) */
 	if (rc == 0)
-		warn_if_readable(cfg, "config file", path, fileno(f),
-		                 x.secret[0].secret_line || x.secret[1].secret_line);
+		config_warn_if_readable(cfg, "config file", path, fileno(f),
+		                        x.secret[0].secret_line || x.secret[1].secret_line ||
+		                            x.password.secret_line);
 	fclose(f);
 	if (rc < 0 && errors && x.nerrors) {
 		*errors = x.errors;
@@ -744,6 +752,14 @@ static void service_free(struct service_config *s)
 	free(s->url);
 	free(s->authority);
 	free(s->server_version);
+	free(s->auth);
+	free(s->username);
+	if (s->password)
+		memset(s->password, 0, strlen(s->password));
+	free(s->password);
+	free(s->password_source);
+	free(s->autodiscover_srv_override);
+	free(s->connect_to);
 	free(s->mode);
 	free(s->redirect_uri);
 }
@@ -828,4 +844,9 @@ const char *config_backend_for(const struct config *cfg, const char *mailbox)
 		if (strcasecmp(cfg->routes[i].mailbox, mailbox) == 0)
 			return cfg->routes[i].backend;
 	return cfg->backend ? cfg->backend : "graph";
+}
+
+bool config_ews_password_auth(const struct service_config *s)
+{
+	return s->auth && strcmp(s->auth, "oauth") != 0;
 }

@@ -64,7 +64,17 @@ struct service_config {
 	char *mode;                  /* graph: "delegated" (default) | "application" */
 	char *redirect_uri;          /* graph delegated Web/public redirect */
 	size_t batch_size;           /* items per write request: EWS default 50, Graph max 20 */
+	/* EWS on-premises (engine/config_onprem.c, docs/onprem.md) */
+	char *auth;            /* "oauth" (NULL: default) | "ntlm" | "negotiate" | "basic" */
+	char *username;        /* DOMAIN\user or user@domain */
+	char *password;        /* never printed */
+	char *password_source; /* "environment ...", "file /x", "config line 7" */
+	char *autodiscover_srv_override; /* tests: "host:port" instead of the SRV lookup */
+	char *connect_to; /* "HOST:PORT:CONNECT_HOST:CONNECT_PORT,...": tests, split-horizon DNS */
 };
+
+/* True when [ews] signs in with a password (ntlm, negotiate, basic) rather than OAuth. */
+bool config_ews_password_auth(const struct service_config *s);
 
 #define CONFIG_DEFAULT_PUSH_BYTES ((size_t)256 << 20)
 #define CONFIG_DEFAULT_PUSH_RECORDS ((size_t)1000000)

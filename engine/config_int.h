@@ -53,6 +53,8 @@ struct parse_ctx {
 	struct seen_key *seen; /* every section header and key, for "appears twice" */
 	size_t nseen;
 	struct secret_spec secret[2]; /* [ews], [graph] */
+	struct secret_spec password;  /* [ews] password / password_file */
+	int auth_line;                /* [ews] auth given at this line */
 };
 
 /* Records a problem at the current line and returns 0 (inih's "handler failed"); parsing goes on,
@@ -69,6 +71,18 @@ void config_add_seen(struct parse_ctx *x, const char *section, const char *key);
 
 /* config.c: a key of the current section: 1, or 0 after config_fail. */
 int config_on_key(void *user, const char *section, const char *key, const char *value);
+
+/* config_onprem.c: the on-premises keys of [ews] (auth, username, password, password_file,
+ * autodiscover_srv_override): 1 handled, 0 after config_fail, -1 not one of them. */
+int config_onprem_key(struct parse_ctx *x, const char *key, const char *v);
+/* After parsing: the password from $LEAVESYNC_EWS_PASSWORD over password_file over password (with
+ * a warning), and the checks that need every key (username and password for ntlm/negotiate/basic).
+ */
+void config_onprem_resolve(struct parse_ctx *x);
+
+/* config.c: a warning when path (or fd >= 0) is readable by others (group_too: by its group). */
+void config_warn_if_readable(struct config *c, const char *what, const char *path, int fd,
+                             bool group_too);
 
 /* config_read.c: runs inih over x->f with the line reader; 0, or -1 when x->errors got entries
  * (or err is set for an I/O failure). */

@@ -54,6 +54,38 @@ static int dir_remember(struct mailbox_directory *d, const char *mailbox, const 
 	return rc;
 }
 
+static int dir_ews_url_lookup(struct mailbox_directory *d, const char *domain, char **ews_url,
+                              char **server_build, struct error *err)
+{
+	struct dir *x = d->ctx;
+	struct store *st;
+	int rc = -1;
+
+	*ews_url = NULL;
+	*server_build = NULL;
+	pthread_mutex_lock(&x->mu);
+	st = store_of(x, err);
+	if (st)
+		rc = store_get_ews_url(st, domain, ews_url, server_build, err) < 0 ? -1 : 0;
+	pthread_mutex_unlock(&x->mu);
+	return rc;
+}
+
+static int dir_ews_url_remember(struct mailbox_directory *d, const char *domain,
+                                const char *ews_url, const char *server_build, struct error *err)
+{
+	struct dir *x = d->ctx;
+	struct store *st;
+	int rc = -1;
+
+	pthread_mutex_lock(&x->mu);
+	st = store_of(x, err);
+	if (st)
+		rc = store_set_ews_url(st, domain, ews_url, server_build, err);
+	pthread_mutex_unlock(&x->mu);
+	return rc;
+}
+
 struct mailbox_directory *mailbox_directory_new(const char *store_path, const char *store_group)
 {
 	struct dir *x = xcalloc(1, sizeof *x);
@@ -63,6 +95,8 @@ struct mailbox_directory *mailbox_directory_new(const char *store_path, const ch
 	pthread_mutex_init(&x->mu, NULL);
 	x->d.lookup = dir_lookup;
 	x->d.remember = dir_remember;
+	x->d.ews_url_lookup = dir_ews_url_lookup;
+	x->d.ews_url_remember = dir_ews_url_remember;
 	x->d.ctx = x;
 	return &x->d;
 }

@@ -223,6 +223,10 @@ void doctor_run(const struct config *cfg, const struct doctor_options *opt,
 		init_branch(&b, cfg, i == 1);
 		if (!b.sc->configured)
 			continue;
+		if (!b.graph && config_ews_password_auth(b.sc)) { /* Exchange Server on-premises */
+			doctor_check_onprem(cfg, &b, mailbox, rep);
+			continue;
+		}
 		doctor_check_section(cfg, &b, rep);
 		if (!b.stopped)
 			doctor_check_remote(cfg, &b, mailbox, rep);

@@ -92,5 +92,10 @@ void doctor_check_expiry(struct doctor_branch *b, int64_t now, struct doctor_rep
  * (steps 2-5). mailbox may be NULL (the read is skipped; delegated uses a connected mailbox). */
 void doctor_check_remote(const struct config *cfg, struct doctor_branch *b, const char *mailbox,
                          struct doctor_report *rep);
+/* doctor_onprem.c: Exchange Server with a password ([ews] auth = ntlm | negotiate | basic): the
+ * method, and one impersonated read of mailbox with ApplicationImpersonation, NTLM and 401 causes
+ * explained (the Exchange Management Shell commands in the fix). */
+void doctor_check_onprem(const struct config *cfg, struct doctor_branch *b, const char *mailbox,
+                         struct doctor_report *rep);
 
 #endif

@@ -66,9 +66,11 @@ static bool store_group_matches(const struct config *cfg)
 static bool config_holds_secret(const struct config *cfg)
 {
 	const char *e = cfg->ews.client_secret_source, *g = cfg->graph.client_secret_source;
+	const char *p = cfg->ews.password_source;
 
 	return (e && strncmp(e, "config line", 11) == 0) ||
-	       (g && strncmp(g, "config line", 11) == 0);
+	       (g && strncmp(g, "config line", 11) == 0) ||
+	       (p && strncmp(p, "config line", 11) == 0);
 }
 
 /* A file that may hold secrets: ✗ when readable by others and secret, ! when merely readable.

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,6 +35,9 @@ struct http_client {
 	struct buf ca_bundle; /* system bundle + ca_file (PEM), when ca_file is set */
 	char errbuf[CURL_ERROR_SIZE];
 	const struct http_log *log; /* borrowed; may be NULL */
+	long auth;                  /* CURLAUTH_*; 0: none (bearer tokens) */
+	char *username, *password;
+	struct curl_slist *connect_to; /* CURLOPT_CONNECT_TO entries, or NULL */
 };
 
 /* What the callbacks collect during one transfer. */
@@ -49,6 +53,9 @@ struct transfer {
 	int request_id_rank; /* request-id beats x-ms-request-id beats client-request-id */
 	bool once;           /* the request's `once` */
 	int sends;           /* times libcurl was about to send the request */
+	bool auth_round;     /* the last answer was a 401 of a sign-in (NTLM, Negotiate) */
+	bool ntlm;           /* the client signs in with NTLM: check each challenge */
+	bool ntlm_v1;        /* a challenge without extended session security: refused */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -155,6 +162,27 @@ struct http_client *http_client_new(const struct http_options *opt, struct error
 	set_limits(&c->lim, opt);
 	c->deadline_ms = opt ? opt->deadline_ms : 0;
 	c->log = opt ? opt->log : NULL;
+	if (opt && opt->auth && strcmp(opt->auth, "oauth") != 0) {
+		if (strcmp(opt->auth, "ntlm") == 0)
+			c->auth = (long)CURLAUTH_NTLM;
+		else if (strcmp(opt->auth, "negotiate") == 0)
+			c->auth = (long)CURLAUTH_NEGOTIATE;
+		else if (strcmp(opt->auth, "basic") == 0)
+			c->auth = (long)CURLAUTH_BASIC;
+		else {
+			error_set(err, "unknown sign-in method \"%s\"", opt->auth);
+			http_client_free(c);
+			return NULL;
+		}
+		c->username = xstrdup(opt->username ? opt->username : "");
+		c->password = xstrdup(opt->password ? opt->password : "");
+	}
+	if (opt && opt->connect_to) {
+		char *copy = xstrdup(opt->connect_to), *save = NULL;
+		for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
+			c->connect_to = curl_slist_append(c->connect_to, t);
+		free(copy);
+	}
 	if (c->ca_file && build_ca_bundle(c->curl, c->ca_file, &c->ca_bundle, err)) {
 		http_client_free(c);
 		return NULL;
@@ -170,6 +198,11 @@ void http_client_free(struct http_client *c)
 	free(c->ca_file);
 	free(c->user_agent);
 	buf_free(&c->ca_bundle);
+	free(c->username);
+	curl_slist_free_all(c->connect_to);
+	if (c->password)
+		memset(c->password, 0, strlen(c->password));
+	free(c->password);
 	free(c);
 }
 
@@ -234,6 +267,31 @@ static void take_request_id(struct transfer *t, int rank, const char *v, size_t 
 	}
 }
 
+/* True when v ("NTLM <base64 CHALLENGE_MESSAGE>") is a challenge that makes libcurl answer with
+ * LM and NTLMv1 responses: libcurl (lib/vauth/ntlm.c, Curl_auth_create_ntlm_type3_message, 7.88)
+ * sends NTLMv2 and LMv2 only when the challenge sets NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY
+ * (0x00080000, [MS-NLMP] 2.2.2.5 flag P), and LM + NTLMv1 otherwise. A challenge we cannot read is
+ * refused too (libcurl would fail on it anyway). */
+static bool ntlm_challenge_is_v1(const char *v, size_t vlen)
+{
+	unsigned char msg[1024];
+	int n;
+
+	if (vlen < 5 || strncasecmp(v, "NTLM ", 5) != 0)
+		return false; /* not an NTLM challenge with a message (the bare offer "NTLM") */
+	v += 5, vlen -= 5;
+	while (vlen && *v == ' ')
+		v++, vlen--;
+	if (vlen == 0 || vlen > 4 * (sizeof msg / 3))
+		return vlen != 0;
+	n = EVP_DecodeBlock(msg, (const unsigned char *)v, (int)vlen);
+	if (n < 24 || memcmp(msg, "NTLMSSP\0", 8) != 0 || msg[8] != 2)
+		return true;
+	uint32_t flags = (uint32_t)msg[20] | (uint32_t)msg[21] << 8 | (uint32_t)msg[22] << 16 |
+	                 (uint32_t)msg[23] << 24;
+	return !(flags & 0x00080000u);
+}
+
 static size_t on_header(char *data, size_t size, size_t n, void *arg)
 {
 	struct transfer *t = arg;
@@ -241,7 +299,11 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 	const char *colon, *v;
 
 	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		const char *sp = memchr(data, ' ', len);
+
 		reset_headers(t); /* a new response (after 100 Continue, or an auth round) */
+		t->auth_round =
+		    sp && (size_t)(sp - data) + 4 <= len && strncmp(sp + 1, "401", 3) == 0;
 		return len;
 	}
 	colon = memchr(data, ':', len);
@@ -259,9 +321,20 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 		replace(&t->content_type, v, vlen, 200);
 	else if (IS("Retry-After"))
 		replace(&t->retry_after, v, vlen, 64);
-	else if (IS("WWW-Authenticate"))
-		replace(&t->www_authenticate, v, vlen, 1024);
-	else if (IS("request-id"))
+	else if (IS("WWW-Authenticate")) {
+		if (t->ntlm && ntlm_challenge_is_v1(v, vlen)) {
+			t->ntlm_v1 = true;
+			return 0; /* ends the transfer before libcurl answers the challenge */
+		}
+		if (!t->www_authenticate)
+			replace(&t->www_authenticate, v, vlen, 1024);
+		else { /* several challenges (Negotiate, NTLM, Basic): keep them all */
+			char *joined = xmalloc(strlen(t->www_authenticate) + 2 + vlen + 1);
+			sprintf(joined, "%s, %.*s", t->www_authenticate, (int)vlen, v);
+			replace(&t->www_authenticate, joined, strlen(joined), 1024);
+			free(joined);
+		}
+	} else if (IS("request-id"))
 		take_request_id(t, 3, v, vlen);
 	else if (IS("x-ms-request-id"))
 		take_request_id(t, 2, v, vlen);
@@ -353,7 +426,12 @@ static int on_prereq(void *arg, char *primary_ip, char *local_ip, int primary_po
 	struct transfer *t = arg;
 
 	(void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
-	if (t->once && t->sends++ > 0)
+	/* after a 401 of a sign-in round the request was not processed: libcurl sends its first
+	 * NTLM/Negotiate leg with an empty body (Content-Length: 0), so answering it is no resend
+	 */
+	bool after_auth = t->auth_round;
+	t->auth_round = false;
+	if (t->once && t->sends++ > 0 && !after_auth)
 		return CURL_PREREQFUNC_ABORT;
 	return CURL_PREREQFUNC_OK;
 }
@@ -396,6 +474,15 @@ static void set_options(struct http_client *c, const struct http_request *req, s
 	curl_easy_setopt(curl, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(curl, CURLOPT_PREREQFUNCTION, on_prereq);
 	curl_easy_setopt(curl, CURLOPT_PREREQDATA, t);
+	curl_easy_setopt(curl, CURLOPT_CONNECT_TO, c->connect_to);
+	curl_easy_setopt(curl, CURLOPT_HTTPAUTH, c->auth ? c->auth : (long)CURLAUTH_BASIC);
+	curl_easy_setopt(curl, CURLOPT_USERNAME, c->auth ? c->username : NULL);
+	curl_easy_setopt(curl, CURLOPT_PASSWORD, c->auth ? c->password : NULL);
+	if (c->auth == (long)CURLAUTH_NTLM || c->auth == (long)CURLAUTH_NEGOTIATE)
+		/* NTLM and Kerberos authenticate a connection, which HTTP/2 multiplexes: IIS
+		 * answers them with HTTP_1_1_REQUIRED (RFC 7540 section 9.2.2 lists them as
+		 * unusable) */
+		curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	set_method(curl, req);
 }
 
@@ -555,7 +642,10 @@ static void log_request(struct http_client *c, const struct http_request *req, l
 enum http_failure http_perform(struct http_client *c, const struct http_request *req,
                                struct http_response *resp, struct error *err)
 {
-	struct transfer t = {.lim = &c->lim, .body = BUF_INIT, .once = req->once};
+	struct transfer t = {.lim = &c->lim,
+	                     .body = BUF_INIT,
+	                     .once = req->once,
+	                     .ntlm = c->auth == (long)CURLAUTH_NTLM};
 	struct curl_slist *headers;
 	enum http_failure f = HTTP_OK;
 	char what[96];
@@ -586,6 +676,16 @@ enum http_failure http_perform(struct http_client *c, const struct http_request 
 		free(shown);
 		return HTTP_ERR_REFUSED;
 	}
+	if (c->auth == (long)CURLAUTH_BASIC && strncasecmp(req->url, "https://", 8) != 0) {
+		char *shown = http_redact_url(req->url);
+
+		error_set(err,
+		          "%s %s: refused to send: Basic sign-in sends the password in every "
+		          "request and is used over https only. Nothing was sent",
+		          req->method ? req->method : "GET", shown);
+		free(shown);
+		return HTTP_ERR_REFUSED;
+	}
 	if (timeout_ms <= 0) {
 		char *shown = http_redact_url(req->url);
 
@@ -602,6 +702,17 @@ enum http_failure http_perform(struct http_client *c, const struct http_request 
 	rc = curl_easy_perform(c->curl);
 	if (rc == CURLE_OK) {
 		take_response(c, &t, resp);
+	} else if (t.ntlm_v1) {
+		char *shown = http_redact_url(req->url);
+		error_set(err,
+		          "%s %s: refused to sign in: the server's NTLM challenge does not offer "
+		          "NTLMv2 (no extended session security), and leavesync never sends LM or "
+		          "NTLMv1 responses. Fix: require NTLMv2 on the server (Network security: "
+		          "LAN Manager authentication level = Send NTLMv2 response only), or use "
+		          "auth = negotiate",
+		          req->method ? req->method : "GET", shown);
+		free(shown);
+		f = HTTP_ERR_REFUSED;
 	} else if (rc == CURLE_ABORTED_BY_CALLBACK && t.sends > 1) {
 		char *shown = http_redact_url(req->url);
 		error_set(err,

@@ -55,6 +55,18 @@ struct http_options {
 	const char *user_agent;           /* NULL: "leavesync/VERSION" */
 	const struct http_log *log;       /* NULL or no callback: nothing logged; borrowed,
 	                                     outlives the client */
+	/* Exchange Server sign-in by libcurl (docs/onprem.md): NULL or "oauth": none (a bearer per
+	 * request); "ntlm" (NTLMv2 only: a server challenge that would make libcurl answer with
+	 * LM/NTLMv1 ends the request, nothing is answered), "negotiate" (SPNEGO through GSS-API,
+	 * the Kerberos ticket of the process), "basic" (https URLs only). NTLM and Negotiate
+	 * authenticate the connection, so the client speaks HTTP/1.1 and reuses it. */
+	const char *auth;
+	const char *username; /* copied */
+	const char *password; /* copied, wiped on free, never in a message */
+	/* "HOST:PORT:CONNECT_HOST:CONNECT_PORT[,...]": connect there instead of resolving HOST
+	 * (libcurl's CURLOPT_CONNECT_TO; the certificate is still checked against HOST). For tests
+	 * and split-horizon DNS ([ews] connect_to). NULL: none. */
+	const char *connect_to;
 };
 
 struct http_request {
@@ -91,8 +103,9 @@ enum http_failure {
 	HTTP_ERR_TIMEOUT, /* no complete response in time */
 	HTTP_ERR_DROPPED, /* connection closed mid-response: the request may have taken effect */
 	HTTP_ERR_OTHER,
-	HTTP_ERR_REFUSED, /* not sent: a header value holds a control character (a malformed token)
-	                   */
+	HTTP_ERR_REFUSED, /* not sent: a header value holds a control character (a malformed token),
+	                     or the server asked for a sign-in leavesync refuses (NTLMv1, Basic
+	                     without TLS) */
 };
 
 struct http_client *http_client_new(const struct http_options *opt, struct error *err);

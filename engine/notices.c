@@ -123,8 +123,10 @@ size_t notices_due(const struct config *cfg, int64_t now, struct notice *out, si
 
 	credential_notice(cfg, "ews", now, out, max, &n);
 	credential_notice(cfg, "graph", now, out, max, &n);
+	/* with a password ([ews] auth = ntlm...) the server is Exchange Server, found by [ews] url
+	 * or Autodiscover: the default url never applies */
 	if (cfg->ews.configured && backend_used(cfg, "ews") &&
-	    ews_url_is_exchange_online(cfg->ews.url) &&
+	    !config_ews_password_auth(&cfg->ews) && ews_url_is_exchange_online(cfg->ews.url) &&
 	    tz_local_to_unix(EWS_ONLINE_REMOVAL, "UTC", &removal) == 0 &&
 	    removal - now <= (int64_t)NOTICE_EWS_REMOVAL_DAYS * 86400)
 		add_notice(

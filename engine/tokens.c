@@ -62,6 +62,7 @@ struct tools {
 struct src {
 	struct token_source ts; /* first: ts.ctx points back here */
 	bool delegated;
+	bool password_auth;   /* [ews] auth = ntlm | negotiate | basic: no token, HTTP signs in */
 	bool send_credential; /* delegated: confidential (Web) client sends its secret */
 	struct oauth_app app; /* points at the owned strings below */
 	char *authority, *tenant, *client_id, *client_secret, *cert_file, *key_file,
@@ -386,6 +387,8 @@ static enum be_status source_get(struct token_source *ts, const char *mailbox, b
 	int64_t now;
 
 	*token = NULL;
+	if (s->password_auth)
+		return BE_OK; /* engine/http.h signs in with [ews] username and password */
 	if (s->delegated && (!mailbox || !*mailbox)) {
 		error_set(err, "a delegated token needs a mailbox");
 		return BE_FINAL;
@@ -614,6 +617,13 @@ struct token_source *token_source_for(const struct config *cfg, const char *back
 		error_set(err, "no token source for backend '%s'",
 		          backend_name ? backend_name : "");
 		return NULL;
+	}
+	if (!graph && config_ews_password_auth(sc)) {
+		/* On-premises: the backend's HTTP client signs in itself (docs/onprem.md); the
+		 * source hands out no token. Config loading checked username and password. */
+		struct src *s = src_new(&app, "", cfg->ca_file);
+		s->password_auth = true;
+		return &s->ts;
 	}
 	if (graph && (!sc->mode || strcmp(sc->mode, "application") != 0)) {
 		/* User.Read: GET /me tells which user the mailbox is (graph/users.c) */

@@ -21,8 +21,18 @@ struct be_session {
 	const struct backend_env *env;
 	char *url;
 	char *version;
-	size_t batch; /* items per request ([ews] batch_size) */
+	size_t batch;       /* items per request ([ews] batch_size) */
+	bool password_auth; /* on-premises sign-in (ntlm, negotiate, basic): no token to renew */
 	struct http_client *http;
+	/* Exchange Server without [ews] url: the EWS URL of each mail domain, from the store or
+	 * SOAP Autodiscover (autodiscover.c), kept for the session (which one thread uses) */
+	bool discover;
+	bool version_learned; /* on-premises: RequestServerVersion set from the server's build */
+	char too_old[160];    /* on-premises: the server is older than Exchange 2013 (refused) */
+	struct discovered {
+		char *domain, *url;
+	} * found;
+	size_t nfound;
 };
 
 /* ---- transport ---- */
@@ -73,6 +83,9 @@ static enum be_status http_status(const struct be_session *s, const struct http_
 		const char *reason = strstr(wa, "error=");
 		char diag[160];
 		snprintf(diag, sizeof(diag), "%s", reason ? reason : wa);
+		if (s->password_auth)
+			return from_table("HTTP 401 sign-in", err,
+			                  " with WWW-Authenticate: ", s->url, st, wa);
 		return from_table("HTTP 401", err, " with WWW-Authenticate: ", s->url, st, diag);
 	}
 	if (st == 403) /* EWS blocked by policy ([EWS how-to-control-access-to-ews-in-exchange]):
@@ -111,12 +124,182 @@ static enum be_status get_token(struct be_session *s, const char *mailbox, bool 
 	return st;
 }
 
-/* POSTs one SOAP request for mailbox. BE_OK: *resp holds a SOAP document to parse (any status).
- * Otherwise resp is freed and err/retry_ms say why. once: a create, never sent twice by the
- * transport (engine/http.h). */
-static enum be_status post_req(struct be_session *s, const char *mailbox, const char *body,
-                               size_t len, bool once, struct http_response *resp, int *retry_ms,
-                               struct error *err)
+/* ---- the server's version (Exchange Server) ---- */
+
+static void set_version(struct be_session *s, int major, int minor, int build)
+{
+	const char *v = ews_version_of_build(major, minor, build);
+
+	s->version_learned = true;
+	if (!v) {
+		snprintf(s->too_old, sizeof s->too_old, "%d.%d.%d", major, minor, build);
+		return;
+	}
+	if (strcmp(v, s->version) != 0) {
+		free(s->version);
+		s->version = xstrdup(v);
+	}
+}
+
+/* "15.1.2507.6" (Autodiscover's build) */
+static void learn_build(struct be_session *s, const char *build)
+{
+	int p[3];
+	if (build && sscanf(build, "%d.%d.%d", &p[0], &p[1], &p[2]) == 3)
+		set_version(s, p[0], p[1], p[2]);
+}
+
+/* The t:ServerVersionInfo of a response (soap.c). */
+static void learn_from_response(struct be_session *s, const char *body)
+{
+	int major, minor, build;
+
+	if (ews_server_version_info(body, &major, &minor, &build) == 0)
+		set_version(s, major, minor, build);
+}
+
+static enum be_status refuse_old(const struct be_session *s, struct error *err)
+{
+	error_set(err,
+	          "EWS at %s is Exchange Server %s (Exchange 2010 or older), which leavesync does "
+	          "not support. Fix: move the mailboxes to Exchange Server 2016, 2019 or "
+	          "Subscription Edition (or 2013 SP1), or to Exchange Online with [sync] backend "
+	          "= graph",
+	          s->url, *s->too_old ? s->too_old : "older than 2013");
+	return BE_BLOCKED;
+}
+
+/* ErrorInvalidServerVersion from an on-premises server whose build is not known: the next older
+ * version this client speaks (Exchange2016, Exchange2013_SP1, Exchange2013), or refused. */
+static enum be_status step_down(struct be_session *s, struct error *err)
+{
+	static const char *const ladder[] = {"Exchange2016", "Exchange2013_SP1", "Exchange2013"};
+	for (size_t i = 0; i + 1 < sizeof ladder / sizeof ladder[0]; i++)
+		if (strcmp(s->version, ladder[i]) == 0) {
+			error_set(err,
+			          "EWS at %s refused RequestServerVersion %s "
+			          "(ErrorInvalidServerVersion): "
+			          "sent again as %s",
+			          s->url, ladder[i], ladder[i + 1]);
+			free(s->version);
+			s->version = xstrdup(ladder[i + 1]);
+			return BE_RETRY_NOW;
+		}
+	snprintf(s->too_old, sizeof s->too_old,
+	         "that accepts none of Exchange2016 to Exchange2013");
+	return refuse_old(s, err);
+}
+
+/* ---- the EWS URL of a mailbox (Autodiscover, Exchange Server) ---- */
+
+static const char *domain_of(const char *mailbox)
+{
+	const char *at = strrchr(mailbox, '@');
+	return at ? at + 1 : mailbox;
+}
+
+static struct discovered *known(struct be_session *s, const char *domain)
+{
+	for (size_t i = 0; i < s->nfound; i++)
+		if (strcasecmp(s->found[i].domain, domain) == 0)
+			return &s->found[i];
+	return NULL;
+}
+
+static void keep(struct be_session *s, const char *domain, const char *url)
+{
+	struct discovered *d = known(s, domain);
+	if (!d) {
+		s->found = xrealloc(s->found, (s->nfound + 1) * sizeof *s->found);
+		d = &s->found[s->nfound++];
+		d->domain = xstrdup(domain);
+		d->url = NULL;
+	}
+	free(d->url);
+	d->url = xstrdup(url);
+}
+
+/* The mailbox moved, or its database failed over ([EWS ref responsecode]:
+ * ErrorMailboxMoveInProgress, ErrorMailboxFailover): what was discovered for its domain is
+ * forgotten, so that the next request (the item is retried later) asks Autodiscover again. */
+static void forget(struct be_session *s, const char *mailbox)
+{
+	const char *keys[2] = {mailbox, domain_of(mailbox)};
+	struct mailbox_directory *dir = s->env->directory;
+	struct error ignored = {{0}};
+
+	for (int i = 0; i < 2; i++) {
+		struct discovered *d = known(s, keys[i]);
+		if (d) {
+			free(d->url);
+			d->url = NULL;
+		}
+		if (dir && dir->ews_url_remember)
+			dir->ews_url_remember(dir, keys[i], NULL, NULL, &ignored);
+	}
+}
+
+/* What is known for key (a mailbox redirected elsewhere, or a domain): session, then store. */
+static struct discovered *recall(struct be_session *s, const char *key)
+{
+	struct discovered *d = known(s, key);
+	struct mailbox_directory *dir = s->env->directory;
+	char *url = NULL, *build = NULL;
+	struct error ignored = {{0}}; /* an unreadable store: discover again */
+
+	if (d && d->url)
+		return d;
+	if (!dir || !dir->ews_url_lookup ||
+	    dir->ews_url_lookup(dir, key, &url, &build, &ignored) < 0 || !url)
+		return NULL;
+	keep(s, key, url);
+	if (!s->version_learned)
+		learn_build(s, build);
+	free(url);
+	free(build);
+	return known(s, key);
+}
+
+/* Sets s->url to mailbox's EWS URL: [ews] url, or what Autodiscover found for the mailbox (when it
+ * was redirected to another address) or its domain, discovered once and kept in the store. */
+static enum be_status url_for(struct be_session *s, const char *mailbox, struct error *err)
+{
+	const char *domain = domain_of(mailbox);
+	struct discovered *d;
+	struct mailbox_directory *dir = s->env->directory;
+	struct ews_discovery found;
+	enum be_status st;
+
+	if (!s->discover)
+		return BE_OK;
+	if ((d = recall(s, mailbox)) || (d = recall(s, domain)))
+		goto use;
+	st = ews_autodiscover(s->http, mailbox, s->env->cfg->ews.autodiscover_srv_override, &found,
+	                      err);
+	if (st != BE_OK)
+		return error_prefix(err, "[ews] url is not set, so: "), st;
+	const char *key = found.redirected ? mailbox : domain;
+	keep(s, key, found.ews_url);
+	if (!s->version_learned)
+		learn_build(s, found.server_build);
+	if (dir && dir->ews_url_remember) {
+		struct error ignored = {{0}}; /* not kept: the next run discovers again */
+		dir->ews_url_remember(dir, key, found.ews_url, found.server_build, &ignored);
+	}
+	ews_discovery_free(&found);
+	d = known(s, key);
+use:
+	if (strcmp(s->url, d->url) != 0) {
+		free(s->url);
+		s->url = xstrdup(d->url);
+	}
+	return BE_OK;
+}
+
+/* One POST of body as it is. */
+static enum be_status send_body(struct be_session *s, const char *mailbox, const char *body,
+                                size_t len, bool once, struct http_response *resp, int *retry_ms,
+                                struct error *err)
 {
 	char anchor[400], request_id[80];
 	char uuid[37];
@@ -148,7 +331,7 @@ static enum be_status post_req(struct be_session *s, const char *mailbox, const 
 		if (f != HTTP_OK)
 			return BE_RETRY_NOW; /* the engine looks creates up by sync key before
 			                        resending */
-		if (resp->status != 401 || attempt > 0)
+		if (resp->status != 401 || attempt > 0 || s->password_auth)
 			break;
 		http_response_free(
 		    resp); /* 401: the token may have expired; fetch a new one once */
@@ -157,6 +340,67 @@ static enum be_status post_req(struct be_session *s, const char *mailbox, const 
 	enum be_status st = http_status(s, resp, retry_ms, err);
 	if (st != BE_OK)
 		http_response_free(resp);
+	return st;
+}
+
+/* POSTs one SOAP request for mailbox. BE_OK: *resp holds a SOAP document to parse (any status).
+ * Otherwise resp is freed and err/retry_ms say why. once: a create, never sent twice by the
+ * transport (engine/http.h). On Exchange Server (a password sign-in) the URL may come from
+ * Autodiscover, and RequestServerVersion follows the server: its build (from Autodiscover or any
+ * ServerVersionInfo) decides it; a request refused with ErrorInvalidServerVersion (a SOAP fault:
+ * nothing was done) is sent again with the version the server names, or the next older one;
+ * Exchange 2010 and older are refused. */
+static enum be_status post_req(struct be_session *s, const char *mailbox, const char *body,
+                               size_t len, bool once, struct http_response *resp, int *retry_ms,
+                               struct error *err)
+{
+	char *rewritten = NULL;
+	enum be_status st = url_for(s, mailbox, err);
+
+	memset(resp, 0, sizeof(*resp));
+	*retry_ms = 0;
+	for (int round = 0; st == BE_OK && round < 4; round++) {
+		size_t n;
+		char *next;
+
+		if (*s->too_old) {
+			st = refuse_old(s, err);
+			break;
+		}
+		if (s->password_auth && (next = ews_with_version(body, s->version, &n))) {
+			free(rewritten);
+			rewritten = next;
+			body = next;
+			len = n;
+		}
+		st = send_body(s, mailbox, body, len, once, resp, retry_ms, err);
+		if (st != BE_OK || !s->password_auth || !resp->body)
+			break;
+		char *was = xstrdup(s->version);
+		bool refused = strstr(resp->body, ">ErrorInvalidServerVersion<") != NULL;
+		learn_from_response(s, resp->body);
+		if (refused && !*s->too_old && strcmp(was, s->version) == 0)
+			st = step_down(s, err); /* BE_RETRY_NOW: another version to try */
+		free(was);
+		if (*s->too_old)
+			st = refuse_old(s, err);
+		if (!refused && st == BE_OK)
+			break;
+		http_response_free(resp);
+		if (st == BE_RETRY_NOW)
+			st = BE_OK; /* send it again in the next round */
+		else if (st == BE_OK)
+			continue; /* the version the server named */
+	}
+	free(rewritten);
+	if (st == BE_OK && !resp->body) {
+		st = BE_BLOCKED;
+		error_set(err, "EWS at %s refused every RequestServerVersion tried", s->url);
+	}
+	if (st == BE_OK && s->discover &&
+	    (strstr(resp->body, ">ErrorMailboxMoveInProgress<") ||
+	     strstr(resp->body, ">ErrorMailboxFailover<")))
+		forget(s, mailbox); /* the items fail with it (retried later): discover again */
 	return st;
 }
 
@@ -705,10 +949,15 @@ static enum be_status ews_session_open(const struct backend_env *env, struct be_
 {
 	const struct service_config *c = env->cfg ? &env->cfg->ews : NULL;
 	const char *url = c && c->url ? c->url : EWS_DEFAULT_URL;
+	bool password_auth = c && config_ews_password_auth(c);
 	struct http_options opt = {.ca_file = env->ca_file,
 	                           .limits = env->cfg ? &env->cfg->limits.http : NULL,
 	                           .deadline_ms = env->deadline_ms,
-	                           .log = env->cfg ? &env->cfg->http_log : NULL};
+	                           .log = env->cfg ? &env->cfg->http_log : NULL,
+	                           .auth = password_auth ? c->auth : NULL,
+	                           .username = password_auth ? c->username : NULL,
+	                           .password = password_auth ? c->password : NULL,
+	                           .connect_to = c ? c->connect_to : NULL};
 
 	*out = NULL;
 	if (!http_url_allowed(url))
@@ -738,6 +987,8 @@ static enum be_status ews_session_open(const struct backend_env *env, struct be_
 	s->version = xstrdup(version);
 	s->batch = c && c->batch_size ? c->batch_size : EWS_DEFAULT_BATCH;
 	s->http = http;
+	s->password_auth = password_auth;
+	s->discover = password_auth && !c->url_set;
 	*out = s;
 	return BE_OK;
 }
@@ -747,6 +998,11 @@ static void ews_session_close(struct be_session *s)
 	if (!s)
 		return;
 	http_client_free(s->http);
+	for (size_t i = 0; i < s->nfound; i++) {
+		free(s->found[i].domain);
+		free(s->found[i].url);
+	}
+	free(s->found);
 	free(s->url);
 	free(s->version);
 	free(s);

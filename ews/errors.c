@@ -29,7 +29,12 @@ static const struct ews_error_info table[] = {
      "Exchange failed internally (an inner error code, when given, is mapped instead).",
      "Retried with back-off."},
     {"ErrorMailboxMoveInProgress", BE_RETRY_LATER, MAILBOX, "The mailbox is being moved.",
-     "Nothing: retried later."},
+     "Nothing: retried later (on Exchange Server without [ews] url, after Autodiscover is asked "
+     "again)."},
+    {"ErrorMailboxFailover", BE_RETRY_LATER, MAILBOX,
+     "The mailbox's database is failing over to another server.",
+     "Nothing: retried later (on Exchange Server without [ews] url, after Autodiscover is asked "
+     "again)."},
     {"ErrorMailboxStoreUnavailable", BE_RETRY_LATER, MAILBOX,
      "The mailbox database is unavailable.", "Nothing: retried later."},
     {"ErrorConnectionFailed", BE_RETRY_LATER, 0, "Exchange could not reach a back-end server.",
@@ -62,7 +67,11 @@ static const struct ews_error_info table[] = {
     {"ErrorImpersonateUserDenied", BE_FINAL, MAILBOX,
      "The application may not act on this mailbox.",
      "Grant full_access_as_app with admin consent and include the mailbox in the app's RBAC for "
-     "Applications scope (docs/ews.md); on-premises, assign ApplicationImpersonation."},
+     "Applications scope (docs/ews.md); on-premises (Exchange Server): the service account needs "
+     "the ApplicationImpersonation role and the mailbox must be in the role assignment's scope: "
+     "New-ManagementRoleAssignment -Name leavesync-impersonation -Role ApplicationImpersonation "
+     "-User <svc> [-CustomRecipientWriteScope <scope>] (docs/onprem.md; `leavesync doctor` "
+     "prints the commands)."},
     {"ErrorImpersonationDenied", BE_FINAL, MAILBOX,
      "The account may not impersonate users on this server.",
      "Grant impersonation rights (docs/ews.md)."},
@@ -140,6 +149,15 @@ static const struct ews_error_info table[] = {
     {"HTTP 401", BE_BLOCKED, 0, "Exchange refused the access token, also a freshly fetched one.",
      "x-ms-diagnostics 2000008: grant admin consent for full_access_as_app; 2000003: the scope "
      "must be https://outlook.office365.com/.default; run `leavesync doctor`."},
+    {"HTTP 401 sign-in", BE_BLOCKED, 0,
+     "Exchange Server refused the service account's sign-in ([ews] auth = ntlm, negotiate or "
+     "basic): a wrong username or password, a locked-out or disabled account, an expired "
+     "password, or a method the EWS virtual directory does not offer (WWW-Authenticate lists "
+     "what it offers).",
+     "check [ews] username (DOMAIN\\user or user@domain) and the password file; on a domain "
+     "controller: Get-ADUser <svc> -Properties LockedOut,Enabled,PasswordExpired; on Exchange: "
+     "Get-WebServicesVirtualDirectory | Format-List *Authentication* and pick an offered method; "
+     "run `leavesync doctor`."},
     {"HTTP 403", BE_FINAL, MAILBOX,
      "Exchange Online refuses EWS to this app or mailbox: EWS disabled for the tenant (off by "
      "default since 1 October 2026 unless allow-listed), the app's RBAC or access-policy scope, "

@@ -67,6 +67,16 @@ struct ews_request {
  * an empty operation element m:<op> in the body (r->op). */
 void ews_request_start(struct ews_request *r, const char *server_version, const char *mailbox,
                        const char *tz_context, const char *op);
+/* RequestServerVersion for an Exchange build: "Exchange2016" (15.1 and later), "Exchange2013_SP1"
+ * (15.0.847+), "Exchange2013"; NULL for Exchange 2010 (14.x) and older (refused). */
+const char *ews_version_of_build(int major, int minor, int build);
+/* The MajorVersion, MinorVersion and MajorBuildNumber attributes of the t:ServerVersionInfo in a
+ * response's SOAP header ([EWS ref serverversioninfo]); 0, or -1 when absent. */
+int ews_server_version_info(const char *body, int *major, int *minor, int *build);
+/* body with the Version of its RequestServerVersion (the first one ews_request_start writes) set to
+ * version; NULL when body has none. Caller frees. */
+char *ews_with_version(const char *body, const char *version, size_t *len);
+
 /* Serializes the document (UTF-8, with XML declaration), frees it; returns heap text, *len set. */
 char *ews_request_finish(struct ews_request *r, size_t *len);
 void ews_request_discard(struct ews_request *r);
@@ -263,5 +273,27 @@ bool ews_attr(xmlNodePtr node, const char *name, char *out, size_t outlen);
 char *ews_attr_dup(xmlNodePtr node, const char *name);
 /* True when node is an element in ns with local name name. */
 bool ews_is(xmlNodePtr node, const char *ns, const char *name);
+
+/* ---- autodiscover.c: SOAP Autodiscover for Exchange Server ([MS-OXWSADISC]) ---- */
+
+struct ews_discovery {
+	char *ews_url;      /* https URL of EWS for the mailbox (owned) */
+	char *server_build; /* "15.1.2507.6" from Autodiscover's ServerVersionInfo, or NULL */
+	char *mailbox;      /* the address finally asked for (after RedirectAddress) */
+	bool redirected;    /* a RedirectAddress was followed: the answer is this mailbox's, not
+	                       its domain's */
+};
+
+struct http_client;
+
+/* Finds mailbox's EWS URL through the documented candidates, following redirects over https only,
+ * at most 10 (the file's comment has the rules and sources); http signs in as EWS does.
+ * srv_override: "host:port" instead of the DNS SRV lookup (tests). BE_OK with *out filled (free
+ * with ews_discovery_free), else BE_FINAL (no such mailbox, a refused redirect), BE_BLOCKED
+ * (nothing answered: setup, the sign-in, TLS) or BE_RETRY_LATER (ServerBusy), err saying why. */
+enum be_status ews_autodiscover(struct http_client *http, const char *mailbox,
+                                const char *srv_override, struct ews_discovery *out,
+                                struct error *err);
+void ews_discovery_free(struct ews_discovery *d);
 
 #endif

@@ -4,8 +4,11 @@
  * attribute values are stored as data and escaped by libxml2 on output; nothing is pasted. */
 #include "ews/ews.h"
 
+#include "common/buf.h"
 #include "common/util.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Length of the UTF-8 sequence at s if it encodes a character XML 1.0 allows, else 0. */
@@ -111,8 +114,8 @@ void ews_request_start(struct ews_request *r, const char *server_version, const 
 	ews_set_attr(version, "Version", server_version);
 	/* Impersonation is per request, so one request serves one mailbox
 	 * ([EWS impersonation-and-ews-in-exchange]). SmtpAddress takes any address of the account
-	 * ([EWS ref smtpaddress]); PrimarySmtpAddress only the primary one, and HR may know the user
-	 * by an alias. */
+	 * ([EWS ref smtpaddress]); PrimarySmtpAddress only the primary one, and HR may know the
+	 * user by an alias. */
 	xmlNodePtr imp = ews_add(header, r->t, "ExchangeImpersonation", NULL);
 	xmlNodePtr sid = ews_add(imp, r->t, "ConnectingSID", NULL);
 	ews_add(sid, r->t, "SmtpAddress", mailbox);
@@ -147,4 +150,57 @@ void ews_request_discard(struct ews_request *r)
 	if (r->doc)
 		xmlFreeDoc(r->doc);
 	memset(r, 0, sizeof(*r));
+}
+
+/* ---- the server version (Exchange Server) ---- */
+
+/* RequestServerVersion for a build (https://learn.microsoft.com/en-us/exchange/new-features/
+ * build-numbers-and-release-dates: 15.0 is Exchange 2013, SP1 from build 847; 15.1 2016; 15.2 2019
+ * and SE; 15.20 Exchange Online), or NULL for Exchange 2010 (14.x) and older, which leavesync does
+ * not support: its EWS lacks what the engine relies on, and it is out of support since 2020. */
+const char *ews_version_of_build(int major, int minor, int build)
+{
+	if (major > 15 || (major == 15 && minor >= 1))
+		return "Exchange2016";
+	if (major == 15)
+		return build >= 847 ? "Exchange2013_SP1" : "Exchange2013";
+	return NULL;
+}
+
+static int attr_int(const char *from, const char *name)
+{
+	char key[40];
+	const char *p;
+
+	snprintf(key, sizeof key, "%s=\"", name);
+	p = strstr(from, key);
+	return p && p - from < 600 ? atoi(p + strlen(key)) : -1;
+}
+
+int ews_server_version_info(const char *body, int *major, int *minor, int *build)
+{
+	const char *svi = strstr(body, "ServerVersionInfo ");
+
+	if (!svi || (*major = attr_int(svi, "MajorVersion")) < 0 ||
+	    (*minor = attr_int(svi, "MinorVersion")) < 0 ||
+	    (*build = attr_int(svi, "MajorBuildNumber")) < 0)
+		return -1;
+	return 0;
+}
+
+/* body with its RequestServerVersion Version="..." (soap.c writes it first in the header) set to
+ * version; NULL when body has none. Caller frees. */
+char *ews_with_version(const char *body, const char *version, size_t *len)
+{
+	static const char key[] = "RequestServerVersion Version=\"";
+	const char *at = strstr(body, key), *end;
+	struct buf b = BUF_INIT;
+
+	if (!at || !(end = strchr(at + sizeof key - 1, '"')))
+		return NULL;
+	buf_append(&b, body, (size_t)(at - body) + sizeof key - 1);
+	buf_puts(&b, version);
+	buf_puts(&b, end);
+	*len = b.len;
+	return buf_steal(&b);
 }

@@ -327,6 +327,14 @@ static const char *const migrations[] = {
     "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);"
     "INSERT INTO meta (key, value) SELECT 'instance', 'default' WHERE EXISTS"
     "  (SELECT 1 FROM target);",
+    /* 7 (issue 18): what SOAP Autodiscover found for a mail domain of Exchange Server: the EWS
+     * URL, and the server's build from ServerVersionInfo (docs/onprem.md). */
+    "CREATE TABLE autodiscover ("
+    "  domain        TEXT PRIMARY KEY NOT NULL,"
+    "  ews_url       TEXT NOT NULL,"
+    "  server_build  TEXT,"
+    "  discovered_at INTEGER NOT NULL"
+    ");",
 };
 // clang-format on
 

@@ -391,6 +391,17 @@ int store_get_graph_user_id(struct store *st, const char *mailbox, char **user_i
 int store_set_graph_user_id(struct store *st, const char *mailbox, const char *user_id,
                             struct error *err);
 
+/* ---- autodiscover: the EWS URL of a mail domain (Exchange Server, docs/onprem.md) ---- */
+
+/* *ews_url (and *server_build when not NULL; may come back NULL): heap copies (caller frees) of
+ * what is known for domain (lower case), NULL when nothing. Returns 1 found, 0 not, -1 error. */
+int store_get_ews_url(struct store *st, const char *domain, char **ews_url, char **server_build,
+                      struct error *err);
+/* Stores the EWS URL of domain (ews_url NULL: forgets the domain: discover again); server_build
+ * NULL keeps the one stored. */
+int store_set_ews_url(struct store *st, const char *domain, const char *ews_url,
+                      const char *server_build, struct error *err);
+
 /* ---- run and drift history (no secret ever goes here) ---- */
 
 struct run_record {

@@ -981,6 +981,40 @@ static void test_error_table(void)
 	buf_free(&md);
 }
 
+/* Exchange Server versions (issue 18): the build decides RequestServerVersion; 2010 is refused. */
+static void test_server_versions(void)
+{
+	int major = 0, minor = 0, build = 0;
+	size_t len = 0;
+
+	ok(strcmp(ews_version_of_build(15, 1, 2507), "Exchange2016") == 0 &&
+	       strcmp(ews_version_of_build(15, 2, 1544), "Exchange2016") == 0 &&
+	       strcmp(ews_version_of_build(15, 20, 8769), "Exchange2016") == 0,
+	   "Exchange 2016, 2019/SE and Exchange Online speak Exchange2016");
+	ok(strcmp(ews_version_of_build(15, 0, 847), "Exchange2013_SP1") == 0 &&
+	       strcmp(ews_version_of_build(15, 0, 620), "Exchange2013") == 0,
+	   "Exchange 2013 is SP1 from build 847");
+	ok(!ews_version_of_build(14, 3, 513) && !ews_version_of_build(8, 3, 0),
+	   "Exchange 2010 and 2007: none (refused)");
+	ok(ews_server_version_info("<s:Header><h:ServerVersionInfo MajorVersion=\"15\" "
+	                           "MinorVersion=\"0\" MajorBuildNumber=\"1497\" "
+	                           "MinorBuildNumber=\"2\"/></s:Header>",
+	                           &major, &minor, &build) == 0 &&
+	       major == 15 && minor == 0 && build == 1497,
+	   "ServerVersionInfo read from a response header");
+	ok(ews_server_version_info("<s:Envelope><s:Body/></s:Envelope>", &major, &minor, &build) <
+	       0,
+	   "a response without ServerVersionInfo: nothing learned");
+	char *b = ews_with_version("<h><t:RequestServerVersion Version=\"Exchange2016\"/></h>",
+	                           "Exchange2013_SP1", &len);
+	ok(b && strcmp(b, "<h><t:RequestServerVersion Version=\"Exchange2013_SP1\"/></h>") == 0 &&
+	       len == strlen(b),
+	   "a request's RequestServerVersion rewritten for the server's version");
+	free(b);
+	ok(!ews_with_version("<h/>", "Exchange2016", &len),
+	   "no RequestServerVersion: nothing to rewrite");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "--error-table") == 0) {
@@ -1012,6 +1046,7 @@ int main(int argc, char **argv)
 	test_get_find_responses();
 	test_every_response_file();
 	test_hostile_responses();
+	test_server_versions();
 	test_round_trip("Europe/Riga", true, "2026-12-24", "2026-12-31");
 	test_round_trip("America/Los_Angeles", true, "2026-03-06", "2026-03-10"); /* DST 8 March */
 	test_round_trip("Asia/Kolkata", true, "2026-05-01", "2026-05-02");

@@ -826,8 +826,38 @@ static void test_mailbox_user_ids(void)
 	store_close(st);
 }
 
+/* The autodiscover table (issue 18): a domain's EWS URL and build, kept, replaced, forgotten. */
+static void test_autodiscover_cache(void)
+{
+	struct store *st = open_store();
+	struct error err = {""};
+	char *url = NULL, *build = NULL;
+
+	ok(store_get_ews_url(st, "contoso.com", &url, &build, &err) == 0 && !url && !build,
+	   "no EWS URL before Autodiscover answered");
+	ok(store_set_ews_url(st, "Contoso.com", "https://mail.contoso.com/EWS/Exchange.asmx",
+	                     "15.1.2507.6", &err) == 0 &&
+	       store_get_ews_url(st, "contoso.com", &url, &build, &err) == 1 && url && build &&
+	       strcmp(url, "https://mail.contoso.com/EWS/Exchange.asmx") == 0 &&
+	       strcmp(build, "15.1.2507.6") == 0,
+	   "a discovered URL and build are kept (the domain compares lower-case)");
+	free(url), free(build);
+	ok(store_set_ews_url(st, "contoso.com", "https://ex2.contoso.com/EWS/Exchange.asmx", NULL,
+	                     &err) == 0 &&
+	       store_get_ews_url(st, "contoso.com", &url, &build, &err) == 1 &&
+	       strcmp(url, "https://ex2.contoso.com/EWS/Exchange.asmx") == 0 && build &&
+	       strcmp(build, "15.1.2507.6") == 0,
+	   "a new URL replaces the old; a build not given keeps the one known");
+	free(url), free(build);
+	ok(store_set_ews_url(st, "contoso.com", NULL, NULL, &err) == 0 &&
+	       store_get_ews_url(st, "contoso.com", &url, &build, &err) == 0 && !url,
+	   "a forgotten domain is discovered again");
+	store_close(st);
+}
+
 /* A store of schema 4 migrates to the latest: step 5 (issue 12) keeps the old rule for creates in
- * doubt; step 6 (issue 15) moves the refresh tokens out to the secrets database. */
+ * doubt; step 6 (issue 15) moves the refresh tokens out to the secrets database; step 7 (issue
+ * 18) adds the autodiscover table. */
 static void test_migration_from_4(void)
 {
 	char old_path[300], secrets[320];
@@ -845,6 +875,7 @@ static void test_migration_from_4(void)
 	          "ALTER TABLE target DROP COLUMN create_sent_at;"
 	          "ALTER TABLE target DROP COLUMN unrenderable;"
 	          "DROP INDEX target_problems; DROP TABLE notice; DROP TABLE meta;"
+	          "DROP TABLE autodiscover;"
 	          "CREATE TABLE token (mailbox TEXT PRIMARY KEY NOT NULL, refresh_token TEXT,"
 	          "  scope TEXT, user TEXT, needs_login INTEGER NOT NULL DEFAULT 0, reason TEXT,"
 	          "  updated_at TEXT NOT NULL);"
@@ -1081,6 +1112,7 @@ int main(void)
 	test_connections();
 	test_readonly_secrets();
 	test_mailbox_user_ids();
+	test_autodiscover_cache();
 	test_history();
 	test_lock_and_concurrent_push();
 	test_transactions();

@@ -26,6 +26,7 @@
  * still serves a request without it (only slower), and so does the simulator;
  *   6. the operation, with per-item errors in its response messages. */
 #include "tools/m365sim/ews_int.h"
+#include "tools/m365sim/onprem.h"
 
 #include "common/util.h"
 
@@ -281,7 +282,17 @@ static void add_request_ids(const struct sim_request *req, struct sim_response *
 static void handle(struct sim *s, const struct sim_request *req, struct sim_response *resp)
 {
 	struct sim_claims claims;
-	struct sim_app *app = authorize(s, req, resp, &claims);
+	struct sim_onprem_account *account = NULL;
+	struct sim_app *app;
+	if (sim_onprem_tenant(s)) {
+		/* Exchange Server: the service account's password, no token (onprem.c) */
+		account = sim_onprem_authorize(s, req, resp);
+		app = account ? &account->app : NULL;
+		memset(&claims, 0, sizeof claims);
+		snprintf(claims.tid, sizeof claims.tid, "%s", sim_onprem_tenant(s));
+	} else {
+		app = authorize(s, req, resp, &claims);
+	}
 	if (!app)
 		return;
 	if (strcmp(req->method, "POST") != 0) {
@@ -307,6 +318,15 @@ static void handle(struct sim *s, const struct sim_request *req, struct sim_resp
 		ews_envelope_free(&env);
 		return;
 	}
+	if (account && ews_version_rank(env.version) > sim_onprem_max_version_rank(s)) {
+		/* an on-premises server refuses a version newer than itself ([EWS ref
+		 * requestserverversion]; [EWS ref responsecode] ErrorInvalidServerVersion) */
+		sim_count(s, "ews.rejected_version");
+		ews_fault(resp, "ErrorInvalidServerVersion",
+		          "The specified server version is invalid.", NULL, NULL, NULL);
+		ews_envelope_free(&env);
+		return;
+	}
 	char tzbuf[128];
 	struct ews_ctx c = {.s = s,
 	                    .env = &env,
@@ -318,7 +338,26 @@ static void handle(struct sim *s, const struct sim_request *req, struct sim_resp
 	                                      : NULL,
 	                    .version_rank = ews_version_rank(env.version)};
 	const char *err = env.impersonation ? impersonate(&c, env.impersonation) : NULL;
-	if (!env.impersonation) {
+	/* On-premises, impersonation needs the ApplicationImpersonation role
+	 * ([EWS impersonation-and-ews-in-exchange], "Configure impersonation"); a mailbox that
+	 * exists but is outside the role's management scope is denied the same way (impersonate()
+	 * above). */
+	if (account && env.impersonation && !account->impersonation && !err)
+		err = "ErrorImpersonateUserDenied";
+	if (account && !err && c.caller && sim_onprem_moving(s, c.caller))
+		err = "ErrorMailboxMoveInProgress"; /* [EWS ref responsecode] */
+	if (account && !env.impersonation) {
+		/* the account acts as itself (its own mailbox, if it has one; ConvertId and other
+		 * mailbox-less operations work without one, which exchangelib's version probe uses)
+		 */
+		struct sim_mailbox *own = sim_find_mailbox(s, account->upn);
+		c.caller = own ? own->user : NULL;
+		c.mailbox = own;
+		c.own_only = true;
+		c.tz = ews_tz_new();
+		dispatch(&c, resp);
+		ews_tz_free(c.tz);
+	} else if (!env.impersonation) {
 		ews_fault(
 		    resp, "ErrorInvalidExchangeImpersonationHeaderData",
 		    "ExchangeImpersonation SOAP header must be present for this type of OAuth "

@@ -143,6 +143,8 @@ struct ews_ctx {
 	const char *tz_context;      /* TimeZoneContext Windows id or NULL */
 	int version_rank;
 	struct ews_tz *tz; /* ICU calendars for this request */
+	bool own_only;     /* on-premises account acting as itself: no other mailbox (it holds no
+	                      FullAccess), only its own, if it has one */
 	struct ews_out out;
 };
 

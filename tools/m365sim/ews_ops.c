@@ -135,6 +135,8 @@ bool ews_may_access(struct ews_ctx *c, struct sim_mailbox *mb)
 		return false;
 	if (c->app->scoped_mailboxes && !names_user(c->app->scoped_mailboxes, mb->user))
 		return false;
+	if (c->own_only && mb != c->mailbox)
+		return false;
 	if (c->mailbox && mb != c->mailbox && !names_user(c->caller->delegates, mb->user))
 		return false;
 	return true;

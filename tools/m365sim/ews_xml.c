@@ -5,6 +5,7 @@
  * tree helpers for reading requests. Everything goes through libxml2's writer: user data is never
  * pasted into XML text. */
 #include "tools/m365sim/ews_int.h"
+#include "tools/m365sim/onprem.h"
 
 #include "common/util.h"
 
@@ -136,16 +137,30 @@ static void writer_open(struct ews_out *o)
 	xmlTextWriterStartElementNS(o->w, BAD_CAST "s", BAD_CAST "Envelope", BAD_CAST EWS_NS_SOAP);
 }
 
+/* On-premises mode (onprem.h): the configured build, and the Version string such a server sends
+ * (Exchange 2016/2019 report "V2017_07_11", 2013 SP1 "Exchange2013_SP1", 2010 SP3
+ * "Exchange2010_SP2"; exchangelib's version.py, which maps builds the same way, and
+ * https://learn.microsoft.com/en-us/exchange/new-features/build-numbers-and-release-dates). */
+static char svi[4][16] = {SVI_MAJOR, SVI_MINOR, SVI_BUILD, SVI_MINOR_BUILD};
+static char svi_version[32] = SVI_VERSION;
+
+void ews_set_server_version(const int build[4], const char *version)
+{
+	for (int i = 0; i < 4; i++)
+		snprintf(svi[i], sizeof svi[i], "%d", build[i]);
+	snprintf(svi_version, sizeof svi_version, "%s", version);
+}
+
 static void write_server_version(struct ews_out *o)
 {
 	xmlTextWriterStartElementNS(o->w, BAD_CAST "s", BAD_CAST "Header", NULL);
 	xmlTextWriterStartElementNS(o->w, BAD_CAST "h", BAD_CAST "ServerVersionInfo",
 	                            BAD_CAST EWS_NS_T);
-	ews_w_attr(o, "MajorVersion", SVI_MAJOR);
-	ews_w_attr(o, "MinorVersion", SVI_MINOR);
-	ews_w_attr(o, "MajorBuildNumber", SVI_BUILD);
-	ews_w_attr(o, "MinorBuildNumber", SVI_MINOR_BUILD);
-	ews_w_attr(o, "Version", SVI_VERSION);
+	ews_w_attr(o, "MajorVersion", svi[0]);
+	ews_w_attr(o, "MinorVersion", svi[1]);
+	ews_w_attr(o, "MajorBuildNumber", svi[2]);
+	ews_w_attr(o, "MinorBuildNumber", svi[3]);
+	ews_w_attr(o, "Version", svi_version);
 	ews_w_attr(o, "xmlns", EWS_NS_T);
 	ews_w_attr(o, "xmlns:xsd", XSD);
 	ews_w_attr(o, "xmlns:xsi", XSI);

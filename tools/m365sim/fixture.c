@@ -2,6 +2,7 @@
  * built-in demo tenant. The format is documented in docs/simulator.md. */
 #include "common/util.h"
 #include "tools/m365sim/sim_core.h"
+#include "tools/m365sim/onprem.h"
 
 #include <libgen.h>
 #include <stdio.h>
@@ -319,6 +320,13 @@ int sim_fixture_load(struct sim *s, const char *path, struct error *err)
 		error_prefix(err, "%s: ", path ? path : "built-in fixture");
 		goto out;
 	}
+	if (json_object_get(root, "onprem")) {
+		char why[200];
+		if (sim_onprem_load(s, json_object_get(root, "onprem"), why, sizeof why) < 0) {
+			error_set(err, "%s: %s", path ? path : "built-in fixture", why);
+			goto out;
+		}
+	}
 	rc = 0;
 out:
 	json_decref(root);
@@ -328,6 +336,7 @@ out:
 
 void sim_fixture_free(struct sim *s)
 {
+	sim_onprem_free(s);
 	for (size_t i = 0; i < s->ntenants; i++) {
 		free(s->tenants[i].id);
 		free(s->tenants[i].domain);

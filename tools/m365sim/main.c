@@ -9,6 +9,7 @@
  * usable EWS schema it does not start (exit 2): every EWS request would fail. */
 #include "common/util.h"
 #include "tools/m365sim/ews_int.h"
+#include "tools/m365sim/onprem.h"
 #include "tools/m365sim/sim_core.h"
 
 #include <arpa/inet.h>
@@ -71,6 +72,21 @@ struct pending {
 	struct sim_header *headers;
 	size_t nheaders, cap;
 };
+
+/* A connection's sign-in state (NTLM authenticates a connection), created when it opens. */
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls, (void)c;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct sim_conn *conn = xcalloc(1, sizeof *conn);
+		conn->account = -1;
+		*socket_context = conn;
+	} else {
+		free(*socket_context);
+		*socket_context = NULL;
+	}
+}
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
@@ -246,8 +262,9 @@ static void record_ews_request(struct sim *s, const struct sim_request *req)
 static void route(struct sim *s, const struct sim_request *req, struct sim_response *resp)
 {
 	record_ews_request(s, req);
-	if (sim_identity_handle(s, req, resp) || sim_ews_handle(s, req, resp) ||
-	    sim_graph_handle(s, req, resp) || sim_control_handle(s, req, resp))
+	if (sim_identity_handle(s, req, resp) || sim_onprem_handle(s, req, resp) ||
+	    sim_ews_handle(s, req, resp) || sim_graph_handle(s, req, resp) ||
+	    sim_control_handle(s, req, resp))
 		return;
 	sim_resp_json(resp, 404,
 	              json_pack("{s:s,s:s}", "error", "not_found", "message",
@@ -338,7 +355,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, p);
 	q = strchr(p->uri, '?');
-	req = (struct sim_request){.method = method,
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	req = (struct sim_request){.conn = ci ? ci->socket_context : NULL,
+	                           .tls = srv->sim->tls,
+	                           .method = method,
 	                           .path = url,
 	                           .query = q ? q + 1 : "",
 	                           .body = p->body.data ? p->body.data : "",
@@ -479,15 +500,16 @@ static struct MHD_Daemon *start_daemon(struct server *srv, const struct options 
 		return MHD_start_daemon(
 		    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &sa,
 		    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED,
-		    on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-		    MHD_OPTION_CONNECTION_LIMIT, 4000u, MHD_OPTION_HTTPS_MEM_CERT, pem[0],
-		    MHD_OPTION_HTTPS_MEM_KEY, pem[1], MHD_OPTION_END);
+		    on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+		    MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_CONNECTION_LIMIT, 4000u,
+		    MHD_OPTION_HTTPS_MEM_CERT, pem[0], MHD_OPTION_HTTPS_MEM_KEY, pem[1],
+		    MHD_OPTION_END);
 	}
-	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &sa,
-	                        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
-	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	                        MHD_OPTION_CONNECTION_TIMEOUT, 120u, MHD_OPTION_CONNECTION_LIMIT,
-	                        4000u, MHD_OPTION_END);
+	return MHD_start_daemon(
+	    flags, 0, NULL, NULL, on_request, srv, MHD_OPTION_SOCK_ADDR, &sa,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+	    NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+	    120u, MHD_OPTION_CONNECTION_LIMIT, 4000u, MHD_OPTION_END);
 }
 
 static void sim_init(struct sim *s, const struct options *o)

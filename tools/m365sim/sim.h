@@ -131,6 +131,8 @@ struct sim_request {
 	size_t body_len;
 	struct sim_header *headers; /* request headers */
 	size_t nheaders;
+	struct sim_conn *conn; /* the connection's sign-in state (onprem.h), NULL: none */
+	bool tls;              /* arrived over HTTPS */
 };
 
 struct sim_response {
@@ -145,6 +147,8 @@ struct sim_response {
 const char *sim_req_header(const struct sim_request *r, const char *name); /* case-insensitive */
 char *sim_query_param(const char *query, const char *name); /* decoded; caller frees */
 void sim_resp_header(struct sim_response *r, const char *name, const char *value);
+/* Adds one more header line of that name (WWW-Authenticate: Negotiate, then NTLM). */
+void sim_resp_header_add(struct sim_response *r, const char *name, const char *value);
 void sim_resp_json(struct sim_response *r, int status, json_t *body); /* steals body */
 
 struct sim; /* the whole state: fixture, mailboxes, tokens, codes, counters, faults */

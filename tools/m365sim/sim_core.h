@@ -97,6 +97,7 @@ struct sim {
 	int token_lifetime, default_token_lifetime; /* seconds */
 	unsigned char hmac_key[32]; /* signs the access tokens this simulator issues */
 	char *state_path;
+	struct sim_onprem *onprem; /* onprem.h: Exchange Server mode, NULL: Exchange Online */
 	char *record_dir; /* --record-ews: every EWS request body is written there, numbered */
 	long recorded;
 

@@ -236,6 +236,15 @@ char *sim_query_param(const char *query, const char *name)
 	return NULL;
 }
 
+void sim_resp_header_add(struct sim_response *r, const char *name, const char *value)
+{
+	if (r->nheaders >= sizeof r->headers / sizeof r->headers[0])
+		return;
+	r->headers[r->nheaders].name = xstrdup(name);
+	r->headers[r->nheaders].value = xstrdup(value);
+	r->nheaders++;
+}
+
 void sim_resp_header(struct sim_response *r, const char *name, const char *value)
 {
 	for (size_t i = 0; i < r->nheaders; i++)

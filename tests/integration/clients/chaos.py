@@ -20,7 +20,11 @@ The same seed gives the same leave, HR changes, faults and kill delays (timing u
 reproducible, so a replay may take another path: it usually fails the same way). On failure the
 seed and a replay command are printed.
 
-usage: chaos.py --build DIR --backend ews|graph|graph-delegated --seeds S1[,S2...]
+The backend ews-ntlm is EWS against the simulator's on-premises mode (Exchange Server): the
+service account signs in with NTLMv2 (issue 18), no token; its faults are the same but for
+expired tokens.
+
+usage: chaos.py --build DIR --backend ews|ews-ntlm|graph|graph-delegated --seeds S1[,S2...]
                 [--leave N] [--mailboxes M] [--rounds R] [--json FILE] [--keep DIR]
 """
 import argparse
@@ -51,6 +55,9 @@ SRC = os.path.realpath(os.path.join(os.path.dirname(__file__), "..", "..", "..")
 ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "UTC",
          "Europe/Riga"]
 KINDS = ["Annual leave", "Sick leave", "Remote work", "Training"]
+# ews-ntlm: tools/gen-fixture --onprem's service account (tenant_id and the secret are unused then)
+NTLM_PASSWORD = "Chaos-2026!svc"
+NTLM_EWS = "auth = ntlm\nusername = CONTOSO\\svc-leavesync\ntenant_id = " + TENANT
 GRACE = 2  # [sync] create_grace for the test: short, so that runs converge quickly
 
 
@@ -65,10 +72,10 @@ def log(*a):
 # ---- the simulator ----
 
 class Sim:
-    def __init__(self, build, work, tls, mailboxes):
+    def __init__(self, build, work, tls, mailboxes, onprem=False):
         fixture = os.path.join(work, "fixture.json")
         subprocess.run([os.path.join(SRC, "tools", "gen-fixture"), "--mailboxes", str(mailboxes),
-                        "-o", fixture], check=True)
+                        *(["--onprem"] if onprem else []), "-o", fixture], check=True)
         self.out = open(os.path.join(work, "sim.out"), "w+")
         self.proc = subprocess.Popen(
             [os.path.join(build, "m365sim"), "--port", "0", "--fixture", fixture,
@@ -131,7 +138,6 @@ class Leavesync:
         self.bin = os.path.join(build, "leavesync")
         self.work = work
         self.db = os.path.join(work, "leavesync.db")
-        self.secrets = os.path.join(work, "leavesync-secrets.db")  # delegated connections
         self.conf = os.path.join(work, "leavesync.conf")
         mode = "delegated" if backend == "graph-delegated" else "application"
         with open(self.conf, "w") as f:
@@ -139,7 +145,7 @@ class Leavesync:
 path = {self.db}
 
 [sync]
-backend = {"ews" if backend == "ews" else "graph"}
+backend = {"ews" if backend.startswith("ews") else "graph"}
 create_grace = {GRACE}
 delete_min = 100000
 concurrency = 4
@@ -148,7 +154,7 @@ concurrency = 4
 ca_file = {tls}/ca.pem
 
 [ews]
-tenant_id = {TENANT}
+{NTLM_EWS if backend == "ews-ntlm" else f"tenant_id = {TENANT}"}
 client_id = {CLIENT}
 authority = {sim.url}
 url = {sim.url}/EWS/Exchange.asmx
@@ -164,6 +170,8 @@ batch_size = 7
 """)
         os.chmod(self.conf, 0o600)
         self.env = dict(os.environ, HOME=work, LEAVESYNC_CONFIG=self.conf)
+        if backend == "ews-ntlm":
+            self.env["LEAVESYNC_EWS_PASSWORD"] = NTLM_PASSWORD
         if mode == "application":
             self.env["LEAVESYNC_EWS_CLIENT_SECRET"] = SECRET
             self.env["LEAVESYNC_GRAPH_CLIENT_SECRET"] = SECRET
@@ -321,7 +329,9 @@ def fault_catalogue(backend):
         (2, lambda rng: {"kind": "latency", "latency_ms": rng.randrange(100, 900)}),
         (1, lambda rng: {"kind": "truncate"}),
     ]
-    if backend == "ews":
+    if backend == "ews-ntlm":  # no token to expire: the connection is signed in
+        kinds = [k for k in kinds if k[1](random.Random(0))["kind"] != "token_expired"]
+    if backend.startswith("ews"):
         kinds.append((2, lambda rng: {"kind": "ews_server_busy", "retry_after": ra(rng)}))
     else:
         kinds.append((2, lambda rng: {"kind": "graph_http429", "retry_after": ra(rng)}))
@@ -330,7 +340,7 @@ def fault_catalogue(backend):
 
 
 def ops_for(backend):
-    if backend == "ews":
+    if backend.startswith("ews"):
         return ["CreateItem", "FindItem", "GetItem", "UpdateItem", "DeleteItem", None]
     return ["POST events", "GET events", "PATCH event", "DELETE event", "$batch", None]
 
@@ -431,8 +441,8 @@ def check(sim, ls, backend, personal):
         if (it["start"], it["end"]) != want:
             problems.append(f"{lv['mailbox']} {lid}: event at {it['start']}..{it['end']}, "
                             f"leave at {want[0]}..{want[1]} ({lv['start']}..{lv['end']} {lv['time_zone']})")
-        rid = it["ews_id"] if backend == "ews" else it["immutable_id"]
-        ck = it["change_key"] if backend == "ews" else f'W/"{it["change_key"]}"'
+        rid = it["ews_id"] if backend.startswith("ews") else it["immutable_id"]
+        ck = it["change_key"] if backend.startswith("ews") else f'W/"{it["change_key"]}"'
         if t[4] != rid or t[5] != ck:
             problems.append(f"{lv['mailbox']} {lid}: store has id {str(t[4])[:24]}.. key {t[5]}, "
                             f"calendar {rid[:24]}.. key {ck}")
@@ -457,7 +467,7 @@ def run_seed(args, seed, tls, keep):
     p = None
     try:
         mailboxes = ["user%05d@contoso.com" % i for i in range(args.mailboxes)]
-        sim = Sim(args.build, work, tls, args.mailboxes)
+        sim = Sim(args.build, work, tls, args.mailboxes, onprem=args.backend == "ews-ntlm")
         ls = Leavesync(args.build, work, sim, args.backend, tls)
         r = ls.run("init")
         if r.returncode:
@@ -530,6 +540,22 @@ def run_seed(args, seed, tls, keep):
             shutil.rmtree(work, ignore_errors=True)
 
 
+def needs_login(ls):
+    """Mailboxes whose delegated connection needs a login again. The tokens live in the secrets
+    database beside the store since schema 6 (issue 15, store/secrets.c); none exists for app-only
+    or password sign-ins."""
+    secrets = (ls.db[:-3] if ls.db.endswith(".db") else ls.db) + "-secrets.db"
+    if not os.path.exists(secrets):
+        return []
+    db = sqlite3.connect(secrets, timeout=60)
+    try:
+        return [r[0] for r in db.execute("SELECT mailbox FROM token WHERE needs_login")]
+    except sqlite3.OperationalError:  # no token table yet: nobody ever logged in
+        return []
+    finally:
+        db.close()
+
+
 def converge(sim, ls, args, mailboxes, stats):
     """Syncs until a run has nothing left to do, within a deadline. Items deferred to a later run
     (a back-off of minutes) are made due at once: the create protocol's grace is kept by the
@@ -549,11 +575,7 @@ def converge(sim, ls, args, mailboxes, stats):
         db.execute("UPDATE target SET next_attempt = 0 WHERE dirty")
         db.commit()
         db.close()
-        need = []
-        if os.path.exists(ls.secrets):
-            db = sqlite3.connect(ls.secrets, timeout=60)
-            need = [r[0] for r in db.execute("SELECT mailbox FROM token WHERE needs_login")]
-            db.close()
+        need = needs_login(ls)
         for mb in need:
             ls.login(sim, mb)
             stats["logins again"] += 1
@@ -584,7 +606,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--build", required=True)
-    p.add_argument("--backend", required=True, choices=["ews", "graph", "graph-delegated"])
+    p.add_argument("--backend", required=True, choices=["ews", "ews-ntlm", "graph", "graph-delegated"])
     p.add_argument("--seeds", required=True, help="comma-separated, or FIRST-LAST")
     p.add_argument("--leave", type=int, default=120)
     p.add_argument("--mailboxes", type=int, default=12)
