@@ -122,16 +122,7 @@ static xmlNodePtr find_ns(xmlNodePtr n, const char *ns, const char *name)
 	return NULL;
 }
 
-struct answer {
-	char code[64];       /* UserResponse ErrorCode (or the Response's when not NoError) */
-	char message[256];   /* ErrorMessage */
-	char target[512];    /* RedirectTarget */
-	char internal[1024]; /* InternalEwsUrl */
-	char external[1024]; /* ExternalEwsUrl */
-	char build[64];      /* ServerVersionInfo as "15.1.2507.6" */
-};
-
-static int parse_answer(const char *body, size_t len, struct answer *a, struct error *err)
+int ews_autodiscover_parse(const char *body, size_t len, struct ews_ad_answer *a, struct error *err)
 {
 	xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
 	/* no entity expansion, no DTD loading, no network (as ews/response.c) */
@@ -257,7 +248,7 @@ static int https_host(const char *url, char *out, size_t size)
 
 struct attempt {
 	enum be_status status; /* BE_OK: the answer is in a */
-	struct answer a;
+	struct ews_ad_answer a;
 };
 
 static void ask(struct http_client *http, const char *url, const char *mailbox, struct attempt *at,
@@ -290,7 +281,7 @@ static void ask(struct http_client *http, const char *url, const char *mailbox, 
 		at->status = BE_BLOCKED;
 	} else if (resp.status != 200) {
 		error_set(err, "Autodiscover at %s answered HTTP %ld", url, resp.status);
-	} else if (parse_answer(resp.body, resp.body_len, &at->a, err) == 0) {
+	} else if (ews_autodiscover_parse(resp.body, resp.body_len, &at->a, err) == 0) {
 		at->status = BE_OK;
 	}
 	http_response_free(&resp);

@@ -296,4 +296,18 @@ enum be_status ews_autodiscover(struct http_client *http, const char *mailbox,
                                 struct error *err);
 void ews_discovery_free(struct ews_discovery *d);
 
+/* One GetUserSettings answer, every text redacted (common/redact.h) and cut to its field. */
+struct ews_ad_answer {
+	char code[64];       /* UserResponse ErrorCode (or the Response's when not NoError) */
+	char message[256];   /* ErrorMessage */
+	char target[512];    /* RedirectTarget */
+	char internal[1024]; /* InternalEwsUrl */
+	char external[1024]; /* ExternalEwsUrl */
+	char build[64];      /* ServerVersionInfo as "15.1.2507.6" */
+};
+/* Parses a server's answer (no DTD, no entities, no network). 0, or -1 with err when it is not a
+ * GetUserSettings SOAP answer. */
+int ews_autodiscover_parse(const char *body, size_t len, struct ews_ad_answer *a,
+                           struct error *err);
+
 #endif

@@ -15,9 +15,9 @@ fi
 
 targets=$(cd "$SRC_DIR" && for f in tests/fuzz/fuzz_*.c; do basename "$f" .c; done)
 
-test_expect_success 'there are fuzz targets for push, config, EWS and Graph parsers and redaction' '
+test_expect_success 'there are fuzz targets for push, config, EWS, Autodiscover and Graph parsers, serve and redaction' '
 	for t in fuzz_push_json fuzz_push_ndjson fuzz_push_csv fuzz_config fuzz_ews_response \
-		fuzz_graph_response fuzz_redact; do
+		fuzz_graph_response fuzz_redact fuzz_serve_parse fuzz_autodiscover; do
 		echo "$targets" | grep -qx "$t" || { echo "missing $t"; return 1; }
 	done
 '
