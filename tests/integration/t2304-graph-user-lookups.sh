@@ -63,4 +63,19 @@ test_expect_success 'in one lookup batch: no user and two users block with the s
 	test "$(counter "graph.GET users")" = $((lookups + 4))
 '
 
+# The reconcile lists 49 mailboxes in ceil(49/20) = 3 listing calls, each looking its unknown mailboxes up
+# in one $batch. nobody@ and team@ are never stored (no single user): the retry of their waiting items
+# may run on another worker, whose session looks those two up again in one more $batch.
+test_expect_success 'a reconcile that meets unknown mailboxes looks them up 20 per $batch as well' '
+	sqlite3 leavesync.db "update mailbox set graph_user_id = null" &&
+	batches=$(counter "graph.\$batch of user lookups") && all=$(counter "graph.GET users") &&
+	inbatch=$(counter "graph.GET users in \$batch") &&
+	test_expect_code 1 leavesync reconcile --json --from 2027-01-01 --to 2027-12-31 >rec.json 2>err &&
+	jq -e ".mailboxes == 49 and .events_listed == 47" rec.json &&
+	test "$(sqlite3 leavesync.db "select count(*) from mailbox where graph_user_id is not null")" = 47 &&
+	lookup_batches=$(($(counter "graph.\$batch of user lookups") - batches)) &&
+	test "$lookup_batches" -ge 3 && test "$lookup_batches" -le 4 &&
+	test $(($(counter "graph.GET users") - all)) -eq $(($(counter "graph.GET users in \$batch") - inbatch))
+'
+
 test_done
