@@ -243,8 +243,14 @@ static enum be_status write_events(struct be_session *s, enum graph_op op, struc
                                    size_t n, struct error *err)
 {
 	struct graph_subreq *reqs = xcalloc(n ? n : 1, sizeof *reqs);
+	const char **mailboxes = xcalloc(n ? n : 1, sizeof *mailboxes);
 	enum be_status st;
 
+	/* the new mailboxes' user ids in one $batch rather than one GET each */
+	for (size_t i = 0; i < n; i++)
+		mailboxes[i] = items[i].mailbox;
+	graph_users_prefetch(s, mailboxes, n);
+	free(mailboxes);
 	for (size_t i = 0; i < n; i++)
 		prepare(s, op, &items[i], &reqs[i]);
 	st = graph_batch_run(s, reqs, n, false, err);
@@ -493,6 +499,7 @@ static void graph_list_events_many(struct be_session *s, const char *const *mail
 	struct graph_subreq *reqs = xcalloc(n ? n : 1, sizeof *reqs);
 	size_t *owner = xcalloc(n ? n : 1, sizeof *owner), k = 0;
 
+	graph_users_prefetch(s, mailboxes, n); /* app-only: the new ones in one $batch */
 	for (size_t i = 0; i < n; i++) {
 		const char *user;
 

@@ -125,6 +125,9 @@ json_t *graph_batch_body(struct graph_subreq *reqs, size_t n, bool sequential, b
 		                                           : GRAPH_PREFER_IMMUTABLE));
 		if (reqs[i].if_match)
 			json_object_set_new(h, "If-Match", json_string(reqs[i].if_match));
+		if (reqs[i].consistency)
+			json_object_set_new(h, "ConsistencyLevel",
+			                    json_string(reqs[i].consistency));
 		if (reqs[i].body) {
 			json_object_set_new(h, "Content-Type", json_string("application/json"));
 			json_object_set(r, "body", reqs[i].body);
@@ -377,6 +380,32 @@ static enum be_status post_batch(struct be_session *s, struct graph_subreq *reqs
 	}
 	free(url);
 	http_response_free(&resp);
+	return st;
+}
+
+enum be_status graph_batch_send_once(struct be_session *s, struct graph_subreq *reqs, size_t n,
+                                     json_t **answer, struct error *err)
+{
+	long status = 0, retry_after;
+	enum be_status st = BE_OK;
+
+	*answer = NULL;
+	for (size_t i = 0; i < n; i++)
+		reqs[i].sent = !reqs[i].done;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		json_decref(*answer);
+		st = post_batch(s, reqs, n, false, false, attempt > 0, answer, &status,
+		                &retry_after, err);
+		if (st != BE_OK || status != 401)
+			break;
+	}
+	if (st == BE_OK && status == 401)
+		st = graph_describe_failure("POST", "$batch", 401, NULL, *answer, s->app_only,
+		                            err->msg, sizeof err->msg);
+	if (st != BE_OK) {
+		json_decref(*answer);
+		*answer = NULL;
+	}
 	return st;
 }
 

@@ -182,6 +182,10 @@ struct graph_subreq {
 	json_t *body;         /* owned, may be NULL */
 	const char *if_match; /* borrowed, may be NULL */
 	const char *key;      /* FIND: the sync key looked for (borrowed) */
+	/* "eventual": the sub-request's ConsistencyLevel header, which a directory advanced query
+	 * needs ([Graph aad-advanced-queries]; json-batching: headers apply per request). NULL:
+	 * none. Borrowed. */
+	const char *consistency;
 	struct be_item
 	    *item; /* borrowed: create/update/delete write their result here; NULL for FIND */
 	/* results */
@@ -219,6 +223,12 @@ void graph_pause_ms(struct be_session *s, long ms);
 enum be_status graph_batch_run(struct be_session *s, struct graph_subreq *reqs, size_t n,
                                bool read_prefs, struct error *err);
 
+/* One POST $batch of every request not done, fully parallel, read Prefer headers off, the token
+ * refreshed once on a 401: no retry, no result applied. BE_OK with *answer (the parsed body, its
+ * "responses" present; caller json_decref), else the status shared by all (err says why). */
+enum be_status graph_batch_send_once(struct be_session *s, struct graph_subreq *reqs, size_t n,
+                                     json_t **answer, struct error *err);
+
 /* ---- users.c ---- */
 
 /* The user object id of mailbox (the key of every /users/{key} URL): from the session, the store's
@@ -228,6 +238,12 @@ enum be_status graph_batch_run(struct be_session *s, struct graph_subreq *reqs, 
  * failure; err says which and the fix. */
 enum be_status graph_user_key(struct be_session *s, const char *mailbox, const char **key,
                               struct error *err);
+/* App-only: looks up, batch_size at a time in one $batch each, the mailboxes (of a write or
+ * listing call) neither in the session nor in the store's directory, and keeps each clear answer
+ * (an id, no user, two users, 403) exactly as graph_user_key would; any other answer (throttled,
+ * 5xx, a failed $batch) is left for graph_user_key's own lookup. Saves requests, never changes
+ * an outcome. Delegated sessions: nothing (graph_user_key asks /me). */
+void graph_users_prefetch(struct be_session *s, const char *const *mailboxes, size_t n);
 /* The stored id stopped working (the user was deleted and recreated): forget it everywhere. */
 void graph_user_forget(struct be_session *s, const char *mailbox);
 void graph_users_free(struct graph_users *u);

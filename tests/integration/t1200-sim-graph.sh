@@ -341,6 +341,19 @@ test_expect_success 'the directory query on mail or proxyAddresses finds the use
 	test "$(jq -r .error.message out.json)" = "Insufficient privileges to complete the operation."
 '
 
+test_expect_success '$count on users needs ConsistencyLevel: eventual, alone or inside a $batch' '
+	f="mail%20eq%20%27erin%40contoso.com%27" &&
+	st=$(graph GET "/users?\$filter=$f&\$count=true") &&
+	expect_error 400 Request_BadRequest "$st" &&
+	test "$(jq -r .error.message out.json)" = "\$count is not currently supported." &&
+	b=$(jq -nc --arg u "/users?\$filter=$f&\$select=id&\$count=true" "{requests: [
+		{id: \"1\", method: \"GET\", url: \$u, headers: {ConsistencyLevel: \"eventual\"}},
+		{id: \"2\", method: \"GET\", url: \$u}]}") &&
+	st=$(graph POST /\$batch "$b") && expect_status "$st" 200 &&
+	jq -e "(.responses[] | select(.id == \"1\") | .status == 200 and (.body.value | length) == 1 and .body[\"@odata.count\"] == 1) and
+	       (.responses[] | select(.id == \"2\") | .status == 400 and .body.error.code == \"Request_BadRequest\")" out.json >/dev/null
+'
+
 test_expect_success 'a write without Content-Type: application/json is refused with Graph'"'"'s 400' '
 	body=$(allday NoType 2025-03-03 2025-03-04 UTC) &&
 	for ct in "" "Content-Type: text/plain"; do

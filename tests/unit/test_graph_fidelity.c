@@ -248,6 +248,63 @@ static void test_users_failures_per_mailbox(void)
 	}
 }
 
+/* Four new mailboxes of one write call: one $batch of lookups (sub-requests with ConsistencyLevel),
+ * its clear answers kept as a single GET's would be, a throttled one left to its own GET. */
+static void test_users_prefetched_in_batch(void)
+{
+	static const char *const mailboxes[] = {"a@contoso.com", "b@contoso.com", "c@contoso.com",
+	                                        "d@contoso.com"};
+	struct world w = {0};
+	struct event ev[4];
+	struct be_item items[4];
+	struct error err = {""};
+
+	w.resolve = true;
+	w.fake.answers[0] = OK200
+	    "{\"responses\":["
+	    "{\"id\":\"3\",\"status\":200,\"body\":{\"value\":[]}},"
+	    "{\"id\":\"1\",\"status\":200,\"body\":{\"value\":[{\"id\":\"U-A\"}]}},"
+	    "{\"id\":\"2\",\"status\":429,\"headers\":{\"Retry-After\":\"1\"},\"body\":"
+	    "{\"error\":{\"code\":\"TooManyRequests\",\"message\":\"slow down\"}}},"
+	    "{\"id\":\"4\",\"status\":200,\"body\":{\"value\":[{\"id\":\"X\","
+	    "\"userPrincipalName\":\"x@x\"},{\"id\":\"Y\",\"userPrincipalName\":\"y@x\"}]}}]}";
+	w.fake.answers[1] = OK200 "{\"value\":[{\"id\":\"U-B\"}]}";
+	w.fake.answers[2] = OK200 "{\"responses\":[" CREATED("1") "," CREATED("2") "]}";
+	w.fake.nanswers = 3;
+	world_open(&w, "application");
+	memset(items, 0, sizeof items);
+	for (int i = 0; i < 4; i++) {
+		make_event(&ev[i], "2027-02-01", "2027-02-02");
+		items[i].mailbox = mailboxes[i];
+		items[i].ev = &ev[i];
+	}
+	graph_backend.create_events(w.s, items, 4, &err);
+	is_int(w.fake.served, 3, "one lookup $batch, one GET for the throttled one, the writes");
+	ok(w.fake.requests[0] && strstr(w.fake.requests[0], "POST /v1.0/$batch ") &&
+	       strstr(w.fake.requests[0],
+	              "\"url\":\"/users?$filter=mail%20eq%20%27d%40contoso.com%27%20or%20") &&
+	       strstr(w.fake.requests[0], "\"ConsistencyLevel\":\"eventual\"") &&
+	       strstr(w.fake.requests[0], "\"id\":\"4\""),
+	   "the four lookups in one $batch, each with ConsistencyLevel: eventual");
+	ok(w.fake.requests[1] && strstr(w.fake.requests[1], "GET /v1.0/users?$filter=") &&
+	       strstr(w.fake.requests[1], "b%40contoso.com") &&
+	       strstr(w.fake.requests[1], "ConsistencyLevel: eventual"),
+	   "the throttled lookup goes again on its own");
+	ok(w.fake.requests[2] && strstr(w.fake.requests[2], "/users/U-A/events") &&
+	       strstr(w.fake.requests[2], "/users/U-B/events"),
+	   "the writes use the ids found");
+	ok(items[0].status == BE_OK && items[1].status == BE_OK, "a and b created");
+	ok(items[2].status == BE_BLOCKED &&
+	       strstr(items[2].message, "no user in the directory has the address c@contoso.com"),
+	   "no user: blocked with the same reason: %s", items[2].message);
+	ok(items[3].status == BE_BLOCKED &&
+	       strstr(items[3].message,
+	              "2 directory users carry the address d@contoso.com (x@x, y@x)"),
+	   "two users: blocked with the same reason: %s", items[3].message);
+	free_n(items, ev, 4);
+	world_close(&w);
+}
+
 static void test_users_delegated_me(void)
 {
 	struct world w = {0};
@@ -328,6 +385,7 @@ int main(void)
 	test_failure_in_chain_goes_parallel();
 	test_users_resolved_once();
 	test_users_failures_per_mailbox();
+	test_users_prefetched_in_batch();
 	test_users_delegated_me();
 	test_users_stale_id_forgotten();
 	return done_testing();

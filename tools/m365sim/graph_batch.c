@@ -168,6 +168,14 @@ void graph_batch(struct graph_ctx *c, struct graph_req *r, struct graph_reply *o
 	 * that assert "nothing was written" count this one, not every $batch */
 	if (writes)
 		sim_count(c->s, "graph.$batch with writes");
+	/* and the directory lookups of new mailboxes (GET /users?$filter only), apart */
+	bool lookups = json_array_size(reqs) > 0;
+	json_array_foreach(reqs, i, q) lookups &=
+	    !writes && strncmp(json_string_value(json_object_get(q, "url")), "/users?", 7) == 0;
+	if (lookups) {
+		sim_count(c->s, "graph.$batch of user lookups");
+		json_array_foreach(reqs, i, q) sim_count(c->s, "graph.GET users in $batch");
+	}
 
 	json_array_foreach(reqs, i, q) parallel &=
 	    json_array_size(json_object_get(q, "dependsOn")) == 0;

@@ -207,6 +207,16 @@ static void list_users(struct graph_ctx *c, struct graph_req *r, struct graph_re
 	size_t n = 0, found = 0;
 	json_t *value, *body;
 
+	/* $count on directory objects needs ConsistencyLevel: eventual, in a $batch sub-request's
+	 * headers as well: "$count is not currently supported." otherwise
+	 * [doc: aad-advanced-queries; microsoftgraph/microsoft-graph-docs#13226, #15067] */
+	if (count && strcasecmp(count, "true") == 0 &&
+	    !(graph_header(r, "consistencylevel") &&
+	      strcasecmp(graph_header(r, "consistencylevel"), "eventual") == 0)) {
+		graph_error(c, r, out, 400, "Request_BadRequest",
+		            "$count is not currently supported.");
+		goto out;
+	}
 	if (filter && parse_filter(filter, cl, &n, bad, sizeof bad) < 0) {
 		snprintf(
 		    msg, sizeof msg,
