@@ -7,10 +7,10 @@
  * instant ("2026-12-24T00:00:00+02:00"), together with StartTimeZone/EndTimeZone naming the leave's
  * Windows zone and a TimeZoneContext header, as exchangelib sends them (ewsdatetime.py ewsformat,
  * calendar_item.py date_to_datetime). A value with an offset "is always interpreted as that time
- * zone" ([EWS time-zones-and-ews-in-exchange], table 2), also in an UpdateItem's SetItemField, whose
- * CalendarItem carries Start alone: a zone-less value there would be read in TimeZoneContext or
- * UTC, never in the StartTimeZone of another SetItemField. All-day midnights are then midnights of
- * StartTimeZone, which is what Exchange enforces for IsAllDayEvent
+ * zone" ([EWS time-zones-and-ews-in-exchange], table 2), also in an UpdateItem's SetItemField,
+ * whose CalendarItem carries Start alone: a zone-less value there would be read in TimeZoneContext
+ * or UTC, never in the StartTimeZone of another SetItemField. All-day midnights are then midnights
+ * of StartTimeZone, which is what Exchange enforces for IsAllDayEvent
  * ([EWS how-to-create-all-day-events-by-using-ews-in-exchange]). Exchange answers in UTC ("Z");
  * reading converts back to the item's StartTimeZone before taking dates (the UTC date of a local
  * midnight may be the day before). */
