@@ -186,6 +186,9 @@ ews_xsd_check() {
 # to 60 s for it to listen (a loaded machine, ASan, valgrind), less if it exits.
 sim_start() {
 	[ -f tls/server.pem ] || make_test_ca || return 1
+	# A script that starts a second simulator must not read the first one's sim.out: the background
+	# shell truncates it only when it gets to run, and the wait below could see the old line first.
+	rm -f sim.out sim.err
 	"$BUILD_DIR/m365sim" --port 0 --tls-cert tls/server.pem --tls-key tls/server.key "$@" \
 		>sim.out 2>sim.err &
 	SIM_PID=$!
