@@ -249,7 +249,7 @@ static void on_deleted(struct write_job *wj, struct be_session *s, struct work_i
 /* The create protocol's durable intent (docs/sync-states.md): create_sent_at = now (state creating)
  * for the items about to be created, committed before the request leaves. When it cannot be
  * recorded, nothing is sent (a definite no: the items are retried). */
-static int stamp_creates(struct write_job *wj, const size_t *idx, size_t n)
+static int stamp_creates(struct write_job *wj, const size_t *idx, size_t n, bool creating)
 {
 	int64_t *ids = xcalloc(n, sizeof *ids), when = now_unix();
 	struct error err = {{0}};
@@ -259,7 +259,7 @@ static int stamp_creates(struct write_job *wj, const size_t *idx, size_t n)
 		ids[i] = wj->items[idx[i]].t.id;
 	if (wj->stamper) {
 		pthread_mutex_lock(&wj->stamper->mu);
-		rc = store_mark_create_sent(wj->stamper->st, ids, n, when, &err);
+		rc = store_mark_create_sent(wj->stamper->st, ids, n, when, creating, &err);
 		pthread_mutex_unlock(&wj->stamper->mu);
 	} else {
 		error_set(&err, "internal: no store to record creates in");
@@ -269,6 +269,10 @@ static int stamp_creates(struct write_job *wj, const size_t *idx, size_t n)
 		struct work_item *it = &wj->items[idx[i]];
 		if (rc == 0) {
 			it->send_unix = when;
+			/* a delete stays in doubt until its answer says it is done (finalize_item
+			 * clears it on OUT_DELETED): a killed run's delete may land later */
+			if (!creating)
+				it->doubt_at = when;
 		} else {
 			char msg[sizeof err.msg + 64];
 			snprintf(msg, sizeof msg, "not sent: %s", err.msg);
@@ -288,7 +292,8 @@ static void run_writes(struct write_job *wj, struct be_session *s, enum action a
 
 	while ((n = next_chunk(wj, act, &pos, idx)) > 0) {
 		struct error err = {{0}};
-		if (act == ACT_CREATE && stamp_creates(wj, idx, n) < 0)
+		if ((act == ACT_CREATE || act == ACT_DELETE) &&
+		    stamp_creates(wj, idx, n, act == ACT_CREATE) < 0)
 			continue;
 		for (size_t i = 0; i < n; i++)
 			fill_be_item(&b[i], &wj->items[idx[i]]);
@@ -417,6 +422,22 @@ static void resolve_lookup(struct write_job *wj, struct be_session *s, struct wo
 			it->action = ACT_CREATE;
 		else
 			item_done(it, OUT_DELETED);
+		return;
+	}
+	if (it->action == ACT_LOOKUP_CREATE && it->t.remote_id && grace_left(wj, it) > 0) {
+		/* A delete of this event was sent by a run that did not learn its outcome (killed,
+		 * or the answer lost) and the leave wants an event again: that delete may still
+		 * land after anything written now, so an event found now is no more trusted than
+		 * one not found. Look again once the grace is over (docs/sync-states.md). */
+		char sent[21];
+
+		format_utc(sent, it->doubt_at);
+		it->retry = true;
+		it->ready_at_ms = now_ms() + grace_left(wj, it) * 1000;
+		snprintf(it->message, sizeof it->message,
+		         "a delete sent at %s may still land: looked up again [sync] create_grace "
+		         "after it",
+		         sent);
 		return;
 	}
 	replace_str(&it->t.remote_id, keep->remote_id);

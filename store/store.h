@@ -271,11 +271,12 @@ int store_mailboxes(struct store *st, char ***out, size_t *n, struct error *err)
  */
 int store_save_targets(struct store *st, const struct target *t, size_t n, struct error *err);
 
-/* The create protocol's durable intent (docs/sync-states.md): targets ids[0..n-1] are about to
- * have a create sent, at Unix time `when`: create_sent_at = when, state creating, in one
- * transaction that is committed before the create leaves. */
+/* The durable intent of a write whose outcome may stay unknown (docs/sync-states.md): targets
+ * ids[0..n-1] are about to have a create (creating: state creating too) or a delete sent, at Unix
+ * time `when`: create_sent_at = when, in one transaction that is committed before the request
+ * leaves. */
 int store_mark_create_sent(struct store *st, const int64_t *ids, size_t n, int64_t when,
-                           struct error *err);
+                           bool creating, struct error *err);
 
 /* Queues targets again: by leave, mailbox or all; force=1 rewrites even if believed current. Also
  * targets in FAILED/WAITING (reconcile's "stuck") when stuck_only. */

@@ -356,7 +356,7 @@ int store_save_targets(struct store *st, const struct target *t, size_t n, struc
 }
 
 int store_mark_create_sent(struct store *st, const int64_t *ids, size_t n, int64_t when,
-                           struct error *err)
+                           bool creating, struct error *err)
 {
 	sqlite3_stmt *s = NULL;
 	int ok = 1;
@@ -366,7 +366,8 @@ int store_mark_create_sent(struct store *st, const int64_t *ids, size_t n, int64
 	if (db_tx_begin(st, err) < 0)
 		return -1;
 	if (db_prepare(st,
-	               "UPDATE target SET create_sent_at = ?1, state = 'creating' WHERE id = ?2",
+	               "UPDATE target SET create_sent_at = ?1,"
+	               " state = CASE WHEN ?3 THEN 'creating' ELSE state END WHERE id = ?2",
 	               &s, err) < 0) {
 		db_tx_rollback(st);
 		return -1;
@@ -375,6 +376,7 @@ int store_mark_create_sent(struct store *st, const int64_t *ids, size_t n, int64
 		sqlite3_reset(s);
 		sqlite3_bind_int64(s, 1, when);
 		sqlite3_bind_int64(s, 2, ids[i]);
+		sqlite3_bind_int(s, 3, creating);
 		ok = sqlite3_step(s) == SQLITE_DONE;
 	}
 	if (!ok)

@@ -96,4 +96,45 @@ for backend in ews graph-nodedupe; do
 	'
 done
 
+# The same for a delete: HR cancels, the sync that deletes the event is killed while its DELETE waits
+# in the server, HR approves the leave again, and a sync runs before that DELETE lands. A run that
+# trusted the event it still finds would update it and record it written; the late DELETE then
+# removes it and nothing ever writes it again (found by `tools/soak`, graph-delegated seed 2031).
+# The delete's intent is recorded before it leaves; until [sync] create_grace after it, neither an
+# event found nor one missing is trusted (docs/sync-states.md).
+for backend in ews graph; do
+	case $backend in ews) op=DeleteItem ;; *) op="DELETE event" ;; esac
+
+	test_expect_success "$backend: a delete that lands after its sender was killed never leaves an approved leave without its event" '
+		fresh_store $backend nopush &&
+		config_set sync create_grace 5 &&
+		echo "{\"id\":\"BACK\",\"mailbox\":\"bob@contoso.com\",\"kind\":\"Annual leave\",\"start\":\"2027-05-04\",\"end\":\"2027-05-04\",\"status\":\"approved\",\"revision\":1}" |
+			leavesync push - >/dev/null &&
+		leavesync sync >/dev/null &&
+		echo "{\"id\":\"BACK\",\"mailbox\":\"bob@contoso.com\",\"kind\":\"Annual leave\",\"start\":\"2027-05-04\",\"end\":\"2027-05-04\",\"status\":\"cancelled\",\"revision\":2}" |
+			leavesync push - >/dev/null &&
+		sim_ctl POST /_sim/counters/reset >/dev/null &&
+		sim_ctl POST /_sim/faults "{\"kind\":\"latency\",\"latency_ms\":3000,\"op\":\"$op\"}" >/dev/null ||
+			return 1
+		"$BUILD_DIR/leavesync" sync >/dev/null 2>&1 &
+		pid=$!
+		n=0 && until [ "$(counter faults.latency)" -ge 1 ]; do
+			n=$((n + 1)); test $n -lt 300 || { kill -9 $pid; return 1; }; sleep 0.05
+		done &&
+		kill -9 $pid && { wait $pid 2>/dev/null || true; } &&
+		echo "{\"id\":\"BACK\",\"mailbox\":\"bob@contoso.com\",\"kind\":\"Annual leave\",\"start\":\"2027-05-04\",\"end\":\"2027-05-04\",\"status\":\"approved\",\"revision\":3}" |
+			leavesync push - >/dev/null &&
+		{ leavesync sync >out 2>&1; cat out; } &&
+		n=0 && until [ "$(counter faults.latency.done)" -ge 1 ]; do
+			n=$((n + 1)); test $n -lt 600 || return 1; sleep 0.05
+		done &&
+		n=0 && until leavesync sync >out 2>&1; do
+			n=$((n + 1)); test $n -lt 15 || { cat out; return 1; }; sleep 1
+		done &&
+		cat out &&
+		events=$(calendar bob@contoso.com | jq "[.[] | select(.extended_properties | length > 0)] | length") &&
+		echo "$events events" && test "$events" = 1
+	'
+done
+
 test_done
