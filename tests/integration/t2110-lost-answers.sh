@@ -25,6 +25,24 @@ tagged_events() {
 	calendar alice@contoso.com | jq '[.[] | select(.extended_properties | length > 0)] | length'
 }
 
+# sync_killed_while_slow: a sync runs until the simulator holds its request under the armed latency
+# fault, and is killed there (SIGKILL): the request is sent, its outcome never learnt.
+sync_killed_while_slow() {
+	"$BUILD_DIR/leavesync" sync >/dev/null 2>&1 &
+	pid=$!
+	n=0 && until [ "$(counter faults.latency)" -ge 1 ]; do
+		n=$((n + 1)); test $n -lt 300 || { kill -9 $pid; return 1; }; sleep 0.05
+	done &&
+	kill -9 $pid && { wait $pid 2>/dev/null || true; }
+}
+
+# slow_request_served: the held request has been executed by the simulator (within 30 s).
+slow_request_served() {
+	n=0 && until [ "$(counter faults.latency.done)" -ge 1 ]; do
+		n=$((n + 1)); test $n -lt 600 || return 1; sleep 0.05
+	done
+}
+
 test_expect_success 'setup' '
 	sim_start
 '
@@ -77,20 +95,13 @@ for backend in ews graph-nodedupe; do
 			leavesync push - >/dev/null &&
 		sim_ctl POST /_sim/faults "{\"kind\":\"latency\",\"latency_ms\":3000,\"op\":\"$op\"}" >/dev/null ||
 			return 1
-		"$BUILD_DIR/leavesync" sync >/dev/null 2>&1 &
-		pid=$!
-		n=0 && until [ "$(counter faults.latency)" -ge 1 ]; do
-			n=$((n + 1)); test $n -lt 300 || { kill -9 $pid; return 1; }; sleep 0.05
-		done &&
-		kill -9 $pid && { wait $pid 2>/dev/null || true; } &&
+		sync_killed_while_slow &&
 		test "$(sqlite3 leavesync.db "select state from target where leave_id = \"SLOW\"")" = creating &&
 		n=0 && until leavesync sync >out 2>&1; do
 			n=$((n + 1)); test $n -lt 10 || { cat out; return 1; }; sleep 1
 		done &&
 		cat out &&
-		n=0 && until [ "$(counter faults.latency.done)" -ge 1 ]; do
-			n=$((n + 1)); test $n -lt 600 || return 1; sleep 0.05
-		done &&
+		slow_request_served &&
 		events=$(calendar bob@contoso.com | jq "[.[] | select(.extended_properties | length > 0)] | length") &&
 		echo "$events events" && test "$events" = 1
 	'
@@ -116,18 +127,11 @@ for backend in ews graph; do
 		sim_ctl POST /_sim/counters/reset >/dev/null &&
 		sim_ctl POST /_sim/faults "{\"kind\":\"latency\",\"latency_ms\":3000,\"op\":\"$op\"}" >/dev/null ||
 			return 1
-		"$BUILD_DIR/leavesync" sync >/dev/null 2>&1 &
-		pid=$!
-		n=0 && until [ "$(counter faults.latency)" -ge 1 ]; do
-			n=$((n + 1)); test $n -lt 300 || { kill -9 $pid; return 1; }; sleep 0.05
-		done &&
-		kill -9 $pid && { wait $pid 2>/dev/null || true; } &&
+		sync_killed_while_slow &&
 		echo "{\"id\":\"BACK\",\"mailbox\":\"bob@contoso.com\",\"kind\":\"Annual leave\",\"start\":\"2027-05-04\",\"end\":\"2027-05-04\",\"status\":\"approved\",\"revision\":3}" |
 			leavesync push - >/dev/null &&
 		{ leavesync sync >out 2>&1; cat out; } &&
-		n=0 && until [ "$(counter faults.latency.done)" -ge 1 ]; do
-			n=$((n + 1)); test $n -lt 600 || return 1; sleep 0.05
-		done &&
+		slow_request_served &&
 		n=0 && until leavesync sync >out 2>&1; do
 			n=$((n + 1)); test $n -lt 15 || { cat out; return 1; }; sleep 1
 		done &&
