@@ -838,6 +838,16 @@ const struct event_policy *config_policy_for(const struct config *cfg, const cha
 	return scratch;
 }
 
+bool config_backend_used(const struct config *cfg, const char *name)
+{
+	if (cfg->backend && strcmp(cfg->backend, name) == 0)
+		return true;
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		if (cfg->routes[i].backend && strcmp(cfg->routes[i].backend, name) == 0)
+			return true;
+	return false;
+}
+
 const char *config_backend_for(const struct config *cfg, const char *mailbox)
 {
 	for (size_t i = 0; mailbox && i < cfg->nroutes; i++)

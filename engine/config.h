@@ -169,6 +169,8 @@ const struct event_policy *config_policy_for(const struct config *cfg, const cha
                                              struct event_policy *scratch);
 /* "ews" or "graph" for a mailbox (per-mailbox route over [sync] backend). */
 const char *config_backend_for(const struct config *cfg, const char *mailbox);
+/* True when [sync] backend or a route names the backend `name` ("ews", "graph"). */
+bool config_backend_used(const struct config *cfg, const char *name);
 
 /* [limits] (engine/config_limits.c): the defaults, and one key: 0, or -1 with why set to the
  * complete message (an unknown key included). */

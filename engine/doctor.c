@@ -137,16 +137,6 @@ bool doctor_is_domain(const char *s)
 
 /* ---- which sections are used ---- */
 
-static bool backend_used(const struct config *cfg, const char *name)
-{
-	if (cfg->backend && strcmp(cfg->backend, name) == 0)
-		return true;
-	for (size_t i = 0; i < cfg->nroutes; i++)
-		if (cfg->routes[i].backend && strcmp(cfg->routes[i].backend, name) == 0)
-			return true;
-	return false;
-}
-
 static void check_sections_present(const struct config *cfg, struct doctor_report *rep)
 {
 	static const char *const names[2] = {"ews", "graph"};
@@ -155,7 +145,7 @@ static void check_sections_present(const struct config *cfg, struct doctor_repor
 		const struct service_config *sc = i == 0 ? &cfg->ews : &cfg->graph;
 		char name[64];
 
-		if (sc->configured || !backend_used(cfg, names[i]))
+		if (sc->configured || !config_backend_used(cfg, names[i]))
 			continue;
 		snprintf(name, sizeof name, "[%s] section", names[i]);
 		doctor_addf(

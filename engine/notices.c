@@ -30,16 +30,6 @@ bool ews_url_is_exchange_online(const char *url)
 	return false;
 }
 
-static bool backend_used(const struct config *cfg, const char *name)
-{
-	if (cfg->backend && strcmp(cfg->backend, name) == 0)
-		return true;
-	for (size_t i = 0; i < cfg->nroutes; i++)
-		if (cfg->routes[i].backend && strcmp(cfg->routes[i].backend, name) == 0)
-			return true;
-	return false;
-}
-
 /* notAfter of a PEM certificate as "YYYY-MM-DD" and Unix seconds; -1 when unreadable (doctor
  * reports an unreadable certificate). */
 static int cert_not_after(const char *path, char date[11], int64_t *at)
@@ -90,7 +80,7 @@ static void credential_notice(const struct config *cfg, const char *name, int64_
 	char date[11], key[160], what[48];
 	int64_t at;
 
-	if (!sc->configured || !backend_used(cfg, name))
+	if (!sc->configured || !config_backend_used(cfg, name))
 		return;
 	if (sc->cert_file) {
 		if (cert_not_after(sc->cert_file, date, &at) < 0)
@@ -125,7 +115,7 @@ size_t notices_due(const struct config *cfg, int64_t now, struct notice *out, si
 	credential_notice(cfg, "graph", now, out, max, &n);
 	/* with a password ([ews] auth = ntlm...) the server is Exchange Server, found by [ews] url
 	 * or Autodiscover: the default url never applies */
-	if (cfg->ews.configured && backend_used(cfg, "ews") &&
+	if (cfg->ews.configured && config_backend_used(cfg, "ews") &&
 	    !config_ews_password_auth(&cfg->ews) && ews_url_is_exchange_online(cfg->ews.url) &&
 	    tz_local_to_unix(EWS_ONLINE_REMOVAL, "UTC", &removal) == 0 &&
 	    removal - now <= (int64_t)NOTICE_EWS_REMOVAL_DAYS * 86400)
