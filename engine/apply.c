@@ -269,8 +269,8 @@ static int stamp_creates(struct write_job *wj, const size_t *idx, size_t n, bool
 		struct work_item *it = &wj->items[idx[i]];
 		if (rc == 0) {
 			it->send_unix = when;
-			/* a delete stays in doubt until its answer says it is done (finalize_item
-			 * clears it on OUT_DELETED): a killed run's delete may land later */
+			/* a delete or an overwrite stays in doubt until its answer says it is
+			 * done (finalize_item clears it): a killed run's request may land later */
 			if (!creating)
 				it->doubt_at = when;
 		} else {
@@ -280,6 +280,27 @@ static int stamp_creates(struct write_job *wj, const size_t *idx, size_t n, bool
 		}
 	}
 	return rc;
+}
+
+/* An overwrite (the update sent after a stale change key was re-read, repair_conflict) carries no
+ * key that a newer write could make stale, so a killed run's overwrite landing after the next run
+ * wrote newer dates would put the older ones back. Its intent is recorded like a delete's
+ * (docs/sync-states.md). Returns how many of the chunk's items are left to send: an overwrite
+ * whose intent could not be recorded is not sent (it is retried). */
+static size_t stamp_overwrites(struct write_job *wj, size_t *idx, size_t n)
+{
+	size_t *ow = xcalloc(n, sizeof *ow), k = 0, left = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (wj->items[idx[i]].overwrite)
+			ow[k++] = idx[i];
+	if (k)
+		stamp_creates(wj, ow, k, false);
+	free(ow);
+	for (size_t i = 0; i < n; i++)
+		if (!wj->items[idx[i]].retry)
+			idx[left++] = idx[i];
+	return left;
 }
 
 static void run_writes(struct write_job *wj, struct be_session *s, enum action act, write_fn fn,
@@ -294,6 +315,8 @@ static void run_writes(struct write_job *wj, struct be_session *s, enum action a
 		struct error err = {{0}};
 		if ((act == ACT_CREATE || act == ACT_DELETE) &&
 		    stamp_creates(wj, idx, n, act == ACT_CREATE) < 0)
+			continue;
+		if (act == ACT_UPDATE && (n = stamp_overwrites(wj, idx, n)) == 0)
 			continue;
 		for (size_t i = 0; i < n; i++)
 			fill_be_item(&b[i], &wj->items[idx[i]]);
@@ -425,18 +448,19 @@ static void resolve_lookup(struct write_job *wj, struct be_session *s, struct wo
 		return;
 	}
 	if (it->action == ACT_LOOKUP_CREATE && it->t.remote_id && grace_left(wj, it) > 0) {
-		/* A delete of this event was sent by a run that did not learn its outcome (killed,
-		 * or the answer lost) and the leave wants an event again: that delete may still
-		 * land after anything written now, so an event found now is no more trusted than
-		 * one not found. Look again once the grace is over (docs/sync-states.md). */
+		/* A delete or an overwrite of this event was sent by a run that did not learn its
+		 * outcome (killed, or the answer lost) and the leave wants an event: that request
+		 * may still land after anything written now, so an event found now is no more
+		 * trusted than one not found. Look again once the grace is over
+		 * (docs/sync-states.md). */
 		char sent[21];
 
 		format_utc(sent, it->doubt_at);
 		it->retry = true;
 		it->ready_at_ms = now_ms() + grace_left(wj, it) * 1000;
 		snprintf(it->message, sizeof it->message,
-		         "a delete sent at %s may still land: looked up again [sync] create_grace "
-		         "after it",
+		         "a delete or overwrite sent at %s may still land: looked up again [sync] "
+		         "create_grace after it",
 		         sent);
 		return;
 	}

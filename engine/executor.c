@@ -37,7 +37,7 @@ struct run_ctx {
 	int failed;
 };
 
-/* What a due target needs (docs/sync-states.md). A create in doubt (create_sent_at != 0) or an
+/* What a due target needs (docs/sync-states.md). A write in doubt (create_sent_at != 0) or an
  * event written through another backend is always looked up by sync key first. */
 static enum action plan_action(const struct target *t, const char *route)
 {
