@@ -5,16 +5,19 @@ Per seed: a simulator with M mailboxes, N leave entries, then R rounds of {HR pu
 moved dates and times, cancellations, reinstatements, rows deleted by SQL); random faults from the
 simulator's catalogue on random operations, reads as well as writes (drops before and after
 commit, with and without any answer byte, ErrorServerBusy, 429 and 503 with Retry-After, Graph
-per-request throttling, expired tokens, slow answers), sometimes queued in sequences; a sync
-killed with SIGKILL at a random moment (or let finish)}. Then the faults are cleared, syncs run
-until nothing is left to do, and the invariant is checked against the simulator's full dump:
+per-request throttling, expired tokens, slow answers), sometimes queued in sequences; people
+editing events in Outlook (a field leavesync does not own, the subject, the times) or deleting
+them; a sync, or now and then a reconcile, killed with SIGKILL at a random moment (or let
+finish)}. Then the faults are cleared, syncs run until nothing is left to do, a reconcile repairs
+what people changed (as the nightly one does), syncs run again, and the invariant is checked
+against the simulator's full dump and by `reconcile --dry-run`:
 
   - exactly one tagged event per approved leave, at its latest dates and times (UTC instants
     computed here, independently, from the leave rows with Python's zoneinfo);
   - no event for a cancelled or removed leave, no two events with one sync key, no event in
     the wrong mailbox, personal (untagged) events untouched;
   - the store's remote ids and change keys equal to the calendars', nothing left queued,
-    creating, failed or waiting.
+    creating, failed or waiting; `reconcile --dry-run` finds no drift (exit 0).
 
 The same seed gives the same leave, HR changes, faults and kill delays (timing under load is not
 reproducible, so a replay may take another path: it usually fails the same way). On failure the
@@ -183,9 +186,10 @@ batch_size = 7
         return subprocess.run([self.bin, *args], env=self.env, cwd=self.work, input=input,
                               capture_output=True, text=True, timeout=timeout)
 
-    def start_sync(self):
+    def start_sync(self, *args):
+        """sync (or the command given, such as a reconcile) in the background"""
         self.err = open(os.path.join(self.work, "sync.err"), "w+")
-        return subprocess.Popen([self.bin, "sync"], env=self.env, cwd=self.work,
+        return subprocess.Popen([self.bin, *(args or ("sync",))], env=self.env, cwd=self.work,
                                 stdout=subprocess.DEVNULL, stderr=self.err)
 
     def sanitizer_report(self, text=None):
@@ -392,6 +396,36 @@ def in_doubt_column(db):
     return "create_sent_at" if "create_sent_at" in cols else "0"
 
 
+# The window of the repairing and the checking reconciles: every leave date chaos draws (2027) and
+# more (the default window ends 365 days from today).
+RECONCILE_WINDOW = ("--from", "2026-06-01", "--to", "2028-12-31")
+
+
+def person_changes(rng, sim, stats):
+    """People at work in Outlook between runs: on a few of leavesync's events, a field leavesync
+    does not own (the location: only the change key moves), the subject or the times (drift a
+    reconcile repairs, or the next update overwrites), or the whole event deleted (a later update
+    finds it gone and creates it again; reconcile finds it missing)."""
+    if rng.random() >= 0.35:
+        return
+    tagged = [(mb["mailbox"], it) for mb in sim.call("GET", "/_sim/dump")["mailboxes"]
+              for it in mb["items"]
+              if not it.get("deleted") and it.get("folder") == "calendar" and
+              any(p["set_id"].lower() == PROPSET for p in it.get("extended_properties", []))]
+    for mb, it in rng.sample(tagged, min(len(tagged), rng.randrange(1, 4))):
+        path = f"/_sim/mailboxes/{mb}/items/{it['ews_id']}"
+        what = rng.choices(["location", "subject", "times", "delete"], [4, 3, 2, 1])[0]
+        if what == "delete":
+            sim.call("DELETE", path)
+        elif what == "times":
+            day = it["start"][:10]
+            sim.call("PATCH", path, {"start": f"{day}T07:00:00Z", "end": f"{day}T08:00:00Z",
+                                     "is_all_day": False})
+        else:
+            sim.call("PATCH", path, {what: "Changed by a person"})
+        stats["person " + what] += 1
+
+
 def check(sim, ls, backend, personal):
     problems = []
     db = sqlite3.connect(ls.db, timeout=60)
@@ -481,18 +515,22 @@ def run_seed(args, seed, tls, keep):
             it = sim.call("POST", f"/_sim/mailboxes/{mb}/items",
                           {"subject": "Personal", "start": start, "end": start.replace("T09", "T10")})
             personal.append((mb, "Personal", it["start"]))
+        window = RECONCILE_WINDOW
         hr = HR(rng, ls, mailboxes, args.leave)
         durations = []  # of the runs let finish: kill moments are drawn within a run's length
         for rnd in range(args.rounds):
             if rnd:
                 hr.round()
+                person_changes(rng, sim, stats)
             armed = arm_faults(rng, sim, args.backend)
             stats["faults armed"] += len(armed)
             kill = rng.random() < 0.8
             delay = rng.uniform(0.0, 1.0)  # a share of how long a run takes
             t = time.monotonic()
-            p = ls.start_sync()
+            reconcile = rnd and rng.random() < 0.2
+            p = ls.start_sync(*(("reconcile",) + window if reconcile else ("sync",)))
             stats["runs"] += 1
+            stats["reconciles"] += reconcile
             if kill:
                 time.sleep(delay * (sorted(durations)[len(durations) // 2] if durations
                                     else args.kill_ms / 1000.0))
@@ -501,7 +539,7 @@ def run_seed(args, seed, tls, keep):
                     stats["kills"] += 1
             try:
                 p.wait(args.run_deadline)
-                if not kill:
+                if not kill and not reconcile:
                     durations.append(time.monotonic() - t)
             except subprocess.TimeoutExpired:
                 p.send_signal(signal.SIGKILL)
@@ -513,6 +551,10 @@ def run_seed(args, seed, tls, keep):
             sim.call("DELETE", "/_sim/faults")
         converge(sim, ls, args, mailboxes, stats)
         checked, problems = check(sim, ls, args.backend, personal)
+        r = ls.run("reconcile", "--dry-run", *window, timeout=args.run_deadline * 4)
+        if r.returncode:
+            problems.append(f"reconcile --dry-run exit {r.returncode}:\n{r.stdout[-2000:]}"
+                            f"{r.stderr[-1000:]}")
         stats["events checked"] += checked
         for k, v in sim.counters().items():
             if k.startswith("faults.") and k != "faults.latency.done":
@@ -561,7 +603,8 @@ def converge(sim, ls, args, mailboxes, stats):
     (a back-off of minutes) are made due at once: the create protocol's grace is kept by the
     store's create_sent_at, not by next_attempt. Delegated connections that a kill lost in the
     middle of a refresh-token rotation (the simulator invalidates the old token at once) are
-    connected again, as an administrator would."""
+    connected again, as an administrator would. Then a reconcile (the nightly one) repairs what
+    people changed, and syncs run again until nothing is left."""
     # every slow request of the killed runs has been served (and may have created something)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -570,6 +613,21 @@ def converge(sim, ls, args, mailboxes, stats):
             break
         time.sleep(0.1)
     deadline = time.monotonic() + args.converge_deadline
+    sync_until_done(sim, ls, args, stats, deadline)
+    # the nightly reconcile: repairs what people changed and what a plain sync cannot see
+    r = ls.run("reconcile", *RECONCILE_WINDOW, timeout=args.run_deadline * 4)
+    stats["converging runs"] += 1
+    report = ls.sanitizer_report(r.stderr)
+    if report:
+        raise Failure(f"sanitizer report while reconciling:\n{report}")
+    if r.returncode:
+        raise Failure(f"reconcile after the syncs converged: exit {r.returncode}\n"
+                      f"{r.stdout[-2000:]}{r.stderr[-2000:]}")
+    sync_until_done(sim, ls, args, stats, deadline)
+
+
+def sync_until_done(sim, ls, args, stats, deadline):
+    """Plain syncs until one exits 0 with nothing queued, in doubt or unsettled."""
     while True:
         db = sqlite3.connect(ls.db, timeout=60)
         db.execute("UPDATE target SET next_attempt = 0 WHERE dirty")
