@@ -21,25 +21,35 @@ fresh_store() {
 	if [ "${2:-}" != nopush ]; then ten_leave | leavesync push - >/dev/null; fi
 }
 
+# tagged_events [MAILBOX]: how many of leavesync's events the mailbox (alice's) holds.
 tagged_events() {
-	calendar alice@contoso.com | jq '[.[] | select(.extended_properties | length > 0)] | length'
+	calendar "${1:-alice@contoso.com}" | jq '[.[] | select(.extended_properties | length > 0)] | length'
 }
 
-# sync_killed_while_slow: a sync runs until the simulator holds its request under the armed latency
-# fault, and is killed there (SIGKILL): the request is sent, its outcome never learnt.
+# sync_killed_while_slow [N]: a sync runs until the simulator has held N (1) of its requests under
+# armed latency faults, and is killed there (SIGKILL): the last request is sent, its outcome never
+# learnt.
 sync_killed_while_slow() {
 	"$BUILD_DIR/leavesync" sync >/dev/null 2>&1 &
 	pid=$!
-	n=0 && until [ "$(counter faults.latency)" -ge 1 ]; do
+	n=0 && until [ "$(counter faults.latency)" -ge "${1:-1}" ]; do
 		n=$((n + 1)); test $n -lt 300 || { kill -9 $pid; return 1; }; sleep 0.05
 	done &&
 	kill -9 $pid && { wait $pid 2>/dev/null || true; }
 }
 
-# slow_request_served: the held request has been executed by the simulator (within 30 s).
+# slow_request_served [N]: N (1) held requests have been executed by the simulator (within 30 s).
 slow_request_served() {
-	n=0 && until [ "$(counter faults.latency.done)" -ge 1 ]; do
+	n=0 && until [ "$(counter faults.latency.done)" -ge "${1:-1}" ]; do
 		n=$((n + 1)); test $n -lt 600 || return 1; sleep 0.05
+	done
+}
+
+# syncs_until_ok MAX: plain syncs, a second apart, until one exits 0 (at most MAX tries); the last
+# one's output is in ./out, and shown when none did.
+syncs_until_ok() {
+	n=0 && until leavesync sync >out 2>&1; do
+		n=$((n + 1)); test $n -lt "$1" || { cat out; return 1; }; sleep 1
 	done
 }
 
@@ -97,12 +107,10 @@ for backend in ews graph-nodedupe; do
 			return 1
 		sync_killed_while_slow &&
 		test "$(sqlite3 leavesync.db "select state from target where leave_id = \"SLOW\"")" = creating &&
-		n=0 && until leavesync sync >out 2>&1; do
-			n=$((n + 1)); test $n -lt 10 || { cat out; return 1; }; sleep 1
-		done &&
+		syncs_until_ok 10 &&
 		cat out &&
 		slow_request_served &&
-		events=$(calendar bob@contoso.com | jq "[.[] | select(.extended_properties | length > 0)] | length") &&
+		events=$(tagged_events bob@contoso.com) &&
 		echo "$events events" && test "$events" = 1
 	'
 done
@@ -132,11 +140,9 @@ for backend in ews graph; do
 			leavesync push - >/dev/null &&
 		{ leavesync sync >out 2>&1; cat out; } &&
 		slow_request_served &&
-		n=0 && until leavesync sync >out 2>&1; do
-			n=$((n + 1)); test $n -lt 15 || { cat out; return 1; }; sleep 1
-		done &&
+		syncs_until_ok 15 &&
 		cat out &&
-		events=$(calendar bob@contoso.com | jq "[.[] | select(.extended_properties | length > 0)] | length") &&
+		events=$(tagged_events bob@contoso.com) &&
 		echo "$events events" && test "$events" = 1
 	'
 done
@@ -162,20 +168,11 @@ for backend in ews graph; do
 		sim_ctl POST /_sim/counters/reset >/dev/null &&
 		sim_ctl POST /_sim/faults "{\"op\":\"$op\",\"sequence\":[{\"kind\":\"latency\",\"latency_ms\":1},{\"kind\":\"latency\",\"latency_ms\":3000}]}" >/dev/null ||
 			return 1
-		"$BUILD_DIR/leavesync" sync >/dev/null 2>&1 &
-		pid=$!
-		n=0 && until [ "$(counter faults.latency)" -ge 2 ]; do
-			n=$((n + 1)); test $n -lt 300 || { kill -9 $pid; return 1; }; sleep 0.05
-		done &&
-		kill -9 $pid && { wait $pid 2>/dev/null || true; } &&
+		sync_killed_while_slow 2 &&
 		leave_at 2027-05-18 3 | leavesync push - >/dev/null &&
 		{ leavesync sync >out 2>&1; cat out; } &&
-		n=0 && until [ "$(counter faults.latency.done)" -ge 2 ]; do
-			n=$((n + 1)); test $n -lt 600 || return 1; sleep 0.05
-		done &&
-		n=0 && until leavesync sync >out 2>&1; do
-			n=$((n + 1)); test $n -lt 15 || { cat out; return 1; }; sleep 1
-		done &&
+		slow_request_served 2 &&
+		syncs_until_ok 15 &&
 		cat out &&
 		calendar bob@contoso.com | jq -c "[.[] | {start: .start, end: .end}]" &&
 		calendar bob@contoso.com | jq -e "length == 1 and (.[0].start | startswith(\"2027-05-18\"))" &&
