@@ -246,10 +246,10 @@ static void on_deleted(struct write_job *wj, struct be_session *s, struct work_i
 		item_fail(it, b->status, b->retry_after_ms, b->message);
 }
 
-/* The create protocol's durable intent (docs/sync-states.md): create_sent_at = now (state creating)
- * for the items about to be created, committed before the request leaves. When it cannot be
- * recorded, nothing is sent (a definite no: the items are retried). */
-static int stamp_creates(struct write_job *wj, const size_t *idx, size_t n, bool creating)
+/* The create protocol's durable intent (docs/sync-states.md): create_sent_at = now for the items
+ * about to be created (state creating too), deleted or overwritten, committed before the request
+ * leaves. When it cannot be recorded, nothing is sent (a definite no: the items are retried). */
+static int stamp_intent(struct write_job *wj, const size_t *idx, size_t n, bool creating)
 {
 	int64_t *ids = xcalloc(n, sizeof *ids), when = now_unix();
 	struct error err = {{0}};
@@ -295,7 +295,7 @@ static size_t stamp_overwrites(struct write_job *wj, size_t *idx, size_t n)
 		if (wj->items[idx[i]].overwrite)
 			ow[k++] = idx[i];
 	if (k)
-		stamp_creates(wj, ow, k, false);
+		stamp_intent(wj, ow, k, false);
 	free(ow);
 	for (size_t i = 0; i < n; i++)
 		if (!wj->items[idx[i]].retry)
@@ -314,7 +314,7 @@ static void run_writes(struct write_job *wj, struct be_session *s, enum action a
 	while ((n = next_chunk(wj, act, &pos, idx)) > 0) {
 		struct error err = {{0}};
 		if ((act == ACT_CREATE || act == ACT_DELETE) &&
-		    stamp_creates(wj, idx, n, act == ACT_CREATE) < 0)
+		    stamp_intent(wj, idx, n, act == ACT_CREATE) < 0)
 			continue;
 		if (act == ACT_UPDATE && (n = stamp_overwrites(wj, idx, n)) == 0)
 			continue;

@@ -60,7 +60,8 @@ struct work_item {
 	int duplicates_deleted;
 };
 
-/* Records, before a create leaves, that it is being sent (store_mark_create_sent): the create
+/* Records, before a create, a delete or an overwrite leaves, that it is being sent
+ * (store_mark_create_sent): the create
  * protocol's durable intent. One store connection of its own, shared by the workers under mu
  * (the main thread keeps its own). */
 struct create_stamper {

@@ -272,9 +272,9 @@ int store_mailboxes(struct store *st, char ***out, size_t *n, struct error *err)
 int store_save_targets(struct store *st, const struct target *t, size_t n, struct error *err);
 
 /* The durable intent of a write whose outcome may stay unknown (docs/sync-states.md): targets
- * ids[0..n-1] are about to have a create (creating: state creating too) or a delete sent, at Unix
- * time `when`: create_sent_at = when, in one transaction that is committed before the request
- * leaves. */
+ * ids[0..n-1] are about to have a create (creating: state creating too), a delete or an overwrite
+ * sent, at Unix time `when`: create_sent_at = when, in one transaction that is committed before the
+ * request leaves. */
 int store_mark_create_sent(struct store *st, const int64_t *ids, size_t n, int64_t when,
                            bool creating, struct error *err);
 
