@@ -21,6 +21,11 @@ fresh_store() {
 	if [ "${2:-}" != nopush ]; then ten_leave | leavesync push - >/dev/null; fi
 }
 
+# bob_leave ID DAY STATUS REVISION [ZONE]: one day of bob's annual leave, as a push record.
+bob_leave() {
+	echo "{\"id\":\"$1\",\"mailbox\":\"bob@contoso.com\",\"kind\":\"Annual leave\",\"start\":\"$2\",\"end\":\"$2\",\"status\":\"$3\",\"revision\":$4${5:+,\"time_zone\":\"$5\"}}"
+}
+
 # tagged_events [MAILBOX]: how many of leavesync's events the mailbox (alice's) holds.
 tagged_events() {
 	calendar "${1:-alice@contoso.com}" | jq '[.[] | select(.extended_properties | length > 0)] | length'
@@ -101,8 +106,7 @@ for backend in ews graph-nodedupe; do
 	test_expect_success "$backend: a create that lands after its sender was killed is adopted, not duplicated" '
 		fresh_store $backend nopush &&
 		config_set sync create_grace 5 &&
-		echo "{\"id\":\"SLOW\",\"mailbox\":\"bob@contoso.com\",\"kind\":\"Annual leave\",\"start\":\"2027-05-03\",\"end\":\"2027-05-03\",\"status\":\"approved\"}" |
-			leavesync push - >/dev/null &&
+		bob_leave SLOW 2027-05-03 approved 1 | leavesync push - >/dev/null &&
 		sim_ctl POST /_sim/faults "{\"kind\":\"latency\",\"latency_ms\":3000,\"op\":\"$op\"}" >/dev/null ||
 			return 1
 		sync_killed_while_slow &&
@@ -127,17 +131,14 @@ for backend in ews graph; do
 	test_expect_success "$backend: a delete that lands after its sender was killed never leaves an approved leave without its event" '
 		fresh_store $backend nopush &&
 		config_set sync create_grace 5 &&
-		echo "{\"id\":\"BACK\",\"mailbox\":\"bob@contoso.com\",\"kind\":\"Annual leave\",\"start\":\"2027-05-04\",\"end\":\"2027-05-04\",\"status\":\"approved\",\"revision\":1}" |
-			leavesync push - >/dev/null &&
+		bob_leave BACK 2027-05-04 approved 1 | leavesync push - >/dev/null &&
 		leavesync sync >/dev/null &&
-		echo "{\"id\":\"BACK\",\"mailbox\":\"bob@contoso.com\",\"kind\":\"Annual leave\",\"start\":\"2027-05-04\",\"end\":\"2027-05-04\",\"status\":\"cancelled\",\"revision\":2}" |
-			leavesync push - >/dev/null &&
+		bob_leave BACK 2027-05-04 cancelled 2 | leavesync push - >/dev/null &&
 		sim_ctl POST /_sim/counters/reset >/dev/null &&
 		sim_ctl POST /_sim/faults "{\"kind\":\"latency\",\"latency_ms\":3000,\"op\":\"$op\"}" >/dev/null ||
 			return 1
 		sync_killed_while_slow &&
-		echo "{\"id\":\"BACK\",\"mailbox\":\"bob@contoso.com\",\"kind\":\"Annual leave\",\"start\":\"2027-05-04\",\"end\":\"2027-05-04\",\"status\":\"approved\",\"revision\":3}" |
-			leavesync push - >/dev/null &&
+		bob_leave BACK 2027-05-04 approved 3 | leavesync push - >/dev/null &&
 		{ leavesync sync >out 2>&1; cat out; } &&
 		slow_request_served &&
 		syncs_until_ok 15 &&
@@ -159,17 +160,16 @@ for backend in ews graph; do
 	test_expect_success "$backend: an overwrite that lands after its sender was killed never leaves the event at older dates" '
 		fresh_store $backend nopush &&
 		config_set sync create_grace 5 &&
-		leave_at() { echo "{\"id\":\"MOVE\",\"mailbox\":\"bob@contoso.com\",\"kind\":\"Annual leave\",\"start\":\"$1\",\"end\":\"$1\",\"status\":\"approved\",\"revision\":$2,\"time_zone\":\"UTC\"}"; } &&
-		leave_at 2027-05-04 1 | leavesync push - >/dev/null &&
+		bob_leave MOVE 2027-05-04 approved 1 UTC | leavesync push - >/dev/null &&
 		leavesync sync >/dev/null &&
 		id=$(calendar bob@contoso.com | jq -r ".[0].ews_id") &&
 		sim_ctl PATCH "/_sim/mailboxes/bob@contoso.com/items/$id" "{\"location\":\"Moved by a person\"}" >/dev/null &&
-		leave_at 2027-05-11 2 | leavesync push - >/dev/null &&
+		bob_leave MOVE 2027-05-11 approved 2 UTC | leavesync push - >/dev/null &&
 		sim_ctl POST /_sim/counters/reset >/dev/null &&
 		sim_ctl POST /_sim/faults "{\"op\":\"$op\",\"sequence\":[{\"kind\":\"latency\",\"latency_ms\":1},{\"kind\":\"latency\",\"latency_ms\":3000}]}" >/dev/null ||
 			return 1
 		sync_killed_while_slow 2 &&
-		leave_at 2027-05-18 3 | leavesync push - >/dev/null &&
+		bob_leave MOVE 2027-05-18 approved 3 UTC | leavesync push - >/dev/null &&
 		{ leavesync sync >out 2>&1; cat out; } &&
 		slow_request_served 2 &&
 		syncs_until_ok 15 &&
